@@ -1,0 +1,7 @@
+/* tbml: the umbrella header. Include this, link libtbml. */
+#ifndef TBML_H
+#define TBML_H
+#include "tbml/core.h"
+#include "tbml/crypto.h"
+#include "tbml/seal.h"
+#endif
