@@ -26,35 +26,113 @@ double nn_rand_uniform(uint64_t *state, double lo, double hi)
 
 /* ---- tanh ------------------------------------------------------------------------------ */
 
-/* tanh(x) = x * P(x^2) / Q(x^2) on [-9, 9] (the minimax form Eigen uses for float); beyond
- * that tanh is +-1 in float. Branch-free so the loop vectorises. */
-void nn_tanh(const float *x, float *y, size_t count)
+/* Hot elementwise kernels get an AVX2 + FMA clone picked at load time; the default clone runs on
+ * any x86-64. Explicit 8-wide vectors, since -O2's cost model leaves these loops scalar. */
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__)) &&                            \
+    !defined(__SANITIZE_ADDRESS__)
+#define NN_KERNEL __attribute__((target_clones("arch=x86-64-v3", "default")))
+#else
+#define NN_KERNEL
+#endif
+
+/* The helpers below are static inline and never cross a call boundary with a vector argument. */
+#pragma GCC diagnostic ignored "-Wpsabi"
+typedef float v8sf __attribute__((vector_size(32)));
+typedef int32_t v8si __attribute__((vector_size(32)));
+
+/* unaligned access through a vector type of float alignment (GCC's vector types alias their
+ * element type) */
+typedef float v8sf_u __attribute__((vector_size(32), aligned(4)));
+static inline v8sf v8_load(const float *p)
 {
-    const float a1 = 4.89352455891786e-03f, a3 = 6.37261928875436e-04f, a5 = 1.48572235717979e-05f,
-                a7 = 5.12229709037114e-08f, a9 = -8.60467152213735e-11f,
-                a11 = 2.00018790482477e-13f, a13 = -2.76076847742355e-16f;
-    const float b0 = 4.89352518554385e-03f, b2 = 2.26843463243900e-03f, b4 = 1.18534705686654e-04f,
-                b6 = 1.19825839466702e-06f;
-    const float lim = 7.90531110763549805f;
-    for (size_t i = 0; i < count; i++) {
-        float v = x[i];
-        v = v < -lim ? -lim : v;
-        v = v > lim ? lim : v;
-        float v2 = v * v;
-        float p = a13;
-        p = p * v2 + a11;
-        p = p * v2 + a9;
-        p = p * v2 + a7;
-        p = p * v2 + a5;
-        p = p * v2 + a3;
-        p = p * v2 + a1;
-        p = p * v;
-        float q = b6;
-        q = q * v2 + b4;
-        q = q * v2 + b2;
-        q = q * v2 + b0;
-        y[i] = p / q;
+    return *(const v8sf_u *)p;
+}
+static inline void v8_store(float *p, v8sf v)
+{
+    *(v8sf_u *)p = v;
+}
+static inline v8sf v8_set1(float f)
+{
+    return (v8sf){f, f, f, f, f, f, f, f};
+}
+static inline v8sf v8_select(v8si mask, v8sf a, v8sf b)
+{
+    return (v8sf)(((v8si)a & mask) | ((v8si)b & ~mask));
+}
+
+/* tanh(x) = x * P(x^2) / Q(x^2), clamped to +-7.905 where float tanh is +-1 (the minimax
+ * rational form Eigen uses for float). */
+static inline v8sf v8_tanh(v8sf x)
+{
+    const v8sf lim = v8_set1(7.90531110763549805f), nlim = -lim;
+    x = v8_select(x > lim, lim, x);
+    x = v8_select(x < nlim, nlim, x);
+    v8sf x2 = x * x;
+    v8sf p = v8_set1(-2.76076847742355e-16f);
+    p = p * x2 + v8_set1(2.00018790482477e-13f);
+    p = p * x2 + v8_set1(-8.60467152213735e-11f);
+    p = p * x2 + v8_set1(5.12229709037114e-08f);
+    p = p * x2 + v8_set1(1.48572235717979e-05f);
+    p = p * x2 + v8_set1(6.37261928875436e-04f);
+    p = p * x2 + v8_set1(4.89352455891786e-03f);
+    p = p * x;
+    v8sf q = v8_set1(1.19825839466702e-06f);
+    q = q * x2 + v8_set1(1.18534705686654e-04f);
+    q = q * x2 + v8_set1(2.26843463243900e-03f);
+    q = q * x2 + v8_set1(4.89352518554385e-03f);
+    return p / q;
+}
+
+NN_KERNEL void nn_tanh(const float *x, float *y, size_t count)
+{
+    size_t i = 0;
+    for (; i + 8 <= count; i += 8)
+        v8_store(y + i, v8_tanh(v8_load(x + i)));
+    if (i < count) {
+        float tx[8] = {0}, ty[8];
+        memcpy(tx, x + i, sizeof(float) * (count - i));
+        v8_store(ty, v8_tanh(v8_load(tx)));
+        memcpy(y + i, ty, sizeof(float) * (count - i));
     }
+}
+
+/* dx = dy * (1 - y^2) */
+NN_KERNEL static void tanh_backward(const float *y, const float *dy, float *dx, size_t count)
+{
+    size_t i = 0;
+    const v8sf one = v8_set1(1.0f);
+    for (; i + 8 <= count; i += 8) {
+        v8sf v = v8_load(y + i);
+        v8_store(dx + i, v8_load(dy + i) * (one - v * v));
+    }
+    for (; i < count; i++)
+        dx[i] = dy[i] * (1.0f - y[i] * y[i]);
+}
+
+NN_KERNEL static void fill_value(float *restrict t, float v, int n)
+{
+    for (int i = 0; i < n; i++)
+        t[i] = v;
+}
+
+/* t = s, returning the sum of s (8 lanes, then the lanes in order: deterministic). */
+NN_KERNEL static float copy_sum(const float *restrict s, float *restrict t, int n)
+{
+    v8sf acc = v8_set1(0.0f);
+    int i = 0;
+    for (; i + 8 <= n; i += 8) {
+        v8sf v = v8_load(s + i);
+        v8_store(t + i, v);
+        acc += v;
+    }
+    float sum = 0.0f;
+    for (int k = 0; k < 8; k++)
+        sum += acc[k];
+    for (; i < n; i++) {
+        t[i] = s[i];
+        sum += s[i];
+    }
+    return sum;
 }
 
 /* ---- convolution ----------------------------------------------------------------------- */
@@ -69,11 +147,68 @@ static int conv_chunk(const nn_layer *L, int n)
     return m < n ? m : n;
 }
 
+/* Stride 1, no padding (LeNet's case): every row of the column matrix is a run of plain
+ * copies, with no bounds to check. */
+/* Rows are short (8 to 24 floats): GCC must not turn the copy loop into memcpy calls. */
+NN_KERNEL __attribute__((optimize("no-tree-loop-distribute-patterns"))) static void
+im2col_s1(const nn_layer *L, const float *restrict x, int m, float *restrict col)
+{
+    const int C = L->in_c, H = L->in_h, W = L->in_w, KH = L->b, KW = L->c;
+    const int OH = L->out_h, OW = L->out_w, OHW = OH * OW, ld = m * OHW;
+    for (int c = 0; c < C; c++)
+        for (int ky = 0; ky < KH; ky++)
+            for (int kx = 0; kx < KW; kx++) {
+                float *restrict row = col + (size_t)((c * KH + ky) * KW + kx) * ld;
+                for (int img = 0; img < m; img++) {
+                    const float *restrict xc = x + ((size_t)img * C + c) * H * W + ky * W + kx;
+                    float *restrict r = row + (size_t)img * OHW;
+                    for (int oy = 0; oy < OH; oy++) {
+                        float *d = r + oy * OW;
+                        const float *q = xc + oy * W;
+                        int ox = 0;
+                        for (; ox + 8 <= OW; ox += 8)
+                            v8_store(d + ox, v8_load(q + ox));
+                        for (; ox < OW; ox++)
+                            d[ox] = q[ox];
+                    }
+                }
+            }
+}
+
+NN_KERNEL static void col2im_s1(const nn_layer *L, const float *restrict col, int m,
+                                float *restrict dx)
+{
+    const int C = L->in_c, H = L->in_h, W = L->in_w, KH = L->b, KW = L->c;
+    const int OH = L->out_h, OW = L->out_w, OHW = OH * OW, ld = m * OHW;
+    for (int c = 0; c < C; c++)
+        for (int ky = 0; ky < KH; ky++)
+            for (int kx = 0; kx < KW; kx++) {
+                const float *restrict row = col + (size_t)((c * KH + ky) * KW + kx) * ld;
+                for (int img = 0; img < m; img++) {
+                    float *restrict dc = dx + ((size_t)img * C + c) * H * W + ky * W + kx;
+                    const float *restrict r = row + (size_t)img * OHW;
+                    for (int oy = 0; oy < OH; oy++) {
+                        float *d = dc + oy * W;
+                        const float *q = r + oy * OW;
+                        int ox = 0;
+                        for (; ox + 8 <= OW; ox += 8)
+                            v8_store(d + ox, v8_load(d + ox) + v8_load(q + ox));
+                        for (; ox < OW; ox++)
+                            d[ox] += q[ox];
+                    }
+                }
+            }
+}
+
 /* col is (C*KH*KW, m*OH*OW): row (c, ky, kx), column (image, oy, ox). x is m images. */
 static void im2col(const nn_layer *L, const float *x, int m, float *col)
 {
     const int C = L->in_c, H = L->in_h, W = L->in_w, KH = L->b, KW = L->c, S = L->d, P = L->e;
     const int OH = L->out_h, OW = L->out_w, OHW = OH * OW, ld = m * OHW;
+    if (S == 1 && P == 0) {
+        im2col_s1(L, x, m, col);
+        return;
+    }
     for (int c = 0; c < C; c++)
         for (int ky = 0; ky < KH; ky++)
             for (int kx = 0; kx < KW; kx++) {
@@ -89,13 +224,9 @@ static void im2col(const nn_layer *L, const float *x, int m, float *col)
                             continue;
                         }
                         const float *xr = xc + (size_t)iy * W;
-                        if (S == 1 && P == 0) {
-                            memcpy(ro, xr + kx, sizeof(float) * OW);
-                        } else {
-                            for (int ox = 0; ox < OW; ox++) {
-                                int ix = ox * S - P + kx;
-                                ro[ox] = (ix >= 0 && ix < W) ? xr[ix] : 0.0f;
-                            }
+                        for (int ox = 0; ox < OW; ox++) {
+                            int ix = ox * S - P + kx;
+                            ro[ox] = (ix >= 0 && ix < W) ? xr[ix] : 0.0f;
                         }
                     }
                 }
@@ -107,6 +238,10 @@ static void col2im(const nn_layer *L, const float *col, int m, float *dx)
 {
     const int C = L->in_c, H = L->in_h, W = L->in_w, KH = L->b, KW = L->c, S = L->d, P = L->e;
     const int OH = L->out_h, OW = L->out_w, OHW = OH * OW, ld = m * OHW;
+    if (S == 1 && P == 0) {
+        col2im_s1(L, col, m, dx);
+        return;
+    }
     for (int c = 0; c < C; c++)
         for (int ky = 0; ky < KH; ky++)
             for (int kx = 0; kx < KW; kx++) {
@@ -140,16 +275,17 @@ static void conv_forward(const nn_layer *L, const float *params, const float *x,
         int m = n - i0 < chunk ? n - i0 : chunk;
         int ld = m * OHW;
         im2col(L, x + (size_t)i0 * L->in_size, m, col);
+        /* tmp starts as the bias and the GEMM adds into it: beta = 1 also spares OpenBLAS its
+         * separate pass that zeroes C */
+        for (int oc = 0; oc < OC; oc++)
+            fill_value(tmp + (size_t)oc * ld, bias[oc], ld);
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, OC, ld, CKK, 1.0f, w, CKK, col, ld,
-                    0.0f, tmp, ld);
+                    1.0f, tmp, ld);
         for (int img = 0; img < m; img++) {
             float *yi = y + (size_t)(i0 + img) * L->out_size;
-            for (int oc = 0; oc < OC; oc++) {
-                const float *t = tmp + (size_t)oc * ld + (size_t)img * OHW;
-                float *yo = yi + (size_t)oc * OHW, b = bias[oc];
-                for (int p = 0; p < OHW; p++)
-                    yo[p] = t[p] + b;
-            }
+            for (int oc = 0; oc < OC; oc++)
+                memcpy(yi + (size_t)oc * OHW, tmp + (size_t)oc * ld + (size_t)img * OHW,
+                       sizeof(float) * OHW);
         }
     }
 }
@@ -172,12 +308,7 @@ static void conv_backward(const nn_layer *L, const float *params, const float *x
             for (int oc = 0; oc < OC; oc++) {
                 const float *s = dyi + (size_t)oc * OHW;
                 float *t = tmp + (size_t)oc * ld + (size_t)img * OHW;
-                float sum = 0.0f;
-                for (int p = 0; p < OHW; p++) {
-                    t[p] = s[p];
-                    sum += s[p];
-                }
-                db[oc] += sum;
+                db[oc] += copy_sum(s, t, OHW);
             }
         }
         im2col(L, x + (size_t)i0 * L->in_size, m, col);
@@ -186,8 +317,9 @@ static void conv_backward(const nn_layer *L, const float *params, const float *x
                     1.0f, dw, CKK);
         if (dx) {
             /* dcol (CKK, ld) = W^T (CKK, OC) * dY (OC, ld) */
+            memset(col, 0, sizeof(float) * (size_t)CKK * ld);
             cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, CKK, ld, OC, 1.0f, w, CKK, tmp, ld,
-                        0.0f, col, ld);
+                        1.0f, col, ld);
             col2im(L, col, m, dx + (size_t)i0 * L->in_size);
         }
     }
@@ -195,10 +327,57 @@ static void conv_backward(const nn_layer *L, const float *params, const float *x
 
 /* ---- pooling --------------------------------------------------------------------------- */
 
+/* 2x2 windows, stride 2 (LeNet's case). Ties go to the first element in row order, as in the
+ * general loop. */
+NN_KERNEL static void maxpool2_forward(const nn_layer *L, const float *restrict x,
+                                       float *restrict y, int n)
+{
+    const int H = L->in_h, W = L->in_w, OH = L->out_h, OW = L->out_w;
+    for (size_t plane = 0; plane < (size_t)n * L->in_c; plane++) {
+        const float *xp = x + plane * H * W;
+        float *yp = y + plane * OH * OW;
+        for (int oy = 0; oy < OH; oy++) {
+            const float *r0 = xp + (size_t)2 * oy * W, *r1 = r0 + W;
+            for (int ox = 0; ox < OW; ox++) {
+                float a = r0[2 * ox], b = r0[2 * ox + 1], c = r1[2 * ox], d = r1[2 * ox + 1];
+                float m = b > a ? b : a;
+                m = c > m ? c : m;
+                yp[oy * OW + ox] = d > m ? d : m;
+            }
+        }
+    }
+}
+
+static void maxpool2_backward(const nn_layer *L, const float *restrict x, const float *restrict y,
+                              const float *restrict dy, float *restrict dx, int n)
+{
+    const int H = L->in_h, W = L->in_w, OH = L->out_h, OW = L->out_w;
+    memset(dx, 0, sizeof(float) * (size_t)n * L->in_size);
+    for (size_t plane = 0; plane < (size_t)n * L->in_c; plane++) {
+        const float *xp = x + plane * H * W, *yp = y + plane * OH * OW, *g = dy + plane * OH * OW;
+        float *dp = dx + plane * H * W;
+        for (int oy = 0; oy < OH; oy++) {
+            size_t r0 = (size_t)2 * oy * W, r1 = r0 + W;
+            for (int ox = 0; ox < OW; ox++) {
+                float m = yp[oy * OW + ox], gv = g[oy * OW + ox];
+                size_t i0 = r0 + 2 * ox, i = xp[i0] == m            ? i0
+                                             : xp[i0 + 1] == m      ? i0 + 1
+                                             : xp[r1 + 2 * ox] == m ? r1 + 2 * ox
+                                                                    : r1 + 2 * ox + 1;
+                dp[i] = gv;
+            }
+        }
+    }
+}
+
 static void maxpool_forward(const nn_layer *L, const float *x, float *y, int n)
 {
     const int C = L->in_c, H = L->in_h, W = L->in_w, KH = L->a, KW = L->b, SH = L->c, SW = L->d;
     const int OH = L->out_h, OW = L->out_w;
+    if (KH == 2 && KW == 2 && SH == 2 && SW == 2) {
+        maxpool2_forward(L, x, y, n);
+        return;
+    }
     for (size_t plane = 0; plane < (size_t)n * C; plane++) {
         const float *xp = x + plane * H * W;
         float *yp = y + plane * OH * OW;
@@ -221,6 +400,10 @@ static void maxpool_backward(const nn_layer *L, const float *x, const float *y, 
 {
     const int C = L->in_c, H = L->in_h, W = L->in_w, KH = L->a, KW = L->b, SH = L->c, SW = L->d;
     const int OH = L->out_h, OW = L->out_w;
+    if (KH == 2 && KW == 2 && SH == 2 && SW == 2) {
+        maxpool2_backward(L, x, y, dy, dx, n);
+        return;
+    }
     memset(dx, 0, sizeof(float) * (size_t)n * L->in_size);
     for (size_t plane = 0; plane < (size_t)n * C; plane++) {
         const float *xp = x + plane * H * W;
@@ -265,9 +448,11 @@ static void linear_backward(const nn_layer *L, const float *params, const float 
     for (int i = 0; i < n; i++)
         for (int o = 0; o < NO; o++)
             db[o] += dy[(size_t)i * NO + o];
-    if (dx)
+    if (dx) {
+        memset(dx, 0, sizeof(float) * (size_t)n * NI);
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, NI, NO, 1.0f, dy, NO,
-                    params + L->w_off, NI, 0.0f, dx, NI);
+                    params + L->w_off, NI, 1.0f, dx, NI);
+    }
 }
 
 /* ---- log-softmax and losses ------------------------------------------------------------ */
@@ -376,9 +561,7 @@ void nn_layer_backward(const nn_layer *L, const float *params, const float *x, c
         if (dx) maxpool_backward(L, x, y, dy, dx, n);
         break;
     case TBML_LAYER_TANH:
-        if (dx)
-            for (size_t i = 0; i < count; i++)
-                dx[i] = dy[i] * (1.0f - y[i] * y[i]);
+        if (dx) tanh_backward(y, dy, dx, count);
         break;
     case TBML_LAYER_RELU:
         if (dx)

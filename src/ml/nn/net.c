@@ -285,6 +285,7 @@ void tbml_nn_describe(const tbml_nn_t *nn, char *buf, size_t size)
 
 typedef struct {
     float **acts;           /* acts[l]: output of layer l for this thread's slice */
+    float **own;            /* the buffers behind acts (a reshape\'s acts[l] aliases its input) */
     float *grad_a, *grad_b; /* ping-pong dLoss/d(activation) */
     float *scratch;
     float *dparams; /* this thread's gradient */
@@ -297,7 +298,7 @@ static void work_carve(arena *a, const tbml_nn_t *nn, int n, int need_grad, nn_w
     size_t max_act = (size_t)tbml_nn_input_size(nn), max_scratch = 0;
     for (int l = 0; l < nn->nlayers; l++) {
         const nn_layer *L = &nn->layers[l];
-        w->acts[l] = arena_floats(a, (size_t)n * L->out_size);
+        w->own[l] = L->kind == TBML_LAYER_RESHAPE ? NULL : arena_floats(a, (size_t)n * L->out_size);
         if ((size_t)L->out_size > max_act) max_act = L->out_size;
         size_t s = nn_layer_scratch_count(L, n);
         if (s > max_scratch) max_scratch = s;
@@ -310,11 +311,17 @@ static void work_carve(arena *a, const tbml_nn_t *nn, int n, int need_grad, nn_w
     }
 }
 
+/* A reshape moves no data in NCHW: its output is its input, so acts[l] points there. */
 static void forward_all(const tbml_nn_t *nn, nn_work *w, const float *x, int n)
 {
     const float *in = x;
     for (int l = 0; l < nn->nlayers; l++) {
-        nn_layer_forward(&nn->layers[l], nn->params, in, w->acts[l], n, w->scratch);
+        if (nn->layers[l].kind == TBML_LAYER_RESHAPE) {
+            w->acts[l] = (float *)in;
+        } else {
+            w->acts[l] = w->own[l];
+            nn_layer_forward(&nn->layers[l], nn->params, in, w->acts[l], n, w->scratch);
+        }
         in = w->acts[l];
     }
 }
@@ -378,8 +385,10 @@ tbml_status tbml_trainer_create(tbml_nn_t *nn, tbml_loss_kind loss, int max_batc
     tr->cfg = *cfg;
     tr->cfg.dampening = damp;
     tr->work = tbml_calloc((size_t)tr->nth, sizeof(nn_work));
-    for (int t = 0; t < tr->nth; t++)
+    for (int t = 0; t < tr->nth; t++) {
         tr->work[t].acts = tbml_calloc((size_t)nn->nlayers, sizeof(float *));
+        tr->work[t].own = tbml_calloc((size_t)nn->nlayers, sizeof(float *));
+    }
 
     int per = slice_size(max_batch, tr->nth);
     for (int pass = 0; pass < 2; pass++) {
@@ -396,8 +405,10 @@ tbml_status tbml_trainer_create(tbml_nn_t *nn, tbml_loss_kind loss, int max_batc
 void tbml_trainer_free(tbml_trainer_t *tr)
 {
     if (!tr) return;
-    for (int t = 0; t < tr->nth; t++)
+    for (int t = 0; t < tr->nth; t++) {
         tbml_free(tr->work[t].acts);
+        tbml_free(tr->work[t].own);
+    }
     tbml_free(tr->work);
     tbml_free(tr->block);
     tbml_free(tr);
@@ -430,6 +441,7 @@ static void step_slice(int ith, int nth, void *arg)
     float *dy = w->grad_a, *dx = w->grad_b;
     w->loss = nn_loss(tr->loss, w->acts[last], tr->labels + s0, m, k, 1.0f / (float)tr->n, dy);
     for (int l = last; l >= 0; l--) {
+        if (nn->layers[l].kind == TBML_LAYER_RESHAPE) continue; /* dx = dy: nothing to move */
         const float *in = l ? w->acts[l - 1] : x;
         nn_layer_backward(&nn->layers[l], nn->params, in, w->acts[l], dy, l ? dx : NULL, w->dparams,
                           m, w->scratch);
@@ -577,8 +589,10 @@ tbml_status tbml_nn_evaluate(tbml_nn_t *nn, tbml_pool_t *pool, tbml_loss_kind lo
     if (!pred && labels) j.pred = own_pred = tbml_malloc(sizeof(int32_t) * (n ? n : 1));
     if (labels) j.sample_loss = tbml_malloc(sizeof(double) * (n ? n : 1));
     j.work = tbml_calloc((size_t)nth, sizeof(nn_work));
-    for (int t = 0; t < nth; t++)
+    for (int t = 0; t < nth; t++) {
         j.work[t].acts = tbml_calloc((size_t)nn->nlayers, sizeof(float *));
+        j.work[t].own = tbml_calloc((size_t)nn->nlayers, sizeof(float *));
+    }
     arena a = {NULL, 0};
     for (int t = 0; t < nth; t++)
         work_carve(&a, nn, EVAL_CHUNK, 0, &j.work[t]);
@@ -601,8 +615,10 @@ tbml_status tbml_nn_evaluate(tbml_nn_t *nn, tbml_pool_t *pool, tbml_loss_kind lo
         if (correct) *correct = ok;
         if (mean_loss) *mean_loss = n ? sum / n : 0.0;
     }
-    for (int t = 0; t < nth; t++)
+    for (int t = 0; t < nth; t++) {
         tbml_free(j.work[t].acts);
+        tbml_free(j.work[t].own);
+    }
     tbml_free(j.work);
     tbml_free(block);
     tbml_free(j.sample_loss);
