@@ -19,7 +19,13 @@ tbml_lenet_options tbml_lenet_defaults(void)
     o.data_path = NULL;
     o.max_epoch = 2;
     o.batch_size = 128;
+    /* BigDL's lenet5.py defaults (lr 0.01, no momentum) reach only 70% on Fashion-MNIST in 2
+     * epochs, and PyTorch with the same settings agrees; these reach the issue's targets:
+     * BigDL's Scala lenet learning rate and Torch-style momentum (dampening 0). */
     o.sgd = tbml_sgd_defaults();
+    o.sgd.learning_rate = 0.05;
+    o.sgd.momentum = 0.9;
+    o.sgd.dampening = 0.0;
     o.threads = tbml_ncores();
     o.seed = 1;
     o.mean = -1;
@@ -61,9 +67,11 @@ void tbml_lenet_usage(FILE *f, const char *prog)
         "  -f, --dataPath DIR          the IDX folder (required)\n"
         "  -e, --maxEpoch N            epochs (2)\n"
         "  -b, --batchSize N           mini-batch size (128)\n"
-        "  -l, --learningRate X        SGD learning rate (0.01)\n"
+        "  -l, --learningRate X        SGD learning rate (0.05)\n"
         "  -k, --learningRateDecay X   lr / (1 + step * X) (0.0002)\n"
-        "  -m, --momentum X            SGD momentum, BigDL dampening = momentum (0)\n"
+        "  -m, --momentum X            SGD momentum (0.9)\n"
+        "      --dampening X           momentum dampening (0; BigDL's SGD class defaults it to\n"
+        "                              the momentum, which cancels the momentum's speed-up)\n"
         "      --weightDecay X         L2 weight decay (0)\n"
         "      --master local[N]       threads: local, local[N], local[*] (local[*])\n"
         "      --seed N                initialisation and shuffling seed (1)\n"
@@ -73,7 +81,8 @@ void tbml_lenet_usage(FILE *f, const char *prog)
         "      --summary FILE          per-iteration and per-epoch metrics as CSV\n"
         "  -o, --save FILE             write the trained model (docs/formats/model.md)\n"
         "      --init FILE             start from a saved model\n"
-        "      --progress / --no-progress  live progress line (default: when stderr is a TTY)\n",
+        "      --progress / --no-progress  live progress line (default: when stderr is a TTY)\n"
+        "\nBigDL's lenet5.py settings exactly: --learningRate 0.01 --momentum 0.\n",
         prog);
 }
 
