@@ -172,17 +172,21 @@ static void test_model_files(void)
 {
     tbml_nn_t *a = NULL, *b = NULL;
     CHECK_OK(tbml_nn_lenet5(10, 3, &a));
+    tbml_nn_set_input_transform(a, 0.0127, -0.42);
     CHECK_OK(tbml_nn_save(a, path_of("m.tbml"), NULL));
     CHECK_OK(tbml_nn_load(path_of("m.tbml"), NULL, &b));
     if (a && b) {
         CHECK(tbml_nn_param_count(b) == 22278 && tbml_nn_layer_count(b) == 12);
         CHECK(memcmp(tbml_nn_params(a), tbml_nn_params(b), 22278 * sizeof(float)) == 0);
+        double sc, of;
+        tbml_nn_input_transform(b, &sc, &of);
+        CHECK(sc == 0.0127 && of == -0.42);
     }
     tbml_nn_free(b);
     b = NULL;
     size_t n;
     uint8_t *raw = read_bytes(path_of("m.tbml"), &n);
-    CHECK(n == 32 + 12 * 24 + 8 + 4 * 22278 + 4 && memcmp(raw, "TBMLMODL", 8) == 0);
+    CHECK(n == 48 + 12 * 24 + 8 + 4 * 22278 + 4 && memcmp(raw, "TBMLMODL", 8) == 0);
     /* one flipped bit anywhere: refused */
     raw[5000] ^= 1;
     write_bytes(path_of("m-bad.tbml"), raw, n);

@@ -381,6 +381,8 @@ tbml_status tbml_lenet_run(const tbml_lenet_options *o, tbml_lenet_result *res)
     } else if ((ret = tbml_nn_lenet5(classes, o->seed, &nn))) {
         goto out;
     }
+    /* the model carries its normalisation, so `tbml predict` feeds it as training did */
+    tbml_nn_set_input_transform(nn, 1.0 / (255.0 * std), -mean / std);
     if ((ret = tbml_pool_create(o->threads, &pool))) goto out;
     if ((ret = tbml_trainer_create(nn, TBML_LOSS_CLASSNLL, o->batch_size, pool, &o->sgd, &tr)))
         goto out;
