@@ -137,7 +137,8 @@ int main(int argc, char **argv)
         if (tbml_sealed_reader_open(fd, "memfd", key, &r)) die("reader open");
         size_t total = 0, got;
         do {
-            if (tbml_sealed_reader_read(r, out + total, size - total < chunk ? size - total : chunk, &got))
+            if (tbml_sealed_reader_read(r, out + total, size - total < chunk ? size - total : chunk,
+                                        &got))
                 die("read");
             total += got;
         } while (got > 0);
@@ -179,11 +180,14 @@ int main(int argc, char **argv)
     double osl = openssl_mbps(osl_secs, 1);
     printf("sealed files: %zu MiB, %u-byte segments, %d cores; best of 3 runs\n", mib, seg, ncores);
     printf("openssl speed -evp aes-256-gcm -bytes 16384 -seconds %d (1 core): %8.0f MB/s per CPU "
-           "second, %8.0f MB/s with -elapsed\n", osl_secs, osl_cpu, osl);
+           "second, %8.0f MB/s with -elapsed\n",
+           osl_secs, osl_cpu, osl);
     printf("%-44s %8s %10s\n", "", "MB/s", "vs openssl");
-    printf("%-44s %8.0f %9.2fx\n", "seal, 1 core, to /dev/null", best_seal_null, best_seal_null / osl);
+    printf("%-44s %8.0f %9.2fx\n", "seal, 1 core, to /dev/null", best_seal_null,
+           best_seal_null / osl);
     printf("%-44s %8.0f %9.2fx\n", "seal, 1 core, to a memfd", best_seal, best_seal / osl);
-    printf("%-44s %8.0f %9.2fx\n", "unseal, 1 core, sequential from a memfd", best_unseal, best_unseal / osl);
+    printf("%-44s %8.0f %9.2fx\n", "unseal, 1 core, sequential from a memfd", best_unseal,
+           best_unseal / osl);
     printf("%-44s %8.0f %9.2fx per core\n", "seal, all cores, segment ranges", best_pseal,
            best_pseal / ncores / osl);
     printf("%-44s %8.0f %9.2fx per core\n", "unseal, all cores, segment ranges", best_punseal,
