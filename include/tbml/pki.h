@@ -57,7 +57,8 @@ TBML_NODISCARD tbml_status tbml_rsa_modulus_le(const tbml_rsa_t *key, uint8_t *o
 
 /* MRSIGNER as SGX defines it: SHA-256 of the modulus in its little-endian byte order (the
  * SIGSTRUCT.MODULUS field, tbml_rsa_size(key) bytes). */
-TBML_NODISCARD tbml_status tbml_rsa_mrsigner(const tbml_rsa_t *key, uint8_t out[TBML_MRSIGNER_SIZE]);
+TBML_NODISCARD tbml_status tbml_rsa_mrsigner(const tbml_rsa_t *key,
+                                             uint8_t out[TBML_MRSIGNER_SIZE]);
 
 /* RSASSA-PKCS1-v1_5 with SHA-256 over msg (what SGX signs over the SIGSTRUCT header and body).
  * Writes sig_size == tbml_rsa_size(key) bytes, big-endian (PKCS#1); SIGSTRUCT.SIGNATURE holds
@@ -96,8 +97,8 @@ typedef struct {
 } tbml_tls_params;
 
 /* The file names tbml_tls_create writes inside its folder. */
-#define TBML_TLS_KEY_FILE "key.pem"   /* PKCS#8 private key, unencrypted, 0600 */
-#define TBML_TLS_CERT_FILE "cert.pem" /* self-signed X.509 v3 certificate, 0644 */
+#define TBML_TLS_KEY_FILE "key.pem"    /* PKCS#8 private key, unencrypted, 0600 */
+#define TBML_TLS_CERT_FILE "cert.pem"  /* self-signed X.509 v3 certificate, 0644 */
 #define TBML_TLS_P12_FILE "bundle.p12" /* PKCS#12 of both, AES-256 + PBKDF2, 0600 */
 
 /* Makes a key and a self-signed certificate (serial from the CSPRNG, SHA-256, basic
