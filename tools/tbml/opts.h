@@ -1,7 +1,10 @@
-/* Small option-parsing helpers shared by the keygen/encrypt/decrypt/inspect commands:
- * "--opt VALUE" and "--opt=VALUE" forms, and number parsing with clear usage errors. */
+/* Helpers shared by the keygen/encrypt/decrypt/inspect commands: "--opt VALUE" and
+ * "--opt=VALUE" options, numbers with clear usage errors, and opening inputs and keys so
+ * failures name the file before anyone is asked for a password. */
 #ifndef TBML_CLI_OPTS_H
 #define TBML_CLI_OPTS_H
+
+#include "cli.h"
 
 #include <stdint.h>
 
@@ -15,5 +18,23 @@ int opt_value(int argc, char **argv, int *i, const char *name, const char **valu
 int opt_size(const char *opt, const char *s, uint64_t max, uint64_t *out);
 /* The same for a plain count: decimal digits only. */
 int opt_count(const char *opt, const char *s, uint64_t max, uint64_t *out);
+
+/* Opens path for reading ("-" is stdin, fd 0, not closed by opt_close_input). Refuses folders.
+ * Messages name the path. */
+TBML_NODISCARD tbml_status opt_open_input(const char *path, int *out_fd);
+void opt_close_input(int fd);
+/* The name of path in messages: "stdin"/"stdout" for "-". */
+const char *opt_input_name(const char *path);
+const char *opt_output_name(const char *path);
+
+/* Loads a primary key file: first checks that it exists and is readable (so a missing key
+ * fails before a password prompt), then reads the password from src and opens the key. */
+TBML_NODISCARD tbml_status opt_load_key(const char *path, const cli_password_source *src,
+                                        tbml_key_t **out);
+
+/* Makes sure the current error message names a file: if it names none of name, also1, also2
+ * (either may be NULL), prefixes "name: ". Returns st. */
+tbml_status opt_name_in_error(tbml_status st, const char *name, const char *also1,
+                              const char *also2);
 
 #endif
