@@ -34,6 +34,7 @@ struct tbml_input {
     tbml_sealed_reader_t *sealed; /* NULL for a plain file */
     uint64_t size;
     uint64_t block;
+    const char *mem; /* tbml_input_from_memory's bytes, else NULL */
 };
 
 tbml_status tbml_input_open(const char *path, const tbml_key_t *key, tbml_input_t **out)
@@ -87,6 +88,19 @@ out:
     return TBML_OK;
 }
 
+tbml_status tbml_input_from_memory(const void *data, size_t size, const char *name,
+                                   tbml_input_t **out)
+{
+    tbml_input_t *in = tbml_calloc(1, sizeof(*in));
+    in->fd = -1;
+    in->path = tbml_strdup(name);
+    in->block = 1;
+    in->mem = data;
+    in->size = size;
+    *out = in;
+    return TBML_OK;
+}
+
 void tbml_input_close(tbml_input_t *in)
 {
     if (!in) return;
@@ -121,6 +135,11 @@ tbml_status tbml_input_pread(tbml_input_t *in, void *buf, size_t size, uint64_t 
     }
     if (size > in->size - offset) size = (size_t)(in->size - offset);
     if (in->sealed) return tbml_sealed_reader_pread(in->sealed, buf, size, offset, got);
+    if (in->mem) {
+        memcpy(buf, in->mem + offset, size);
+        *got = size;
+        return TBML_OK;
+    }
     size_t done = 0;
     while (done < size) {
         ssize_t n = pread(in->fd, (char *)buf + done, size - done, (off_t)(offset + done));
