@@ -62,12 +62,7 @@ void tbml_error_clear(void);
 
 /* Logging. Levels follow Spark's log4j names; `--log-level` and the seed's `--sgx-log-level`
  * map here. Lines go to stderr as "LEVEL tbml: message". */
-typedef enum {
-    TBML_LOG_ERROR = 0,
-    TBML_LOG_WARN = 1,
-    TBML_LOG_INFO = 2,
-    TBML_LOG_DEBUG = 3
-} tbml_log_level;
+typedef enum { TBML_LOG_ERROR = 0, TBML_LOG_WARN = 1, TBML_LOG_INFO = 2, TBML_LOG_DEBUG = 3 } tbml_log_level;
 
 void tbml_log_set_level(tbml_log_level level);
 tbml_log_level tbml_log_get_level(void);

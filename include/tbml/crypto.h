@@ -37,8 +37,7 @@ TBML_NODISCARD tbml_status tbml_aead_open(const uint8_t key[TBML_AEAD_KEY_SIZE],
 /* A reusable AES-256-GCM context for many segments under one key: avoids re-expanding the key
  * schedule per call. One thread at a time. */
 typedef struct tbml_aead tbml_aead_t;
-TBML_NODISCARD tbml_status tbml_aead_create(const uint8_t key[TBML_AEAD_KEY_SIZE],
-                                            tbml_aead_t **out);
+TBML_NODISCARD tbml_status tbml_aead_create(const uint8_t key[TBML_AEAD_KEY_SIZE], tbml_aead_t **out);
 void tbml_aead_free(tbml_aead_t *a);
 TBML_NODISCARD tbml_status tbml_aead_seal_with(tbml_aead_t *a, const uint8_t nonce[12],
                                                const void *aad, size_t aad_size, const void *pt,

@@ -63,10 +63,10 @@ TBML_NODISCARD tbml_status tbml_keyfile_parse(const uint8_t *buf, size_t size, c
 typedef struct {
     uint16_t version;
     char key_name[TBML_KEY_NAME_MAX + 1];
-    uint32_t segment_size; /* plaintext bytes per full segment */
-    uint32_t header_size;  /* bytes before the first segment */
-    uint64_t length;       /* plaintext bytes; from the file size (UINT64_MAX if not seekable) */
-    uint64_t nsegments;    /* segments in the file (0 if not known) */
+    uint32_t segment_size;  /* plaintext bytes per full segment */
+    uint32_t header_size;   /* bytes before the first segment */
+    uint64_t length;        /* plaintext bytes; from the file size (UINT64_MAX if not seekable) */
+    uint64_t nsegments;     /* segments in the file (0 if not known) */
 } tbml_sealed_info;
 
 /* 1 if the first bytes of a file (size >= 8) are a sealed file's magic. */
@@ -83,8 +83,7 @@ typedef struct tbml_sealed_writer tbml_sealed_writer_t;
 TBML_NODISCARD tbml_status tbml_sealed_writer_open(int fd, const char *path_for_errors,
                                                    const tbml_key_t *key, uint32_t segment_size,
                                                    tbml_sealed_writer_t **out);
-TBML_NODISCARD tbml_status tbml_sealed_writer_write(tbml_sealed_writer_t *w, const void *buf,
-                                                    size_t size);
+TBML_NODISCARD tbml_status tbml_sealed_writer_write(tbml_sealed_writer_t *w, const void *buf, size_t size);
 TBML_NODISCARD tbml_status tbml_sealed_writer_finish(tbml_sealed_writer_t *w);
 void tbml_sealed_writer_free(tbml_sealed_writer_t *w);
 
@@ -93,8 +92,7 @@ void tbml_sealed_writer_free(tbml_sealed_writer_t *w);
  * On a seekable fd, info.length and info.nsegments are known and random access works. */
 typedef struct tbml_sealed_reader tbml_sealed_reader_t;
 TBML_NODISCARD tbml_status tbml_sealed_reader_open(int fd, const char *path_for_errors,
-                                                   const tbml_key_t *key,
-                                                   tbml_sealed_reader_t **out);
+                                                   const tbml_key_t *key, tbml_sealed_reader_t **out);
 const tbml_sealed_info *tbml_sealed_reader_info(const tbml_sealed_reader_t *r);
 /* Sequential read of up to size bytes; *got = 0 only at the authenticated end of the file.
  * Works on pipes. Every byte returned came from an authenticated segment. */
