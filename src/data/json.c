@@ -193,9 +193,13 @@ static tbml_status json_chunk(int ith, const tbml_chunk *c, void *arg)
                 if (root) {
                     snprintf(cause, sizeof(cause), "not a JSON object");
                 } else {
-                    /* jansson's message names the token, not record contents beyond it */
-                    snprintf(cause, sizeof(cause), "invalid JSON");
+                    /* jansson's message up to " near ..." (the rest quotes the record) */
+                    const char *near = strstr(jerr.text, " near");
+                    int keep = near ? (int)(near - jerr.text) : (int)strlen(jerr.text);
+                    snprintf(cause, sizeof(cause), "invalid JSON: %.*s", keep, jerr.text);
+                    /* jansson's position is the 1-based column of the byte it stopped at */
                     col = jerr.position > 0 ? (size_t)jerr.position - 1 : 0;
+                    if (near && strcmp(near, " near end of file") == 0) col = n;
                     if (col > n) col = n;
                 }
                 ret = reader_bad(r, o, c->data, at + col, cause);
