@@ -26,6 +26,8 @@ typedef struct {
     int64_t nrows;
     int nfeatures;
     uint16_t *bins;
+    uint16_t *cols;     /* the same bins column-major (cols[f * nrows + r]): partitioning reads
+                         * one feature of many rows, which this packs 32 to a cache line */
     uint32_t *slot_ptr; /* nfeatures + 1 */
     uint32_t nslots;    /* slot_ptr[nfeatures] */
 } gbdt_binned;

@@ -40,10 +40,26 @@ tbml_status tbml_gbdt_predict(const tbml_gbdt_model_t *model, const float *x, in
     if (nfeatures != model->nfeatures)
         return tbml_error(TBML_E_ARG, "the model was trained on %d features, the input has %d",
                           model->nfeatures, nfeatures);
-    for (int64_t r = 0; r < nrows; r++) {
-        double m = gbdt_predict_row(model, x + r * nfeatures);
-        if (!output_margin && model->params.objective == TBML_GBDT_BINARY_LOGISTIC) m = 1.0 / (1.0 + exp(-m));
-        out[r] = m;
+    /* blocks of rows, tree by tree: a tree's nodes stay in cache for the whole block */
+    enum { BLOCK = 64 };
+    for (int64_t r0 = 0; r0 < nrows; r0 += BLOCK) {
+        int64_t r1 = r0 + BLOCK < nrows ? r0 + BLOCK : nrows;
+        for (int64_t r = r0; r < r1; r++) out[r] = model->base_margin;
+        for (int t = 0; t < model->ntrees; t++) {
+            const tbml_gbdt_node *nodes = model->nodes + model->tree_ptr[t];
+            for (int64_t r = r0; r < r1; r++) {
+                const float *xr = x + r * nfeatures;
+                int id = 0;
+                while (nodes[id].left >= 0) {
+                    float v = xr[nodes[id].feature];
+                    int left = isnan(v) ? nodes[id].default_left : v < nodes[id].threshold;
+                    id = left ? nodes[id].left : nodes[id].right;
+                }
+                out[r] += nodes[id].value;
+            }
+        }
+        if (!output_margin && model->params.objective == TBML_GBDT_BINARY_LOGISTIC)
+            for (int64_t r = r0; r < r1; r++) out[r] = 1.0 / (1.0 + exp(-out[r]));
     }
     return TBML_OK;
 }

@@ -12,16 +12,38 @@
  * 256 bins, far inside what XGBoost's own sketch allows, at a fraction of sorting everything. */
 #define SKETCH_MAX_ROWS 262144
 
-static int cmp_float(const void *a, const void *b)
+/* Sorts n non-NaN floats in O(n): LSD radix sort, three 11-bit digits, on keys whose unsigned
+ * order is the floats' order (flip all bits of negatives, the sign bit of the rest). tmp has n
+ * entries. -0.0 sorts before +0.0, which only decides which of two equal values comes first. */
+static void sort_floats(float *v, uint32_t *tmp, int64_t n)
 {
-    float x = *(const float *)a, y = *(const float *)b;
-    return (x > y) - (x < y);
+    uint32_t *k = (uint32_t *)v;
+    for (int64_t i = 0; i < n; i++) k[i] = (k[i] & 0x80000000u) ? ~k[i] : k[i] | 0x80000000u;
+    uint32_t *src = k, *dst = tmp;
+    for (int pass = 0; pass < 3; pass++) {
+        int shift = 11 * pass;
+        int64_t count[2048] = {0};
+        for (int64_t i = 0; i < n; i++) count[(src[i] >> shift) & 2047]++;
+        int64_t sum = 0;
+        for (int d = 0; d < 2048; d++) {
+            int64_t c = count[d];
+            count[d] = sum;
+            sum += c;
+        }
+        for (int64_t i = 0; i < n; i++) dst[count[(src[i] >> shift) & 2047]++] = src[i];
+        uint32_t *sw = src;
+        src = dst;
+        dst = sw;
+    }
+    /* three passes: the result is in tmp */
+    for (int64_t i = 0; i < n; i++) k[i] = (src[i] & 0x80000000u) ? src[i] & 0x7fffffffu : ~src[i];
 }
 
 struct cuts_task {
     const tbml_gbdt_matrix *m;
     const int64_t *sample; /* nsample row ids, or NULL for all rows */
     int64_t nsample;
+    float *colmajor; /* the sampled rows, feature by feature: nfeatures * n */
     int max_bin;
     float **fcuts; /* per feature, malloc'd */
     uint32_t *ncuts;
@@ -58,23 +80,37 @@ static void feature_cuts(const float *v, int64_t n, int max_bin, float **out, ui
     *nout = k;
 }
 
+/* Gathers the sampled rows column by column, so each feature's values are read from one
+ * contiguous run instead of one cache line per row per feature. */
+static void transpose_worker(int ith, int nth, void *p)
+{
+    struct cuts_task *t = p;
+    const tbml_gbdt_matrix *m = t->m;
+    int64_t n = t->sample ? t->nsample : m->nrows;
+    int64_t a = n * ith / nth, z = n * (ith + 1) / nth;
+    for (int64_t i = a; i < z; i++) {
+        const float *x = m->x + (t->sample ? t->sample[i] : i) * m->nfeatures;
+        for (int f = 0; f < m->nfeatures; f++) t->colmajor[f * n + i] = x[f];
+    }
+}
+
 static void cuts_worker(int ith, int nth, void *p)
 {
     struct cuts_task *t = p;
     const tbml_gbdt_matrix *m = t->m;
     int64_t n = t->sample ? t->nsample : m->nrows;
     float *v = tbml_malloc(sizeof(float) * (size_t)(n > 0 ? n : 1));
+    uint32_t *tmp = tbml_malloc(sizeof(uint32_t) * (size_t)(n > 0 ? n : 1));
     for (int f = ith; f < m->nfeatures; f += nth) {
         int64_t k = 0;
-        for (int64_t i = 0; i < n; i++) {
-            int64_t r = t->sample ? t->sample[i] : i;
-            float x = m->x[r * m->nfeatures + f];
-            if (!isnan(x)) v[k++] = x;
-        }
-        qsort(v, (size_t)k, sizeof(float), cmp_float);
+        const float *col = t->colmajor + f * n;
+        for (int64_t i = 0; i < n; i++)
+            if (!isnan(col[i])) v[k++] = col[i];
+        sort_floats(v, tmp, k);
         feature_cuts(v, k, t->max_bin, &t->fcuts[f], &t->ncuts[f], &t->mins[f]);
     }
     tbml_free(v);
+    tbml_free(tmp);
 }
 
 static uint64_t splitmix64(uint64_t *s)
@@ -105,7 +141,11 @@ tbml_status gbdt_cuts_build(const tbml_gbdt_matrix *m, int max_bin, tbml_pool_t 
     t.fcuts = tbml_calloc((size_t)m->nfeatures, sizeof(float *));
     t.ncuts = tbml_calloc((size_t)m->nfeatures, sizeof(uint32_t));
     t.mins = tbml_calloc((size_t)m->nfeatures, sizeof(float));
+    int64_t n = t.sample ? t.nsample : m->nrows;
+    t.colmajor = tbml_malloc(sizeof(float) * (size_t)(n * m->nfeatures + 1));
+    tbml_pool_run(pool, transpose_worker, &t);
     tbml_pool_run(pool, cuts_worker, &t);
+    tbml_free(t.colmajor);
 
     out->nfeatures = m->nfeatures;
     out->cut_ptr = tbml_malloc(sizeof(uint32_t) * ((size_t)m->nfeatures + 1));
@@ -136,22 +176,21 @@ uint32_t gbdt_bin_of(const gbdt_cuts *c, int f, float v)
     uint32_t lo = c->cut_ptr[f], hi = c->cut_ptr[f + 1], n = hi - lo;
     if (isnan(v)) return n;
     /* upper bound: the first cut > v; values past the last cut (unseen when sampling) clamp */
-    const float *cuts = c->cuts + lo;
-    uint32_t a = 0, b = n;
-    while (a < b) {
-        uint32_t mid = (a + b) / 2;
-        if (cuts[mid] > v)
-            b = mid;
-        else
-            a = mid + 1;
+    const float *cuts = c->cuts + lo, *p = cuts;
+    uint32_t len = n;
+    while (len > 1) { /* branch-free upper bound */
+        uint32_t half = len / 2;
+        p += p[half - 1] <= v ? half : 0;
+        len -= half;
     }
+    uint32_t a = (uint32_t)(p - cuts) + (*p <= v);
     return a < n ? a : n - 1;
 }
 
 struct bin_task {
     const tbml_gbdt_matrix *m;
     const gbdt_cuts *c;
-    uint16_t *bins;
+    uint16_t *bins, *cols;
 };
 
 static void bin_worker(int ith, int nth, void *p)
@@ -160,8 +199,11 @@ static void bin_worker(int ith, int nth, void *p)
     int64_t n = t->m->nrows, nf = t->m->nfeatures;
     int64_t r0 = n * ith / nth, r1 = n * (ith + 1) / nth;
     for (int64_t r = r0; r < r1; r++)
-        for (int f = 0; f < nf; f++)
-            t->bins[r * nf + f] = (uint16_t)gbdt_bin_of(t->c, f, t->m->x[r * nf + f]);
+        for (int f = 0; f < nf; f++) {
+            uint16_t bin = (uint16_t)gbdt_bin_of(t->c, f, t->m->x[r * nf + f]);
+            t->bins[r * nf + f] = bin;
+            t->cols[f * n + r] = bin;
+        }
 }
 
 void gbdt_binned_build(const tbml_gbdt_matrix *m, const gbdt_cuts *c, tbml_pool_t *pool, gbdt_binned *out)
@@ -169,16 +211,18 @@ void gbdt_binned_build(const tbml_gbdt_matrix *m, const gbdt_cuts *c, tbml_pool_
     out->nrows = m->nrows;
     out->nfeatures = m->nfeatures;
     out->bins = tbml_malloc(sizeof(uint16_t) * (size_t)(m->nrows * m->nfeatures + 1));
+    out->cols = tbml_malloc(sizeof(uint16_t) * (size_t)(m->nrows * m->nfeatures + 1));
     out->slot_ptr = tbml_malloc(sizeof(uint32_t) * ((size_t)m->nfeatures + 1));
     for (int f = 0; f <= m->nfeatures; f++) out->slot_ptr[f] = c->cut_ptr[f] + (uint32_t)f;
     out->nslots = out->slot_ptr[m->nfeatures];
-    struct bin_task t = {m, c, out->bins};
+    struct bin_task t = {m, c, out->bins, out->cols};
     tbml_pool_run(pool, bin_worker, &t);
 }
 
 void gbdt_binned_clear(gbdt_binned *b)
 {
     tbml_free(b->bins);
+    tbml_free(b->cols);
     tbml_free(b->slot_ptr);
     memset(b, 0, sizeof(*b));
 }

@@ -32,7 +32,7 @@ typedef struct {
     const tbml_gbdt_train_opts *opts;
     gbdt_cuts cuts;
     gbdt_binned bins;
-    uint32_t *rows, *tmp; /* nrows each; rows[0..nsample) are the tree's rows */
+    uint32_t *rows, *tmp, *tmp2; /* nrows each; rows[0..nsample) are the tree's rows */
     int64_t nsample;
     uint8_t *in_sample;   /* nrows; NULL when subsample == 1 */
     gbdt_gpair *gpair;    /* nrows */
@@ -187,17 +187,7 @@ struct part_task {
     open_node *splits;
     int nsplit;
     int64_t *nleft; /* nsplit * nth */
-    int64_t *wl, *wr; /* write offsets, nsplit * nth */
 };
-
-static inline int goes_left(const trainer *t, const open_node *n, uint32_t r)
-{
-    const gbdt_binned *b = &t->bins;
-    int bin = b->bins[(size_t)r * (size_t)b->nfeatures + (size_t)n->feature];
-    int nb = (int)(b->slot_ptr[n->feature + 1] - b->slot_ptr[n->feature]) - 1;
-    if (bin == nb) return n->default_left;
-    return bin <= n->bin;
-}
 
 static void chunk(int64_t begin, int64_t end, int ith, int nth, int64_t *a, int64_t *z)
 {
@@ -206,41 +196,57 @@ static void chunk(int64_t begin, int64_t end, int ith, int nth, int64_t *a, int6
     *z = begin + n * (ith + 1) / nth;
 }
 
-static void count_worker(int ith, int nth, void *p)
+/* One read of the bins per row: each thread splits its chunk [a, z) into lefts at tmp[a..) and
+ * rights at tmp2[a..), both in row order. */
+static void split_worker(int ith, int nth, void *p)
 {
     struct part_task *pt = p;
+    trainer *t = pt->t;
+    const gbdt_binned *b = &t->bins;
     for (int s = 0; s < pt->nsplit; s++) {
-        int64_t a, z, c = 0;
-        chunk(pt->splits[s].begin, pt->splits[s].end, ith, nth, &a, &z);
-        for (int64_t i = a; i < z; i++) c += goes_left(pt->t, &pt->splits[s], pt->t->rows[i]);
-        pt->nleft[s * nth + ith] = c;
+        const open_node *n = &pt->splits[s];
+        int64_t a, z, l = 0, r = 0;
+        chunk(n->begin, n->end, ith, nth, &a, &z);
+        const uint16_t *col = b->cols + (size_t)n->feature * (size_t)b->nrows;
+        const int nb = (int)(b->slot_ptr[n->feature + 1] - b->slot_ptr[n->feature]) - 1;
+        const int split_bin = n->bin, dl = n->default_left;
+        uint32_t *lo = t->tmp + a, *hi = t->tmp2 + a;
+        for (int64_t i = a; i < z; i++) {
+            uint32_t row = t->rows[i];
+            int bin = col[row];
+            int left = bin == nb ? dl : bin <= split_bin;
+            /* branch-free: write to both, advance one */
+            lo[l] = row;
+            hi[r] = row;
+            l += left;
+            r += !left;
+        }
+        pt->nleft[s * nth + ith] = l;
     }
 }
 
-static void write_worker(int ith, int nth, void *p)
+/* Moves each thread's lefts and rights into place: lefts of all threads in thread order,
+ * then rights, which keeps the node's rows in ascending order on both sides. */
+static void place_worker(int ith, int nth, void *p)
 {
     struct part_task *pt = p;
     trainer *t = pt->t;
     for (int s = 0; s < pt->nsplit; s++) {
-        int64_t a, z, l = pt->wl[s * nth + ith], r = pt->wr[s * nth + ith];
-        chunk(pt->splits[s].begin, pt->splits[s].end, ith, nth, &a, &z);
-        for (int64_t i = a; i < z; i++) {
-            uint32_t row = t->rows[i];
-            if (goes_left(t, &pt->splits[s], row))
-                t->tmp[l++] = row;
-            else
-                t->tmp[r++] = row;
+        const open_node *n = &pt->splits[s];
+        int64_t L = 0, lbefore = 0, rbefore = 0;
+        for (int k = 0; k < nth; k++) {
+            int64_t a, z;
+            chunk(n->begin, n->end, k, nth, &a, &z);
+            if (k < ith) {
+                lbefore += pt->nleft[s * nth + k];
+                rbefore += (z - a) - pt->nleft[s * nth + k];
+            }
+            L += pt->nleft[s * nth + k];
         }
-    }
-}
-
-static void copyback_worker(int ith, int nth, void *p)
-{
-    struct part_task *pt = p;
-    for (int s = 0; s < pt->nsplit; s++) {
-        int64_t a, z;
-        chunk(pt->splits[s].begin, pt->splits[s].end, ith, nth, &a, &z);
-        memcpy(pt->t->rows + a, pt->t->tmp + a, sizeof(uint32_t) * (size_t)(z - a));
+        int64_t a, z, nl = pt->nleft[s * nth + ith];
+        chunk(n->begin, n->end, ith, nth, &a, &z);
+        memcpy(t->rows + n->begin + lbefore, t->tmp + a, sizeof(uint32_t) * (size_t)nl);
+        memcpy(t->rows + n->begin + L + rbefore, t->tmp2 + a, sizeof(uint32_t) * (size_t)(z - a - nl));
     }
 }
 
@@ -248,30 +254,16 @@ static void copyback_worker(int ith, int nth, void *p)
 static void partition(trainer *t, open_node *splits, int nsplit, int64_t *nleft_total)
 {
     int nth = tbml_pool_size(t->pool);
-    struct part_task pt = {t, splits, nsplit, NULL, NULL, NULL};
+    struct part_task pt = {t, splits, nsplit, NULL};
     pt.nleft = tbml_malloc(sizeof(int64_t) * (size_t)nsplit * (size_t)nth);
-    pt.wl = tbml_malloc(sizeof(int64_t) * (size_t)nsplit * (size_t)nth);
-    pt.wr = tbml_malloc(sizeof(int64_t) * (size_t)nsplit * (size_t)nth);
-    tbml_pool_run(t->pool, count_worker, &pt);
+    tbml_pool_run(t->pool, split_worker, &pt);
+    tbml_pool_run(t->pool, place_worker, &pt);
     for (int s = 0; s < nsplit; s++) {
         int64_t L = 0;
         for (int k = 0; k < nth; k++) L += pt.nleft[s * nth + k];
-        int64_t l = splits[s].begin, r = splits[s].begin + L;
-        for (int k = 0; k < nth; k++) {
-            int64_t a, z;
-            chunk(splits[s].begin, splits[s].end, k, nth, &a, &z);
-            pt.wl[s * nth + k] = l;
-            pt.wr[s * nth + k] = r;
-            l += pt.nleft[s * nth + k];
-            r += (z - a) - pt.nleft[s * nth + k];
-        }
         nleft_total[s] = L;
     }
-    tbml_pool_run(t->pool, write_worker, &pt);
-    tbml_pool_run(t->pool, copyback_worker, &pt);
     tbml_free(pt.nleft);
-    tbml_free(pt.wl);
-    tbml_free(pt.wr);
 }
 
 /* ---- applying a finished tree to the margins ----------------------------------------------- */
@@ -546,6 +538,7 @@ tbml_status tbml_gbdt_train(const tbml_gbdt_params *params, const tbml_gbdt_matr
     gbdt_binned_build(m, &t.cuts, t.pool, &t.bins);
     t.rows = tbml_malloc(sizeof(uint32_t) * (size_t)m->nrows);
     t.tmp = tbml_malloc(sizeof(uint32_t) * (size_t)m->nrows);
+    t.tmp2 = tbml_malloc(sizeof(uint32_t) * (size_t)m->nrows);
     t.gpair = tbml_malloc(sizeof(gbdt_gpair) * (size_t)m->nrows);
     t.margin = tbml_malloc(sizeof(float) * (size_t)m->nrows);
     t.feat_on = tbml_malloc((size_t)m->nfeatures);
@@ -596,6 +589,7 @@ out:
     gbdt_hist_scratch_clear(&t.scratch);
     tbml_free(t.rows);
     tbml_free(t.tmp);
+    tbml_free(t.tmp2);
     tbml_free(t.gpair);
     tbml_free(t.margin);
     tbml_free(t.feat_on);
