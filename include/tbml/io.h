@@ -25,6 +25,11 @@ TBML_NODISCARD tbml_status tbml_input_open(const char *path, const tbml_key_t *k
                                            tbml_input_t **out);
 void tbml_input_close(tbml_input_t *in);
 
+/* An input over plaintext bytes in memory (borrowed: they must outlive the input); name is used
+ * in messages. For tests and fuzz targets. Free with tbml_input_close. */
+TBML_NODISCARD tbml_status tbml_input_from_memory(const void *data, size_t size, const char *name,
+                                                  tbml_input_t **out);
+
 const char *tbml_input_path(const tbml_input_t *in);
 int tbml_input_is_sealed(const tbml_input_t *in);
 /* Plaintext bytes. */

@@ -216,6 +216,13 @@ void tbml_column_append_str(tbml_column *c, const char *s, size_t size)
     c->nrows++;
 }
 
+void tbml_column_truncate(tbml_column *c, int64_t nrows)
+{
+    TBML_ASSERT(nrows >= 0 && nrows <= c->nrows);
+    c->nrows = nrows;
+    if (c->type == TBML_TYPE_STRING) c->chars_size = c->offsets[nrows];
+}
+
 void tbml_column_append_from(tbml_column *c, const tbml_column *src, int64_t row)
 {
     TBML_ASSERT(row >= 0 && row < src->nrows);

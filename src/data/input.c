@@ -15,25 +15,13 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-/* TEMPORARY until branch seal (the sealed-file implementation) is merged: weak references let
- * plain inputs work without it; a sealed input then fails with TBML_E_UNSUPPORTED. */
-#pragma weak tbml_sealed_probe
-#pragma weak tbml_sealed_reader_open
-#pragma weak tbml_sealed_reader_info
-#pragma weak tbml_sealed_reader_pread
-#pragma weak tbml_sealed_reader_free
-#pragma weak tbml_sealed_writer_open
-#pragma weak tbml_sealed_writer_write
-#pragma weak tbml_sealed_writer_finish
-#pragma weak tbml_sealed_writer_free
-#define SEAL_AVAILABLE() (tbml_sealed_reader_open != NULL)
-
 struct tbml_input {
     char *path;
     int fd;
     tbml_sealed_reader_t *sealed; /* NULL for a plain file */
     uint64_t size;
     uint64_t block;
+    const char *mem; /* tbml_input_from_memory's bytes, else NULL */
 };
 
 tbml_status tbml_input_open(const char *path, const tbml_key_t *key, tbml_input_t **out)
@@ -60,12 +48,7 @@ tbml_status tbml_input_open(const char *path, const tbml_key_t *key, tbml_input_
         ret = tbml_error(TBML_E_IO, "%s: cannot read: %s", path, strerror(errno));
         goto out;
     }
-    if ((size_t)n == sizeof(head) && memcmp(head, TBML_SEAL_MAGIC, 8) == 0) {
-        if (!SEAL_AVAILABLE()) {
-            ret = tbml_error(TBML_E_UNSUPPORTED, "%s: sealed input needs the sealed-file module",
-                             path);
-            goto out;
-        }
+    if ((size_t)n == sizeof(head) && tbml_sealed_probe(head, sizeof(head))) {
         if (!key) {
             ret = tbml_error(TBML_E_KEY, "%s: the file is sealed and no key was given", path);
             goto out;
@@ -87,10 +70,23 @@ out:
     return TBML_OK;
 }
 
+tbml_status tbml_input_from_memory(const void *data, size_t size, const char *name,
+                                   tbml_input_t **out)
+{
+    tbml_input_t *in = tbml_calloc(1, sizeof(*in));
+    in->fd = -1;
+    in->path = tbml_strdup(name);
+    in->block = 1;
+    in->mem = data;
+    in->size = size;
+    *out = in;
+    return TBML_OK;
+}
+
 void tbml_input_close(tbml_input_t *in)
 {
     if (!in) return;
-    if (in->sealed) tbml_sealed_reader_free(in->sealed);
+    tbml_sealed_reader_free(in->sealed);
     if (in->fd >= 0) close(in->fd);
     tbml_free(in->path);
     tbml_free(in);
@@ -121,6 +117,11 @@ tbml_status tbml_input_pread(tbml_input_t *in, void *buf, size_t size, uint64_t 
     }
     if (size > in->size - offset) size = (size_t)(in->size - offset);
     if (in->sealed) return tbml_sealed_reader_pread(in->sealed, buf, size, offset, got);
+    if (in->mem) {
+        memcpy(buf, in->mem + offset, size);
+        *got = size;
+        return TBML_OK;
+    }
     size_t done = 0;
     while (done < size) {
         ssize_t n = pread(in->fd, (char *)buf + done, size - done, (off_t)(offset + done));
@@ -291,11 +292,6 @@ tbml_status tbml_output_open(const char *path, const tbml_key_t *key, tbml_outpu
     tbml_status ret = tbml_outfile_open(path, &o->file);
     if (ret) goto out;
     if (key) {
-        if (!SEAL_AVAILABLE()) {
-            ret = tbml_error(TBML_E_UNSUPPORTED, "%s: sealed output needs the sealed-file module",
-                             path);
-            goto out;
-        }
         ret = tbml_sealed_writer_open(tbml_outfile_fd(o->file), path, key,
                                       TBML_SEAL_SEGMENT_DEFAULT, &o->sealed);
         if (ret) goto out;
@@ -347,7 +343,7 @@ tbml_status tbml_output_commit(tbml_output_t *o)
 void tbml_output_abort(tbml_output_t *o)
 {
     if (!o) return;
-    if (o->sealed) tbml_sealed_writer_free(o->sealed);
+    tbml_sealed_writer_free(o->sealed);
     tbml_outfile_abort(o->file);
     tbml_free(o->buf);
     tbml_free(o);
