@@ -75,6 +75,15 @@ typedef struct {
  * counted from 1, for a bad value). Free with tbml_gbdt_matrix_free. */
 TBML_NODISCARD tbml_status tbml_gbdt_matrix_from_table(const tbml_table *t, const char *label,
                                                        const char *source, tbml_gbdt_matrix **out);
+/* Reads a CSV file with a header (plain, or sealed under key) into a matrix. label NULL picks
+ * the last column. Fails with one message naming the file: TBML_E_NOTFOUND for a missing label
+ * column, TBML_E_FORMAT with "file:line:col" and the column for a value that is not a number.
+ * pool (NULL: the calling thread) scans the file in parallel. */
+TBML_NODISCARD tbml_status tbml_gbdt_read_csv(const char *path, const tbml_key_t *key, const char *label,
+                                              tbml_pool_t *pool, tbml_gbdt_matrix **out);
+/* A seeded shuffle of 0..n-1 into perm (n entries); the first *ntrain = round(train_fraction * n)
+ * are the training rows, the rest the test rows. */
+void tbml_gbdt_split(int64_t n, double train_fraction, uint64_t seed, int64_t *perm, int64_t *ntrain);
 /* A matrix holding rows idx[0..count) of m (for train/test splits). */
 tbml_gbdt_matrix *tbml_gbdt_matrix_take(const tbml_gbdt_matrix *m, const int64_t *idx, int64_t count);
 void tbml_gbdt_matrix_free(tbml_gbdt_matrix *m);

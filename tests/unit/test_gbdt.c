@@ -343,6 +343,30 @@ static void test_save_load(void)
     tbml_gbdt_free(back);
     tbml_free(buf);
     CHECK_ST(tbml_gbdt_load("/nonexistent/model", NULL, &back), TBML_E_NOTFOUND);
+
+    /* sealed: the same predictions with the key; no key, a key of another name, or another
+     * key under the same name are refused */
+    tbml_key_t *key = NULL, *other = NULL, *impostor = NULL;
+    CHECK_OK(tbml_key_generate("modelkey", &key));
+    CHECK_OK(tbml_key_generate("otherkey", &other));
+    CHECK_OK(tbml_key_generate("modelkey", &impostor));
+    CHECK_OK(tbml_gbdt_save(model, path, key));
+    CHECK_OK(tbml_gbdt_load(path, key, &back));
+    if (back) {
+        double *a = predict_all(model, m), *b = predict_all(back, m);
+        CHECK(memcmp(a, b, sizeof(double) * (size_t)m->nrows) == 0);
+        tbml_free(a);
+        tbml_free(b);
+        tbml_gbdt_free(back);
+        back = NULL;
+    }
+    CHECK_ST(tbml_gbdt_load(path, NULL, &back), TBML_E_KEY);
+    CHECK_ST(tbml_gbdt_load(path, other, &back), TBML_E_KEY);
+    CHECK_ST(tbml_gbdt_load(path, impostor, &back), TBML_E_AUTH);
+    CHECK(back == NULL);
+    tbml_key_free(key);
+    tbml_key_free(other);
+    tbml_key_free(impostor);
     unlink(path);
     tbml_gbdt_free(model);
     tbml_gbdt_matrix_free(m);
@@ -412,6 +436,64 @@ static void test_table(void)
     tbml_schema_clear(&s);
 }
 
+static void write_file(const char *path, const char *text)
+{
+    FILE *f = fopen(path, "w");
+    fputs(text, f);
+    fclose(f);
+}
+
+/* CSV inputs: numbers convert, the label defaults to the last column; a non-numeric feature
+ * fails naming file, line, column; a missing label column names the file and the label. */
+static void test_csv(void)
+{
+    char dir[] = "/tmp/tbml-gbdt-csv-XXXXXX";
+    if (!mkdtemp(dir)) return;
+    char good[256], bad[256], nolabel[256];
+    snprintf(good, sizeof(good), "%s/good.csv", dir);
+    snprintf(bad, sizeof(bad), "%s/bad.csv", dir);
+    snprintf(nolabel, sizeof(nolabel), "%s/nolabel.csv", dir);
+    write_file(good, "a,b,target\n1,2.5,0\n3,,1\n");
+    write_file(bad, "a,b,target\n1,2,0\n2,3,1\n4,abc,0\n");
+    write_file(nolabel, "a,b\n1,2\n");
+    tbml_gbdt_matrix *m = NULL;
+    CHECK_OK(tbml_gbdt_read_csv(good, NULL, NULL, NULL, &m));
+    if (m) {
+        CHECK(m->nrows == 2 && m->nfeatures == 2 && strcmp(m->label_name, "target") == 0);
+        CHECK(m->x[1] == 2.5f && isnan(m->x[3]) && m->y[1] == 1.0f);
+        tbml_gbdt_matrix_free(m);
+        m = NULL;
+    }
+    CHECK_OK(tbml_gbdt_read_csv(good, NULL, "a", NULL, &m));
+    if (m) {
+        CHECK(m->y[1] == 3.0f && strcmp(m->feature_names[1], "target") == 0);
+        tbml_gbdt_matrix_free(m);
+        m = NULL;
+    }
+    CHECK_ST(tbml_gbdt_read_csv(bad, NULL, NULL, NULL, &m), TBML_E_FORMAT);
+    CHECK(strstr(tbml_errmsg(), "bad.csv:4:3") != NULL && strstr(tbml_errmsg(), "(b)") != NULL);
+    CHECK(strstr(tbml_errmsg(), "abc") == NULL); /* values never reach messages */
+    CHECK_ST(tbml_gbdt_read_csv(nolabel, NULL, "target", NULL, &m), TBML_E_NOTFOUND);
+    CHECK(strstr(tbml_errmsg(), "nolabel.csv") && strstr(tbml_errmsg(), "'target'"));
+    CHECK(m == NULL);
+    unlink(good);
+    unlink(bad);
+    unlink(nolabel);
+    rmdir(dir);
+
+    /* the split: a permutation, the same for the same seed */
+    int64_t p1[100], p2[100], k;
+    tbml_gbdt_split(100, 0.8, 42, p1, &k);
+    CHECK(k == 80);
+    tbml_gbdt_split(100, 0.8, 42, p2, &k);
+    CHECK(memcmp(p1, p2, sizeof(p1)) == 0);
+    int seen[100] = {0}, moved = 0;
+    for (int i = 0; i < 100; i++) seen[p1[i]]++, moved += p1[i] != i;
+    int perm_ok = 1;
+    for (int i = 0; i < 100; i++) perm_ok &= seen[i] == 1;
+    CHECK(perm_ok && moved > 50);
+}
+
 int main(void)
 {
     test_hand_regression();
@@ -422,5 +504,6 @@ int main(void)
     test_save_load();
     test_params();
     test_table();
+    test_csv();
     return check_done();
 }

@@ -1,12 +1,10 @@
 /* A trained GBDT model: prediction, feature importance, and the model file
  * (docs/formats/gbdt-model.md), plain with a CRC-32 or sealed under a key. */
 #include "gbdt_internal.h"
+#include "tbml/io.h"
 
-#include <errno.h>
-#include <fcntl.h>
 #include <math.h>
 #include <string.h>
-#include <unistd.h>
 #include <zlib.h>
 
 #define MODEL_MAGIC "TBMLGBDT"
@@ -344,18 +342,14 @@ tbml_status tbml_gbdt_save(const tbml_gbdt_model_t *model, const char *path, con
 {
     tbml_status ret;
     wbuf b = {0};
-    tbml_outfile_t *f = NULL;
+    tbml_output_t *o = NULL;
     serialise(model, &b);
-    if ((ret = tbml_outfile_open(path, &f))) goto out;
-    if (key) {
-        ret = tbml_error(TBML_E_UNSUPPORTED, "%s: sealed models need the sealed-file format", path);
-        goto out;
-    }
-    if ((ret = tbml_outfile_write(f, b.p, b.size))) goto out;
-    ret = tbml_outfile_commit(f);
-    f = NULL;
+    if ((ret = tbml_output_open(path, key, &o))) goto out;
+    if ((ret = tbml_output_write(o, b.p, b.size))) goto out;
+    ret = tbml_output_commit(o);
+    o = NULL;
 out:
-    tbml_outfile_abort(f);
+    tbml_output_abort(o);
     tbml_free(b.p);
     return ret;
 }
@@ -363,16 +357,18 @@ out:
 tbml_status tbml_gbdt_load(const char *path, const tbml_key_t *key, tbml_gbdt_model_t **out)
 {
     tbml_status ret;
-    uint8_t *buf = NULL;
+    tbml_input_t *in = NULL;
+    char *buf = NULL;
     size_t size = 0;
-    (void)key;
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return tbml_error(errno == ENOENT ? TBML_E_NOTFOUND : TBML_E_IO, "%s: %s", path, strerror(errno));
-    ret = tbml_read_all(fd, path, MODEL_MAX_SIZE, &buf, &size);
-    close(fd);
-    if (ret) return ret;
-    ret = tbml_gbdt_parse(buf, size, path, out);
+    if ((ret = tbml_input_open(path, key, &in))) return ret;
+    if (tbml_input_size(in) > MODEL_MAX_SIZE) {
+        ret = tbml_error(TBML_E_FORMAT, "%s: too large for a model", path);
+        goto out;
+    }
+    if ((ret = tbml_input_read_all(in, &buf, &size))) goto out;
+    ret = tbml_gbdt_parse((const uint8_t *)buf, size, path, out);
+out:
     tbml_free(buf);
+    tbml_input_close(in);
     return ret;
 }
