@@ -150,9 +150,19 @@ TBML_NODISCARD tbml_status tbml_gbdt_parse(const uint8_t *buf, size_t size, cons
                                            tbml_gbdt_model_t **out);
 void tbml_gbdt_free(tbml_gbdt_model_t *model);
 
+/* Spark ML's model.transform(): a new table (tbml_table_free it) with one row per row of m:
+ * features (a vector string "[v1,v2,...]"), label, then for binary:logistic rawPrediction
+ * "[-margin,margin]" and probability "[1-p,p]" as XGBoost4J-Spark gives them, and prediction
+ * (the value, or the class 0.0/1.0). Print it with tbml_show (tbml/show.h). */
+TBML_NODISCARD tbml_status tbml_gbdt_transform(const tbml_gbdt_model_t *model, const tbml_gbdt_matrix *m,
+                                               tbml_table **out);
+/* Feature importance as a table (feature | weight | gain | total_gain | cover), features used
+ * by at least one split, largest total gain first. */
+TBML_NODISCARD tbml_status tbml_gbdt_importance_table(const tbml_gbdt_model_t *model, tbml_table **out);
+
 /* Evaluation helpers (examples, tests, the train command). */
 double tbml_gbdt_rmse(const double *pred, const float *y, int64_t n);
-/* Fraction of rows where (prob >= 0.5) equals the 0/1 label. */
+/* Fraction of rows where the class (prob > 0.5, as Spark's argmax) equals the 0/1 label. */
 double tbml_gbdt_accuracy(const double *prob, const float *y, int64_t n);
 /* Area under the ROC curve, ties counted as half (as scikit-learn's roc_auc_score). */
 double tbml_gbdt_auc(const double *score, const float *y, int64_t n);

@@ -155,7 +155,7 @@ double tbml_gbdt_rmse(const double *pred, const float *y, int64_t n)
 double tbml_gbdt_accuracy(const double *prob, const float *y, int64_t n)
 {
     int64_t ok = 0;
-    for (int64_t i = 0; i < n; i++) ok += (prob[i] >= 0.5) == (y[i] >= 0.5f);
+    for (int64_t i = 0; i < n; i++) ok += (prob[i] > 0.5) == (y[i] >= 0.5f); /* Spark: argmax, ties to class 0 */
     return n > 0 ? (double)ok / (double)n : 0.0;
 }
 
