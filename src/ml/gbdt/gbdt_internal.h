@@ -37,9 +37,11 @@ typedef struct {
     float g, h;
 } gbdt_gpair;
 
-/* One histogram slot: sums in double as XGBoost's GradientPairPrecise. */
+/* One histogram slot: sums in double as XGBoost's GradientPairPrecise. 16-byte aligned, so
+ * the kernel can add both sums as one vector (malloc's alignment on the platforms we build). */
 typedef struct {
-    double g, h;
+    _Alignas(16) double g;
+    double h;
 } gbdt_hslot;
 
 /* A histogram to build: the rows rows[begin..end) summed into hist (nslots slots). */

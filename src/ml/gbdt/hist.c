@@ -17,21 +17,26 @@ struct hist_task {
     size_t nslots;
 };
 
+/* Both sums of a slot in one 16-byte vector: one load, one add, one store per (row, feature)
+ * instead of two of each (SSE2's addpd; GCC's vector extension keeps it portable). */
+typedef double v2d __attribute__((vector_size(16)));
+
 /* hist is (nslots); bins row r is (nfeatures) */
 static void hist_rows(const gbdt_binned *b, const uint32_t *rows, const gbdt_gpair *gpair,
                       int64_t begin, int64_t end, gbdt_hslot *hist)
 {
     const int nf = b->nfeatures;
     const uint32_t *slot = b->slot_ptr;
+    _Static_assert(sizeof(gbdt_hslot) == sizeof(v2d), "a slot is two doubles");
+    v2d *h2 = (v2d *)(void *)hist;
     for (int64_t i = begin; i < end; i++) {
         uint32_t r = rows[i];
         const uint16_t *rb = b->bins + (size_t)r * (size_t)nf;
-        const double g = gpair[r].g, h = gpair[r].h;
+        const v2d gh = {gpair[r].g, gpair[r].h};
         if (i + 8 < end) __builtin_prefetch(b->bins + (size_t)rows[i + 8] * (size_t)nf);
         for (int f = 0; f < nf; f++) {
-            gbdt_hslot *s = hist + slot[f] + rb[f];
-            s->g += g;
-            s->h += h;
+            v2d *s = h2 + slot[f] + rb[f];
+            *s += gh;
         }
     }
 }
