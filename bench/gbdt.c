@@ -32,9 +32,11 @@ int main(int argc, char **argv)
         fprintf(stderr, "NTRAIN must be in (0, %lld)\n", n);
         return 2;
     }
-    tbml_gbdt_matrix m = {n, 28, tbml_malloc((size_t)n * 28 * 4), tbml_malloc((size_t)n * 4), NULL, NULL};
+    tbml_gbdt_matrix m = {n,    28,  tbml_malloc((size_t)n * 28 * 4), tbml_malloc((size_t)n * 4),
+                          NULL, NULL};
     for (long long r = 0; r < n; r++) {
-        for (int j = 0; j < 28; j++) m.x[r * 28 + j] = raw[r * 29 + j];
+        for (int j = 0; j < 28; j++)
+            m.x[r * 28 + j] = raw[r * 29 + j];
         m.y[r] = raw[r * 29 + 28];
     }
     tbml_free(raw);

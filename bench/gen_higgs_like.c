@@ -20,7 +20,10 @@ static double unif(void)
     z ^= z >> 31;
     return ((double)(z >> 11) + 0.5) / 9007199254740992.0;
 }
-static double normal(void) { return sqrt(-2 * log(unif())) * cos(6.283185307179586 * unif()); }
+static double normal(void)
+{
+    return sqrt(-2 * log(unif())) * cos(6.283185307179586 * unif());
+}
 
 int main(int argc, char **argv)
 {
@@ -56,8 +59,9 @@ int main(int argc, char **argv)
             double m2 = 2 * pt[a] * pt[b] * (cosh(eta[a] - eta[b]) - cos(phi[a] - phi[b]));
             row[k++] = (float)sqrt(fabs(m2) + 0.01 * unif());
         }
-        double y = 0.8 * tanh(row[21] - 1.5) + 0.5 * sin(row[1]) * (row[0] > 1.0) + 0.3 * log1p(row[24]) -
-                   0.4 * (row[19] > 1.0) * row[3] + 0.2 * row[22] * (row[20] > 0.5) + 0.3 * normal();
+        double y = 0.8 * tanh(row[21] - 1.5) + 0.5 * sin(row[1]) * (row[0] > 1.0) +
+                   0.3 * log1p(row[24]) - 0.4 * (row[19] > 1.0) * row[3] +
+                   0.2 * row[22] * (row[20] > 0.5) + 0.3 * normal();
         row[28] = (float)y;
         if (fwrite(row, sizeof(float), 29, f) != 29) {
             fprintf(stderr, "%s: write failed\n", argv[0]);

@@ -12,8 +12,10 @@ int main(int argc, char **argv)
     int rc = xgb_parse_args(&e, argc, argv);
     if (rc < 0) rc = xgb_run(&e);
     if (rc < 0) {
-        printf("Accuracy on test data = %.6f\n", tbml_gbdt_accuracy(e.pred, e.test->y, e.test->nrows));
-        printf("Area under ROC on test data = %.6f\n", tbml_gbdt_auc(e.pred, e.test->y, e.test->nrows));
+        printf("Accuracy on test data = %.6f\n",
+               tbml_gbdt_accuracy(e.pred, e.test->y, e.test->nrows));
+        printf("Area under ROC on test data = %.6f\n",
+               tbml_gbdt_auc(e.pred, e.test->y, e.test->nrows));
         rc = 0;
     }
     xgb_done(&e);

@@ -29,22 +29,23 @@ typedef struct {
 
 static void xgb_usage(const xgb_example *e, FILE *f)
 {
-    fprintf(f,
-            "usage: %s -f|--file-path CSV [--master local[N]] [--label COL] [--seed N]\n"
-            "       [--num-round N] [--max-depth N] [--eta X] [--PARAM VALUE ...] [--show N]\n"
-            "       [--split-out FILE]\n\n"
-            "Trains XGBoost-style gradient-boosted trees (%s) on 80%% of the rows of CSV (a header\n"
-            "line, numbers only; the label is the last column unless --label), chosen by a seeded\n"
-            "shuffle, and shows predictions for the other 20%% as Spark's show() does.\n"
-            "  --master local[N]  threads (local[*]: all cores; default local[*])\n"
-            "  --seed N           the split's seed (default 42); XGBoost's own is --seed-xgb\n"
-            "  --PARAM VALUE      any XGBoost parameter: num_round (default 10), max_depth, eta,\n"
-            "                     min_child_weight, lambda, gamma, subsample, colsample_bytree,\n"
-            "                     max_bin, base_score ('-' and '_' are the same)\n"
-            "  --show N           rows of the prediction table (default 20)\n"
-            "  --split-out FILE   write the training row numbers, then the test row numbers (0-based,\n"
-            "                     one line each) to compare with another library on the same split\n",
-            e->name, tbml_gbdt_objective_name(e->params.objective));
+    fprintf(
+        f,
+        "usage: %s -f|--file-path CSV [--master local[N]] [--label COL] [--seed N]\n"
+        "       [--num-round N] [--max-depth N] [--eta X] [--PARAM VALUE ...] [--show N]\n"
+        "       [--split-out FILE]\n\n"
+        "Trains XGBoost-style gradient-boosted trees (%s) on 80%% of the rows of CSV (a header\n"
+        "line, numbers only; the label is the last column unless --label), chosen by a seeded\n"
+        "shuffle, and shows predictions for the other 20%% as Spark's show() does.\n"
+        "  --master local[N]  threads (local[*]: all cores; default local[*])\n"
+        "  --seed N           the split's seed (default 42); XGBoost's own is --seed-xgb\n"
+        "  --PARAM VALUE      any XGBoost parameter: num_round (default 10), max_depth, eta,\n"
+        "                     min_child_weight, lambda, gamma, subsample, colsample_bytree,\n"
+        "                     max_bin, base_score ('-' and '_' are the same)\n"
+        "  --show N           rows of the prediction table (default 20)\n"
+        "  --split-out FILE   write the training row numbers, then the test row numbers (0-based,\n"
+        "                     one line each) to compare with another library on the same split\n",
+        e->name, tbml_gbdt_objective_name(e->params.objective));
 }
 
 static int xgb_fail(const xgb_example *e, const char *what)
@@ -94,7 +95,8 @@ static int xgb_parse_args(xgb_example *e, int argc, char **argv)
             e->file_path = v;
         } else if (strcmp(a, "-m") == 0 || strcmp(a, "--master") == 0) {
             if (xgb_parse_master(v, &e->threads)) {
-                fprintf(stderr, "%s: --master: '%s' is not local, local[N] or local[*]\n", e->name, v);
+                fprintf(stderr, "%s: --master: '%s' is not local, local[N] or local[*]\n", e->name,
+                        v);
                 return 2;
             }
         } else if (strcmp(a, "--label") == 0) {
@@ -130,7 +132,8 @@ static int xgb_write_split(const xgb_example *e, const int64_t *perm, int64_t nt
         fprintf(stderr, "%s: cannot write %s\n", e->name, e->split_out);
         return 1;
     }
-    for (int64_t i = 0; i < n; i++) fprintf(f, "%lld%c", (long long)perm[i], i + 1 == ntrain || i + 1 == n ? '\n' : ' ');
+    for (int64_t i = 0; i < n; i++)
+        fprintf(f, "%lld%c", (long long)perm[i], i + 1 == ntrain || i + 1 == n ? '\n' : ' ');
     return fclose(f) == 0 ? 0 : 1;
 }
 
@@ -151,16 +154,19 @@ static int xgb_run(xgb_example *e)
     if (e->split_out && xgb_write_split(e, perm, ntrain, all->nrows)) goto out;
     train = tbml_gbdt_matrix_take(all, perm, ntrain);
     e->test = tbml_gbdt_matrix_take(all, perm + ntrain, all->nrows - ntrain);
-    printf("%s: %lld rows of %d features and label '%s' from %s; %lld to train, %lld to test (seed %llu)\n",
-           e->name, (long long)all->nrows, all->nfeatures, all->label_name, e->file_path, (long long)train->nrows,
-           (long long)e->test->nrows, (unsigned long long)e->split_seed);
+    printf("%s: %lld rows of %d features and label '%s' from %s; %lld to train, %lld to test (seed "
+           "%llu)\n",
+           e->name, (long long)all->nrows, all->nfeatures, all->label_name, e->file_path,
+           (long long)train->nrows, (long long)e->test->nrows, (unsigned long long)e->split_seed);
     tbml_gbdt_train_opts opts = {.pool = pool};
     double t0 = tbml_now();
     if (tbml_gbdt_train(&e->params, train, &opts, &e->model)) goto out_fail;
-    printf("%s: trained %d trees (max_depth %d, eta %g) on %d threads in %.3f s\n", e->name, e->params.num_round,
-           e->params.max_depth, e->params.eta, tbml_pool_size(pool), tbml_now() - t0);
+    printf("%s: trained %d trees (max_depth %d, eta %g) on %d threads in %.3f s\n", e->name,
+           e->params.num_round, e->params.max_depth, e->params.eta, tbml_pool_size(pool),
+           tbml_now() - t0);
     e->pred = malloc(sizeof(double) * (size_t)(e->test->nrows + 1));
-    if (tbml_gbdt_predict(e->model, e->test->x, e->test->nrows, e->test->nfeatures, 0, e->pred)) goto out_fail;
+    if (tbml_gbdt_predict(e->model, e->test->x, e->test->nrows, e->test->nfeatures, 0, e->pred))
+        goto out_fail;
     if (tbml_gbdt_transform(e->model, e->test, &table)) goto out_fail;
     tbml_show(table, e->show_rows, 20, stdout);
     tbml_table_free(table);

@@ -62,8 +62,8 @@ typedef int (*tbml_gbdt_allreduce_fn)(void *ctx, double *buf, size_t count);
 typedef struct {
     int64_t nrows;
     int nfeatures;
-    float *x;           /* nrows * nfeatures */
-    float *y;           /* nrows */
+    float *x;             /* nrows * nfeatures */
+    float *y;             /* nrows */
     char **feature_names; /* nfeatures strings, or NULL */
     char *label_name;     /* or NULL */
 } tbml_gbdt_matrix;
@@ -79,36 +79,42 @@ TBML_NODISCARD tbml_status tbml_gbdt_matrix_from_table(const tbml_table *t, cons
  * the last column. Fails with one message naming the file: TBML_E_NOTFOUND for a missing label
  * column, TBML_E_FORMAT with "file:line:col" and the column for a value that is not a number.
  * pool (NULL: the calling thread) scans the file in parallel. */
-TBML_NODISCARD tbml_status tbml_gbdt_read_csv(const char *path, const tbml_key_t *key, const char *label,
-                                              tbml_pool_t *pool, tbml_gbdt_matrix **out);
+TBML_NODISCARD tbml_status tbml_gbdt_read_csv(const char *path, const tbml_key_t *key,
+                                              const char *label, tbml_pool_t *pool,
+                                              tbml_gbdt_matrix **out);
 /* A seeded shuffle of 0..n-1 into perm (n entries); the first *ntrain = round(train_fraction * n)
  * are the training rows, the rest the test rows. */
-void tbml_gbdt_split(int64_t n, double train_fraction, uint64_t seed, int64_t *perm, int64_t *ntrain);
+void tbml_gbdt_split(int64_t n, double train_fraction, uint64_t seed, int64_t *perm,
+                     int64_t *ntrain);
 /* A matrix holding rows idx[0..count) of m (for train/test splits). */
-tbml_gbdt_matrix *tbml_gbdt_matrix_take(const tbml_gbdt_matrix *m, const int64_t *idx, int64_t count);
+tbml_gbdt_matrix *tbml_gbdt_matrix_take(const tbml_gbdt_matrix *m, const int64_t *idx,
+                                        int64_t count);
 void tbml_gbdt_matrix_free(tbml_gbdt_matrix *m);
 
 /* A trained model. Opaque; read-only after training, so predict may run from many threads. */
 typedef struct tbml_gbdt_model tbml_gbdt_model_t;
 
 typedef struct {
-    tbml_pool_t *pool;              /* threads to use; NULL: a pool of params.nthread is made */
+    tbml_pool_t *pool;                /* threads to use; NULL: a pool of params.nthread is made */
     tbml_gbdt_allreduce_fn allreduce; /* NULL in one process */
     void *allreduce_ctx;
-    int verbose;                    /* log one INFO line per round with the training metric */
+    int verbose; /* log one INFO line per round with the training metric */
 } tbml_gbdt_train_opts;
 
 /* Trains on m (labels in {0, 1} for binary:logistic, else TBML_E_ARG naming the row). Results
  * are bit-for-bit the same for the same data, parameters and thread count. Free the model with
  * tbml_gbdt_free. opts may be NULL. */
-TBML_NODISCARD tbml_status tbml_gbdt_train(const tbml_gbdt_params *params, const tbml_gbdt_matrix *m,
-                                           const tbml_gbdt_train_opts *opts, tbml_gbdt_model_t **out);
+TBML_NODISCARD tbml_status tbml_gbdt_train(const tbml_gbdt_params *params,
+                                           const tbml_gbdt_matrix *m,
+                                           const tbml_gbdt_train_opts *opts,
+                                           tbml_gbdt_model_t **out);
 
 /* Predicts nrows rows of x (row-major, nfeatures wide, NaN = missing): out[r] is the margin
  * when output_margin, else the prediction (probability for binary:logistic). Fails with
  * TBML_E_ARG if nfeatures differs from the model's. Does not allocate. */
-TBML_NODISCARD tbml_status tbml_gbdt_predict(const tbml_gbdt_model_t *model, const float *x, int64_t nrows,
-                                             int nfeatures, int output_margin, double *out);
+TBML_NODISCARD tbml_status tbml_gbdt_predict(const tbml_gbdt_model_t *model, const float *x,
+                                             int64_t nrows, int nfeatures, int output_margin,
+                                             double *out);
 
 int tbml_gbdt_nfeatures(const tbml_gbdt_model_t *model);
 int tbml_gbdt_ntrees(const tbml_gbdt_model_t *model);
@@ -154,11 +160,12 @@ void tbml_gbdt_free(tbml_gbdt_model_t *model);
  * features (a vector string "[v1,v2,...]"), label, then for binary:logistic rawPrediction
  * "[-margin,margin]" and probability "[1-p,p]" as XGBoost4J-Spark gives them, and prediction
  * (the value, or the class 0.0/1.0). Print it with tbml_show (tbml/show.h). */
-TBML_NODISCARD tbml_status tbml_gbdt_transform(const tbml_gbdt_model_t *model, const tbml_gbdt_matrix *m,
-                                               tbml_table **out);
+TBML_NODISCARD tbml_status tbml_gbdt_transform(const tbml_gbdt_model_t *model,
+                                               const tbml_gbdt_matrix *m, tbml_table **out);
 /* Feature importance as a table (feature | weight | gain | total_gain | cover), features used
  * by at least one split, largest total gain first. */
-TBML_NODISCARD tbml_status tbml_gbdt_importance_table(const tbml_gbdt_model_t *model, tbml_table **out);
+TBML_NODISCARD tbml_status tbml_gbdt_importance_table(const tbml_gbdt_model_t *model,
+                                                      tbml_table **out);
 
 /* Evaluation helpers (examples, tests, the train command). */
 double tbml_gbdt_rmse(const double *pred, const float *y, int64_t n);

@@ -98,7 +98,8 @@ static void test_hand_missing_and_gamma(void)
     float q[] = {NAN, 1.5f, 2.0f, 100.0f};
     double pred[4];
     CHECK_OK(tbml_gbdt_predict(model, q, 4, 1, 0, pred));
-    CHECK(NEAR(pred[0], 1.8125) && NEAR(pred[1], 1.8125) && NEAR(pred[2], 0.375) && NEAR(pred[3], 0.375));
+    CHECK(NEAR(pred[0], 1.8125) && NEAR(pred[1], 1.8125) && NEAR(pred[2], 0.375) &&
+          NEAR(pred[3], 0.375));
     tbml_gbdt_free(model);
 
     p.gamma = 8;
@@ -188,7 +189,8 @@ static void test_hist_kernel(void)
             if (isnan(v))
                 bins_ok &= bin == nb;
             else
-                bins_ok &= bin < nb && v < c[bin] && (bin == 0 || v >= c[bin - 1]) && v > cuts.mins[f];
+                bins_ok &=
+                    bin < nb && v < c[bin] && (bin == 0 || v >= c[bin - 1]) && v > cuts.mins[f];
         }
     CHECK(bins_ok);
     CHECK(cuts.cut_ptr[m->nfeatures] - cuts.cut_ptr[m->nfeatures - 1] <= 32);
@@ -205,7 +207,8 @@ static void test_hist_kernel(void)
     gbdt_hist_job ranges[3] = {{0, k / 3, NULL}, {k / 3, k / 3 + 1, NULL}, {k / 2, k, NULL}};
     gbdt_hslot *ref = tbml_malloc(sizeof(gbdt_hslot) * b.nslots * 3);
     for (int j = 0; j < 3; j++)
-        gbdt_hist_build_ref(&b, rows, gp, ranges[j].begin, ranges[j].end, ref + (size_t)j * b.nslots);
+        gbdt_hist_build_ref(&b, rows, gp, ranges[j].begin, ranges[j].end,
+                            ref + (size_t)j * b.nslots);
     for (int nth = 1; nth <= 4; nth++) {
         tbml_pool_t *pool;
         CHECK_OK(tbml_pool_create(nth, &pool));
@@ -269,14 +272,17 @@ static void test_determinism(void)
         if (!base) {
             base = run[0];
             double mean = 0, var = 0;
-            for (int64_t r = 0; r < m->nrows; r++) mean += m->y[r];
+            for (int64_t r = 0; r < m->nrows; r++)
+                mean += m->y[r];
             mean /= (double)m->nrows;
-            for (int64_t r = 0; r < m->nrows; r++) var += (m->y[r] - mean) * (m->y[r] - mean);
+            for (int64_t r = 0; r < m->nrows; r++)
+                var += (m->y[r] - mean) * (m->y[r] - mean);
             double sd = sqrt(var / (double)m->nrows);
             CHECK(tbml_gbdt_rmse(base, m->y, m->nrows) < 0.5 * sd);
         } else {
             double d = 0;
-            for (int64_t r = 0; r < m->nrows; r++) d = fmax(d, fabs(run[0][r] - base[r]));
+            for (int64_t r = 0; r < m->nrows; r++)
+                d = fmax(d, fabs(run[0][r] - base[r]));
             CHECK(d < 1e-3);
             tbml_free(run[0]);
         }
@@ -303,7 +309,8 @@ static void test_save_load(void)
     tbml_gbdt_matrix *m = random_matrix(2000, 5);
     char *names[5] = {"a", "b", "c", "d", "e"};
     m->feature_names = tbml_calloc(5, sizeof(char *));
-    for (int f = 0; f < 5; f++) m->feature_names[f] = tbml_strdup(names[f]);
+    for (int f = 0; f < 5; f++)
+        m->feature_names[f] = tbml_strdup(names[f]);
     m->label_name = tbml_strdup("y");
     tbml_gbdt_params p;
     tbml_gbdt_params_default(&p);
@@ -417,7 +424,8 @@ static void test_table(void)
     tbml_gbdt_matrix *m = NULL;
     CHECK_OK(tbml_gbdt_matrix_from_table(t, "y", "t.csv", &m));
     if (m) {
-        CHECK(m->nrows == 2 && m->nfeatures == 2 && m->x[0] == 1.5f && isnan(m->x[2]) && m->x[3] == 8.0f);
+        CHECK(m->nrows == 2 && m->nfeatures == 2 && m->x[0] == 1.5f && isnan(m->x[2]) &&
+              m->x[3] == 8.0f);
         CHECK(m->y[1] == 1.0f && strcmp(m->feature_names[1], "n") == 0);
         tbml_gbdt_matrix_free(m);
     }
@@ -488,9 +496,11 @@ static void test_csv(void)
     tbml_gbdt_split(100, 0.8, 42, p2, &k);
     CHECK(memcmp(p1, p2, sizeof(p1)) == 0);
     int seen[100] = {0}, moved = 0;
-    for (int i = 0; i < 100; i++) seen[p1[i]]++, moved += p1[i] != i;
+    for (int i = 0; i < 100; i++)
+        seen[p1[i]]++, moved += p1[i] != i;
     int perm_ok = 1;
-    for (int i = 0; i < 100; i++) perm_ok &= seen[i] == 1;
+    for (int i = 0; i < 100; i++)
+        perm_ok &= seen[i] == 1;
     CHECK(perm_ok && moved > 50);
 }
 

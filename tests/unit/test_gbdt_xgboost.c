@@ -3,10 +3,12 @@
  * examples), tree_method hist. XGBoost's numbers were measured once with Debian's
  * python3-xgboost 1.7.4 and are recorded here with the commands that gave them:
  *
- *   build/tbml-example-xgboost_regressor -f ../shared/datasets/BostonHousing.csv --split-out /tmp/boston.split
- *   build/tbml-example-xgboost_classifier -f ../shared/datasets/PimaIndiansDiabetes.csv --split-out /tmp/pima.split
- *   /usr/bin/python3 tests/gbdt/xgboost_reference.py ../shared/datasets/BostonHousing.csv /tmp/boston.split reg:squarederror [max_bin=1024]
- *   /usr/bin/python3 tests/gbdt/xgboost_reference.py ../shared/datasets/PimaIndiansDiabetes.csv /tmp/pima.split binary:logistic [max_bin=1024]
+ *   build/tbml-example-xgboost_regressor -f ../shared/datasets/BostonHousing.csv --split-out
+ * /tmp/boston.split build/tbml-example-xgboost_classifier -f
+ * ../shared/datasets/PimaIndiansDiabetes.csv --split-out /tmp/pima.split /usr/bin/python3
+ * tests/gbdt/xgboost_reference.py ../shared/datasets/BostonHousing.csv /tmp/boston.split
+ * reg:squarederror [max_bin=1024] /usr/bin/python3 tests/gbdt/xgboost_reference.py
+ * ../shared/datasets/PimaIndiansDiabetes.csv /tmp/pima.split binary:logistic [max_bin=1024]
  *
  * With max_bin 1024 every feature has fewer distinct values than bins, so both libraries cut
  * at every value and grow the same trees: metrics and predictions agree to float rounding.
@@ -28,14 +30,42 @@ typedef struct {
 } reference;
 
 static const reference g_refs[] = {
-    {"BostonHousing.csv", TBML_GBDT_REG_SQUAREDERROR, 1024, 3.446248, 0,
-     {12.682222, 9.410919, 21.800035, 19.385929, 25.297983}, 1e-5, 0, 1e-4},
-    {"PimaIndiansDiabetes.csv", TBML_GBDT_BINARY_LOGISTIC, 1024, 0.766234, 0.794283,
-     {0.607662, 0.094668, 0.313870, 0.636525, 0.167170}, 1e-5, 1e-5, 1e-5},
-    {"BostonHousing.csv", TBML_GBDT_REG_SQUAREDERROR, 256, 3.288796, 0,
-     {12.288080, 9.710679, 22.377220, 19.889868, 25.551910}, 0.05 * 3.288796, 0, -1},
-    {"PimaIndiansDiabetes.csv", TBML_GBDT_BINARY_LOGISTIC, 256, 0.727273, 0.779388,
-     {0.587038, 0.096118, 0.241944, 0.735694, 0.116232}, 0.02, 0.01, -1},
+    {"BostonHousing.csv",
+     TBML_GBDT_REG_SQUAREDERROR,
+     1024,
+     3.446248,
+     0,
+     {12.682222, 9.410919, 21.800035, 19.385929, 25.297983},
+     1e-5,
+     0,
+     1e-4},
+    {"PimaIndiansDiabetes.csv",
+     TBML_GBDT_BINARY_LOGISTIC,
+     1024,
+     0.766234,
+     0.794283,
+     {0.607662, 0.094668, 0.313870, 0.636525, 0.167170},
+     1e-5,
+     1e-5,
+     1e-5},
+    {"BostonHousing.csv",
+     TBML_GBDT_REG_SQUAREDERROR,
+     256,
+     3.288796,
+     0,
+     {12.288080, 9.710679, 22.377220, 19.889868, 25.551910},
+     0.05 * 3.288796,
+     0,
+     -1},
+    {"PimaIndiansDiabetes.csv",
+     TBML_GBDT_BINARY_LOGISTIC,
+     256,
+     0.727273,
+     0.779388,
+     {0.587038, 0.096118, 0.241944, 0.735694, 0.116232},
+     0.02,
+     0.01,
+     -1},
 };
 
 static void run(const reference *ref, const char *dir)
@@ -61,18 +91,20 @@ static void run(const reference *ref, const char *dir)
         CHECK_OK(tbml_gbdt_predict(model, test->x, test->nrows, test->nfeatures, 0, pred));
         if (ref->objective == TBML_GBDT_REG_SQUAREDERROR) {
             double rmse = tbml_gbdt_rmse(pred, test->y, test->nrows);
-            printf("%s max_bin %d: rmse %.6f, xgboost %.6f\n", ref->file, ref->max_bin, rmse, ref->metric);
+            printf("%s max_bin %d: rmse %.6f, xgboost %.6f\n", ref->file, ref->max_bin, rmse,
+                   ref->metric);
             CHECK(fabs(rmse - ref->metric) <= ref->tol);
         } else {
             double acc = tbml_gbdt_accuracy(pred, test->y, test->nrows);
             double auc = tbml_gbdt_auc(pred, test->y, test->nrows);
-            printf("%s max_bin %d: accuracy %.6f auc %.6f, xgboost %.6f %.6f\n", ref->file, ref->max_bin, acc,
-                   auc, ref->metric, ref->metric2);
+            printf("%s max_bin %d: accuracy %.6f auc %.6f, xgboost %.6f %.6f\n", ref->file,
+                   ref->max_bin, acc, auc, ref->metric, ref->metric2);
             CHECK(fabs(acc - ref->metric) <= ref->tol);
             CHECK(fabs(auc - ref->metric2) <= ref->tol2);
         }
         if (ref->tol_pred > 0)
-            for (int i = 0; i < 5; i++) CHECK(fabs(pred[i] - ref->first[i]) <= ref->tol_pred);
+            for (int i = 0; i < 5; i++)
+                CHECK(fabs(pred[i] - ref->first[i]) <= ref->tol_pred);
         tbml_free(pred);
         tbml_gbdt_free(model);
     }
@@ -86,6 +118,7 @@ int main(void)
 {
     const char *dir = getenv("TBML_SHARED");
     if (!dir) dir = "../shared";
-    for (size_t i = 0; i < sizeof(g_refs) / sizeof(g_refs[0]); i++) run(&g_refs[i], dir);
+    for (size_t i = 0; i < sizeof(g_refs) / sizeof(g_refs[0]); i++)
+        run(&g_refs[i], dir);
     return check_done();
 }

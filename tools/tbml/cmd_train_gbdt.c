@@ -9,23 +9,29 @@
 
 static void usage(FILE *f)
 {
-    fprintf(f,
-            "usage: tbml train --model gbdt -f|--file-path CSV --model-out FILE [OPTIONS]\n\n"
-            "Trains gradient-boosted trees as XGBoost's tree_method=hist does. CSV has a header line and\n"
-            "numbers only (empty = missing); it may be sealed ('tbml encrypt'), then --key opens it.\n\n"
-            "  --label COL               the label column (default: the last)\n"
-            "  --objective OBJ           reg:squarederror (default) or binary:logistic (labels 0/1)\n"
-            "  --num-round N             trees (default 10); and any XGBoost parameter as --NAME VALUE:\n"
-            "                            max_depth 6, eta 0.3, min_child_weight 1, lambda 1, gamma 0,\n"
-            "                            subsample 1, colsample_bytree 1, max_bin 256, base_score 0.5,\n"
-            "                            seed 0 ('-' and '_' are the same)\n"
-            "  --model-out FILE          where the model goes (written atomically)\n"
-            "  --key KEYFILE             open a sealed CSV and seal the model under this key; its\n"
-            "                            password from --password-file F or --password-fd N, or the TTY\n"
-            "  --master local[N]         threads (local[*] = all cores, the default)\n"
-            "  --test-fraction F         hold out a seeded fraction F of rows and report test metrics\n"
-            "  --split-seed N            the hold-out's seed (default 42)\n"
-            "  --verbose                 the training metric after every round\n");
+    fprintf(
+        f,
+        "usage: tbml train --model gbdt -f|--file-path CSV --model-out FILE [OPTIONS]\n\n"
+        "Trains gradient-boosted trees as XGBoost's tree_method=hist does. CSV has a header line "
+        "and\n"
+        "numbers only (empty = missing); it may be sealed ('tbml encrypt'), then --key opens "
+        "it.\n\n"
+        "  --label COL               the label column (default: the last)\n"
+        "  --objective OBJ           reg:squarederror (default) or binary:logistic (labels 0/1)\n"
+        "  --num-round N             trees (default 10); and any XGBoost parameter as --NAME "
+        "VALUE:\n"
+        "                            max_depth 6, eta 0.3, min_child_weight 1, lambda 1, gamma 0,\n"
+        "                            subsample 1, colsample_bytree 1, max_bin 256, base_score "
+        "0.5,\n"
+        "                            seed 0 ('-' and '_' are the same)\n"
+        "  --model-out FILE          where the model goes (written atomically)\n"
+        "  --key KEYFILE             open a sealed CSV and seal the model under this key; its\n"
+        "                            password from --password-file F or --password-fd N, or the "
+        "TTY\n"
+        "  --master local[N]         threads (local[*] = all cores, the default)\n"
+        "  --test-fraction F         hold out a seeded fraction F of rows and report test metrics\n"
+        "  --split-seed N            the hold-out's seed (default 42)\n"
+        "  --verbose                 the training metric after every round\n");
 }
 
 static int parse_master(const char *s, int *threads)
@@ -48,7 +54,8 @@ static void report(const char *what, const tbml_gbdt_model_t *model, const tbml_
             printf("%s: %lld rows, accuracy %.6f, AUC %.6f\n", what, (long long)m->nrows,
                    tbml_gbdt_accuracy(p, m->y, m->nrows), tbml_gbdt_auc(p, m->y, m->nrows));
         else
-            printf("%s: %lld rows, RMSE %.6f\n", what, (long long)m->nrows, tbml_gbdt_rmse(p, m->y, m->nrows));
+            printf("%s: %lld rows, RMSE %.6f\n", what, (long long)m->nrows,
+                   tbml_gbdt_rmse(p, m->y, m->nrows));
     }
     tbml_free(p);
 }
@@ -100,7 +107,8 @@ int cmd_train_gbdt(int argc, char **argv)
         } else if (strcmp(opt, "--key") == 0) {
             key_path = v;
         } else if (strcmp(opt, "--master") == 0) {
-            if (parse_master(v, &threads)) return cli_usage_error("--master: '%s' is not local, local[N] or local[*]", v);
+            if (parse_master(v, &threads))
+                return cli_usage_error("--master: '%s' is not local, local[N] or local[*]", v);
         } else if (strcmp(opt, "--test-fraction") == 0) {
             char *end;
             test_fraction = strtod(v, &end);
@@ -139,9 +147,11 @@ int cmd_train_gbdt(int argc, char **argv)
         test = tbml_gbdt_matrix_take(all, perm + ntrain, all->nrows - ntrain);
     }
     const tbml_gbdt_matrix *tm = train ? train : all;
-    printf("gbdt: %s, %lld rows x %d features, label '%s', %s, %d rounds, max_depth %d, eta %g, %d threads\n",
-           file, (long long)tm->nrows, tm->nfeatures, all->label_name, tbml_gbdt_objective_name(params.objective),
-           params.num_round, params.max_depth, params.eta, tbml_pool_size(pool));
+    printf("gbdt: %s, %lld rows x %d features, label '%s', %s, %d rounds, max_depth %d, eta %g, %d "
+           "threads\n",
+           file, (long long)tm->nrows, tm->nfeatures, all->label_name,
+           tbml_gbdt_objective_name(params.objective), params.num_round, params.max_depth,
+           params.eta, tbml_pool_size(pool));
     tbml_gbdt_train_opts opts = {.pool = pool, .verbose = verbose};
     if (verbose && tbml_log_get_level() < TBML_LOG_INFO) tbml_log_set_level(TBML_LOG_INFO);
     double t0 = tbml_now();

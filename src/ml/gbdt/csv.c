@@ -7,7 +7,10 @@
 #include <string.h>
 #include <strings.h>
 
-static int numeric(tbml_type t) { return t == TBML_TYPE_INT64 || t == TBML_TYPE_DOUBLE || t == TBML_TYPE_BOOL; }
+static int numeric(tbml_type t)
+{
+    return t == TBML_TYPE_INT64 || t == TBML_TYPE_DOUBLE || t == TBML_TYPE_BOOL;
+}
 
 tbml_status tbml_gbdt_read_csv(const char *path, const tbml_key_t *key, const char *label,
                                tbml_pool_t *pool, tbml_gbdt_matrix **out)
@@ -26,7 +29,9 @@ tbml_status tbml_gbdt_read_csv(const char *path, const tbml_key_t *key, const ch
     if ((ret = tbml_read_csv(path, &o, &t))) goto out;
     const tbml_schema *s = &t->schema;
     if (s->nfields < 2) {
-        ret = tbml_error(TBML_E_FORMAT, "%s: needs a header and at least two columns (features and a label)", path);
+        ret =
+            tbml_error(TBML_E_FORMAT,
+                       "%s: needs a header and at least two columns (features and a label)", path);
         goto out;
     }
     if (!label) label = s->fields[s->nfields - 1].name;
@@ -38,11 +43,13 @@ tbml_status tbml_gbdt_read_csv(const char *path, const tbml_key_t *key, const ch
         goto out;
     }
     int all_numeric = 1;
-    for (int c = 0; c < s->nfields; c++) all_numeric &= numeric(s->fields[c].type);
+    for (int c = 0; c < s->nfields; c++)
+        all_numeric &= numeric(s->fields[c].type);
     if (!all_numeric) {
         /* read again as all doubles: the reader stops at the first bad value with line and
          * column, which inference alone does not give */
-        for (int c = 0; c < s->nfields; c++) tbml_schema_add(&all_double, s->fields[c].name, TBML_TYPE_DOUBLE, 1);
+        for (int c = 0; c < s->nfields; c++)
+            tbml_schema_add(&all_double, s->fields[c].name, TBML_TYPE_DOUBLE, 1);
         o.schema = &all_double;
         o.infer_schema = 0;
         if ((ret = tbml_read_csv(path, &o, &t2))) goto out;
@@ -58,12 +65,14 @@ out:
     return ret;
 }
 
-void tbml_gbdt_split(int64_t n, double train_fraction, uint64_t seed, int64_t *perm, int64_t *ntrain)
+void tbml_gbdt_split(int64_t n, double train_fraction, uint64_t seed, int64_t *perm,
+                     int64_t *ntrain)
 {
     /* Fisher-Yates from the last element down, j = splitmix64 mod (i + 1): easy to redo in
      * another language (tests/gbdt/xgboost_reference.py reads the rows we write instead). */
     uint64_t s = seed;
-    for (int64_t i = 0; i < n; i++) perm[i] = i;
+    for (int64_t i = 0; i < n; i++)
+        perm[i] = i;
     for (int64_t i = n - 1; i > 0; i--) {
         uint64_t z = (s += 0x9e3779b97f4a7c15ull);
         z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;

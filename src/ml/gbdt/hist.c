@@ -79,7 +79,8 @@ int gbdt_hist_build(const gbdt_binned *b, const uint32_t *rows, const gbdt_gpair
     if (njobs == 0) return 0;
     int nth = tbml_pool_size(pool);
     size_t need = (size_t)njobs * b->nslots;
-    for (int j = 1; j < njobs; j++) TBML_ASSERT(jobs[j].hist == jobs[0].hist + (size_t)j * b->nslots);
+    for (int j = 1; j < njobs; j++)
+        TBML_ASSERT(jobs[j].hist == jobs[0].hist + (size_t)j * b->nslots);
     if (scratch->nth != nth || scratch->cap_slots < need) {
         tbml_free(scratch->buf);
         scratch->nth = nth;

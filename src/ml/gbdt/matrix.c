@@ -7,16 +7,23 @@
 #include <string.h>
 #include <strings.h>
 
-static int numeric(tbml_type t) { return t == TBML_TYPE_INT64 || t == TBML_TYPE_DOUBLE || t == TBML_TYPE_BOOL; }
+static int numeric(tbml_type t)
+{
+    return t == TBML_TYPE_INT64 || t == TBML_TYPE_DOUBLE || t == TBML_TYPE_BOOL;
+}
 
 static float cell(const tbml_column *c, int64_t r)
 {
     if (tbml_column_is_null(c, r)) return NAN;
     switch (c->type) {
-    case TBML_TYPE_INT64: return (float)c->i64[r];
-    case TBML_TYPE_DOUBLE: return (float)c->f64[r];
-    case TBML_TYPE_BOOL: return c->u8[r] ? 1.0f : 0.0f;
-    default: return NAN;
+    case TBML_TYPE_INT64:
+        return (float)c->i64[r];
+    case TBML_TYPE_DOUBLE:
+        return (float)c->f64[r];
+    case TBML_TYPE_BOOL:
+        return c->u8[r] ? 1.0f : 0.0f;
+    default:
+        return NAN;
     }
 }
 
@@ -31,7 +38,9 @@ tbml_status tbml_gbdt_matrix_from_table(const tbml_table *t, const char *label, 
         for (int c = 0; c < s->nfields; c++)
             if (strcasecmp(s->fields[c].name, label) == 0) ly = c;
     if (ly < 0) return tbml_error(TBML_E_NOTFOUND, "%s: no label column '%s'", source, label);
-    if (s->nfields < 2) return tbml_error(TBML_E_ARG, "%s: no feature columns besides the label '%s'", source, label);
+    if (s->nfields < 2)
+        return tbml_error(TBML_E_ARG, "%s: no feature columns besides the label '%s'", source,
+                          label);
     for (int c = 0; c < s->nfields; c++)
         if (!numeric(s->fields[c].type))
             return tbml_error(TBML_E_TYPE, "%s: column '%s' is %s, not a number%s", source,
@@ -42,7 +51,8 @@ tbml_status tbml_gbdt_matrix_from_table(const tbml_table *t, const char *label, 
         const tbml_column *yc = &t->batches[b]->cols[ly];
         for (int64_t r = 0; r < t->batches[b]->nrows; r++, row++)
             if (tbml_column_is_null(yc, r))
-                return tbml_error(TBML_E_FORMAT, "%s: row %lld: label '%s' is empty", source, (long long)row, label);
+                return tbml_error(TBML_E_FORMAT, "%s: row %lld: label '%s' is empty", source,
+                                  (long long)row, label);
     }
     tbml_gbdt_matrix *m = tbml_calloc(1, sizeof(*m));
     m->nrows = n;
@@ -70,7 +80,8 @@ tbml_status tbml_gbdt_matrix_from_table(const tbml_table *t, const char *label, 
     return TBML_OK;
 }
 
-tbml_gbdt_matrix *tbml_gbdt_matrix_take(const tbml_gbdt_matrix *m, const int64_t *idx, int64_t count)
+tbml_gbdt_matrix *tbml_gbdt_matrix_take(const tbml_gbdt_matrix *m, const int64_t *idx,
+                                        int64_t count)
 {
     tbml_gbdt_matrix *o = tbml_calloc(1, sizeof(*o));
     o->nrows = count;
@@ -78,12 +89,14 @@ tbml_gbdt_matrix *tbml_gbdt_matrix_take(const tbml_gbdt_matrix *m, const int64_t
     o->x = tbml_malloc(sizeof(float) * (size_t)(count * m->nfeatures + 1));
     o->y = tbml_malloc(sizeof(float) * (size_t)(count + 1));
     for (int64_t i = 0; i < count; i++) {
-        memcpy(o->x + i * m->nfeatures, m->x + idx[i] * m->nfeatures, sizeof(float) * (size_t)m->nfeatures);
+        memcpy(o->x + i * m->nfeatures, m->x + idx[i] * m->nfeatures,
+               sizeof(float) * (size_t)m->nfeatures);
         o->y[i] = m->y[idx[i]];
     }
     if (m->feature_names) {
         o->feature_names = tbml_calloc((size_t)m->nfeatures, sizeof(char *));
-        for (int f = 0; f < m->nfeatures; f++) o->feature_names[f] = tbml_strdup(m->feature_names[f]);
+        for (int f = 0; f < m->nfeatures; f++)
+            o->feature_names[f] = tbml_strdup(m->feature_names[f]);
     }
     if (m->label_name) o->label_name = tbml_strdup(m->label_name);
     return o;
@@ -93,7 +106,8 @@ void tbml_gbdt_matrix_free(tbml_gbdt_matrix *m)
 {
     if (!m) return;
     if (m->feature_names)
-        for (int f = 0; f < m->nfeatures; f++) tbml_free(m->feature_names[f]);
+        for (int f = 0; f < m->nfeatures; f++)
+            tbml_free(m->feature_names[f]);
     tbml_free(m->feature_names);
     tbml_free(m->label_name);
     tbml_free(m->x);

@@ -42,7 +42,8 @@ tbml_status tbml_gbdt_predict(const tbml_gbdt_model_t *model, const float *x, in
     enum { BLOCK = 64 };
     for (int64_t r0 = 0; r0 < nrows; r0 += BLOCK) {
         int64_t r1 = r0 + BLOCK < nrows ? r0 + BLOCK : nrows;
-        for (int64_t r = r0; r < r1; r++) out[r] = model->base_margin;
+        for (int64_t r = r0; r < r1; r++)
+            out[r] = model->base_margin;
         for (int t = 0; t < model->ntrees; t++) {
             const tbml_gbdt_node *nodes = model->nodes + model->tree_ptr[t];
             for (int64_t r = r0; r < r1; r++) {
@@ -57,15 +58,28 @@ tbml_status tbml_gbdt_predict(const tbml_gbdt_model_t *model, const float *x, in
             }
         }
         if (!output_margin && model->params.objective == TBML_GBDT_BINARY_LOGISTIC)
-            for (int64_t r = r0; r < r1; r++) out[r] = 1.0 / (1.0 + exp(-out[r]));
+            for (int64_t r = r0; r < r1; r++)
+                out[r] = 1.0 / (1.0 + exp(-out[r]));
     }
     return TBML_OK;
 }
 
-int tbml_gbdt_nfeatures(const tbml_gbdt_model_t *m) { return m->nfeatures; }
-int tbml_gbdt_ntrees(const tbml_gbdt_model_t *m) { return m->ntrees; }
-tbml_gbdt_objective tbml_gbdt_model_objective(const tbml_gbdt_model_t *m) { return m->params.objective; }
-double tbml_gbdt_base_margin(const tbml_gbdt_model_t *m) { return m->base_margin; }
+int tbml_gbdt_nfeatures(const tbml_gbdt_model_t *m)
+{
+    return m->nfeatures;
+}
+int tbml_gbdt_ntrees(const tbml_gbdt_model_t *m)
+{
+    return m->ntrees;
+}
+tbml_gbdt_objective tbml_gbdt_model_objective(const tbml_gbdt_model_t *m)
+{
+    return m->params.objective;
+}
+double tbml_gbdt_base_margin(const tbml_gbdt_model_t *m)
+{
+    return m->base_margin;
+}
 
 const char *tbml_gbdt_feature_name(const tbml_gbdt_model_t *m, int f)
 {
@@ -89,12 +103,20 @@ tbml_status tbml_gbdt_tree_node(const tbml_gbdt_model_t *m, int tree, int node, 
 tbml_status tbml_gbdt_importance(const tbml_gbdt_model_t *m, const char *type, double *out)
 {
     int kind;
-    if (strcmp(type, "weight") == 0) kind = 0;
-    else if (strcmp(type, "gain") == 0) kind = 1;
-    else if (strcmp(type, "total_gain") == 0) kind = 2;
-    else if (strcmp(type, "cover") == 0) kind = 3;
-    else if (strcmp(type, "total_cover") == 0) kind = 4;
-    else return tbml_error(TBML_E_ARG, "importance type '%s' is not weight, gain, total_gain, cover or total_cover", type);
+    if (strcmp(type, "weight") == 0)
+        kind = 0;
+    else if (strcmp(type, "gain") == 0)
+        kind = 1;
+    else if (strcmp(type, "total_gain") == 0)
+        kind = 2;
+    else if (strcmp(type, "cover") == 0)
+        kind = 3;
+    else if (strcmp(type, "total_cover") == 0)
+        kind = 4;
+    else
+        return tbml_error(
+            TBML_E_ARG,
+            "importance type '%s' is not weight, gain, total_gain, cover or total_cover", type);
     double *count = tbml_calloc((size_t)m->nfeatures, sizeof(double));
     double *sum = tbml_calloc((size_t)m->nfeatures, sizeof(double));
     for (int64_t i = 0; i < m->tree_ptr[m->ntrees]; i++) {
@@ -104,9 +126,12 @@ tbml_status tbml_gbdt_importance(const tbml_gbdt_model_t *m, const char *type, d
         sum[n->feature] += kind <= 2 ? n->gain : n->cover;
     }
     for (int f = 0; f < m->nfeatures; f++) {
-        if (kind == 0) out[f] = count[f];
-        else if (kind == 2 || kind == 4) out[f] = sum[f];
-        else out[f] = count[f] > 0 ? sum[f] / count[f] : 0.0;
+        if (kind == 0)
+            out[f] = count[f];
+        else if (kind == 2 || kind == 4)
+            out[f] = sum[f];
+        else
+            out[f] = count[f] > 0 ? sum[f] / count[f] : 0.0;
     }
     tbml_free(count);
     tbml_free(sum);
@@ -117,7 +142,8 @@ void tbml_gbdt_free(tbml_gbdt_model_t *m)
 {
     if (!m) return;
     if (m->feature_names)
-        for (int f = 0; f < m->nfeatures; f++) tbml_free(m->feature_names[f]);
+        for (int f = 0; f < m->nfeatures; f++)
+            tbml_free(m->feature_names[f]);
     tbml_free(m->feature_names);
     tbml_free(m->label_name);
     tbml_free(m->tree_ptr);
@@ -142,11 +168,26 @@ static void put(wbuf *b, const void *v, size_t n)
     b->size += n;
 }
 /* the format is little-endian; so is every machine tbml builds for (asserted below) */
-static void put_u32(wbuf *b, uint32_t v) { put(b, &v, 4); }
-static void put_i32(wbuf *b, int32_t v) { put(b, &v, 4); }
-static void put_u64(wbuf *b, uint64_t v) { put(b, &v, 8); }
-static void put_f32(wbuf *b, float v) { put(b, &v, 4); }
-static void put_f64(wbuf *b, double v) { put(b, &v, 8); }
+static void put_u32(wbuf *b, uint32_t v)
+{
+    put(b, &v, 4);
+}
+static void put_i32(wbuf *b, int32_t v)
+{
+    put(b, &v, 4);
+}
+static void put_u64(wbuf *b, uint64_t v)
+{
+    put(b, &v, 8);
+}
+static void put_f32(wbuf *b, float v)
+{
+    put(b, &v, 4);
+}
+static void put_f64(wbuf *b, double v)
+{
+    put(b, &v, 8);
+}
 static void put_str(wbuf *b, const char *s)
 {
     uint32_t n = s ? (uint32_t)strlen(s) : 0;
@@ -183,7 +224,8 @@ static void serialise(const tbml_gbdt_model_t *m, wbuf *b)
     TBML_ASSERT(b->size == MODEL_HEADER_SIZE);
     put_str(b, m->label_name);
     if (m->feature_names)
-        for (int f = 0; f < m->nfeatures; f++) put_str(b, m->feature_names[f]);
+        for (int f = 0; f < m->nfeatures; f++)
+            put_str(b, m->feature_names[f]);
     for (int t = 0; t < m->ntrees; t++) {
         int64_t n = m->tree_ptr[t + 1] - m->tree_ptr[t];
         put_u32(b, (uint32_t)n);
@@ -221,11 +263,36 @@ static void get(rbuf *b, void *v, size_t n)
     memcpy(v, b->p + b->off, n);
     b->off += n;
 }
-static uint32_t get_u32(rbuf *b) { uint32_t v; get(b, &v, 4); return v; }
-static int32_t get_i32(rbuf *b) { int32_t v; get(b, &v, 4); return v; }
-static uint64_t get_u64(rbuf *b) { uint64_t v; get(b, &v, 8); return v; }
-static float get_f32(rbuf *b) { float v; get(b, &v, 4); return v; }
-static double get_f64(rbuf *b) { double v; get(b, &v, 8); return v; }
+static uint32_t get_u32(rbuf *b)
+{
+    uint32_t v;
+    get(b, &v, 4);
+    return v;
+}
+static int32_t get_i32(rbuf *b)
+{
+    int32_t v;
+    get(b, &v, 4);
+    return v;
+}
+static uint64_t get_u64(rbuf *b)
+{
+    uint64_t v;
+    get(b, &v, 8);
+    return v;
+}
+static float get_f32(rbuf *b)
+{
+    float v;
+    get(b, &v, 4);
+    return v;
+}
+static double get_f64(rbuf *b)
+{
+    double v;
+    get(b, &v, 8);
+    return v;
+}
 static char *get_str(rbuf *b)
 {
     uint32_t n = get_u32(b);
@@ -239,7 +306,8 @@ static char *get_str(rbuf *b)
     return s;
 }
 
-tbml_status tbml_gbdt_parse(const uint8_t *buf, size_t size, const char *name, tbml_gbdt_model_t **out)
+tbml_status tbml_gbdt_parse(const uint8_t *buf, size_t size, const char *name,
+                            tbml_gbdt_model_t **out)
 {
     tbml_status ret = TBML_OK;
     rbuf b = {buf, size, 0, 0};
@@ -257,8 +325,8 @@ tbml_status tbml_gbdt_parse(const uint8_t *buf, size_t size, const char *name, t
     b.off = 8;
     uint32_t version = get_u32(&b);
     if (version != MODEL_VERSION)
-        return tbml_error(TBML_E_UNSUPPORTED, "%s: model format version %u (this tbml reads %u)", name,
-                          version, MODEL_VERSION);
+        return tbml_error(TBML_E_UNSUPPORTED, "%s: model format version %u (this tbml reads %u)",
+                          name, version, MODEL_VERSION);
     m = tbml_calloc(1, sizeof(*m));
     tbml_gbdt_params *p = &m->params;
     uint32_t objective = get_u32(&b), nfeatures = get_u32(&b), ntrees = get_u32(&b);
@@ -277,8 +345,8 @@ tbml_status tbml_gbdt_parse(const uint8_t *buf, size_t size, const char *name, t
     p->seed = get_u64(&b);
     uint32_t flags = get_u32(&b);
     p->objective = (tbml_gbdt_objective)objective;
-    if (objective > 1 || nfeatures == 0 || nfeatures > (1u << 24) || flags > 1 || !isfinite(m->base_margin) ||
-        ntrees > b.size / 4) {
+    if (objective > 1 || nfeatures == 0 || nfeatures > (1u << 24) || flags > 1 ||
+        !isfinite(m->base_margin) || ntrees > b.size / 4) {
         ret = tbml_error(TBML_E_FORMAT, "%s: bad model header", name);
         goto out;
     }
@@ -290,7 +358,8 @@ tbml_status tbml_gbdt_parse(const uint8_t *buf, size_t size, const char *name, t
             goto out;
         }
         m->feature_names = tbml_calloc(nfeatures, sizeof(char *));
-        for (uint32_t f = 0; f < nfeatures && !b.bad; f++) m->feature_names[f] = get_str(&b);
+        for (uint32_t f = 0; f < nfeatures && !b.bad; f++)
+            m->feature_names[f] = get_str(&b);
     }
     m->tree_ptr = tbml_calloc((size_t)ntrees + 1, sizeof(int64_t));
     for (uint32_t t = 0; t < ntrees && !b.bad; t++) {
@@ -316,8 +385,8 @@ tbml_status tbml_gbdt_parse(const uint8_t *buf, size_t size, const char *name, t
             /* children come after their parent, so walking a tree always ends */
             int leaf = nd->left == -1 && nd->right == -1;
             int inner = nd->left > (int32_t)i && nd->right > (int32_t)i && nd->left < (int32_t)n &&
-                        nd->right < (int32_t)n && nd->feature >= 0 && nd->feature < (int32_t)nfeatures &&
-                        !isnan(nd->threshold);
+                        nd->right < (int32_t)n && nd->feature >= 0 &&
+                        nd->feature < (int32_t)nfeatures && !isnan(nd->threshold);
             if ((!leaf && !inner) || fl[0] > 1 || !isfinite(nd->value)) {
                 ret = tbml_error(TBML_E_FORMAT, "%s: tree %u node %u is malformed", name, t, i);
                 goto out;
@@ -327,7 +396,8 @@ tbml_status tbml_gbdt_parse(const uint8_t *buf, size_t size, const char *name, t
         m->ntrees = (int)t + 1;
     }
     if (b.bad || b.off != b.size) {
-        ret = tbml_error(TBML_E_FORMAT, "%s: %s", name, b.bad ? "truncated model" : "trailing bytes after the model");
+        ret = tbml_error(TBML_E_FORMAT, "%s: %s", name,
+                         b.bad ? "truncated model" : "trailing bytes after the model");
         goto out;
     }
     *out = m;

@@ -39,11 +39,14 @@ tbml_status tbml_gbdt_params_check(const tbml_gbdt_params *p)
         return tbml_error(TBML_E_ARG, "num_round: %d is not in [0, 1000000]", p->num_round);
     if (p->max_depth < 1 || p->max_depth > 30)
         return tbml_error(TBML_E_ARG, "max_depth: %d is not in [1, 30]", p->max_depth);
-    if (!(p->eta > 0 && p->eta <= 1)) return tbml_error(TBML_E_ARG, "eta: %g is not in (0, 1]", p->eta);
+    if (!(p->eta > 0 && p->eta <= 1))
+        return tbml_error(TBML_E_ARG, "eta: %g is not in (0, 1]", p->eta);
     if (!(p->min_child_weight >= 0 && isfinite(p->min_child_weight)))
         return tbml_error(TBML_E_ARG, "min_child_weight: %g is not >= 0", p->min_child_weight);
-    if (!(p->lambda >= 0 && isfinite(p->lambda))) return tbml_error(TBML_E_ARG, "lambda: %g is not >= 0", p->lambda);
-    if (!(p->gamma >= 0 && isfinite(p->gamma))) return tbml_error(TBML_E_ARG, "gamma: %g is not >= 0", p->gamma);
+    if (!(p->lambda >= 0 && isfinite(p->lambda)))
+        return tbml_error(TBML_E_ARG, "lambda: %g is not >= 0", p->lambda);
+    if (!(p->gamma >= 0 && isfinite(p->gamma)))
+        return tbml_error(TBML_E_ARG, "gamma: %g is not >= 0", p->gamma);
     if (!(p->subsample > 0 && p->subsample <= 1))
         return tbml_error(TBML_E_ARG, "subsample: %g is not in (0, 1]", p->subsample);
     if (!(p->colsample_bytree > 0 && p->colsample_bytree <= 1))
@@ -52,7 +55,8 @@ tbml_status tbml_gbdt_params_check(const tbml_gbdt_params *p)
         return tbml_error(TBML_E_ARG, "max_bin: %d is not in [2, 65534]", p->max_bin);
     if (p->nthread > 1024) return tbml_error(TBML_E_ARG, "nthread: %d is over 1024", p->nthread);
     if (p->objective == TBML_GBDT_BINARY_LOGISTIC && !(p->base_score > 0 && p->base_score < 1))
-        return tbml_error(TBML_E_ARG, "base_score: %g must be in (0, 1) for binary:logistic", p->base_score);
+        return tbml_error(TBML_E_ARG, "base_score: %g must be in (0, 1) for binary:logistic",
+                          p->base_score);
     if (!isfinite(p->base_score)) return tbml_error(TBML_E_ARG, "base_score: not a finite number");
     return TBML_OK;
 }
@@ -68,14 +72,16 @@ static tbml_status parse_double(const char *name, const char *v, double *out)
     return TBML_OK;
 }
 
-static tbml_status parse_int(const char *name, const char *v, long long lo, long long hi, long long *out)
+static tbml_status parse_int(const char *name, const char *v, long long lo, long long hi,
+                             long long *out)
 {
     char *end;
     errno = 0;
     long long d = strtoll(v, &end, 10);
     if (*v == '\0' || *end != '\0' || errno)
         return tbml_error(TBML_E_ARG, "%s: '%s' is not an integer", name, v);
-    if (d < lo || d > hi) return tbml_error(TBML_E_ARG, "%s: %lld is not in [%lld, %lld]", name, d, lo, hi);
+    if (d < lo || d > hi)
+        return tbml_error(TBML_E_ARG, "%s: %lld is not in [%lld, %lld]", name, d, lo, hi);
     *out = d;
     return TBML_OK;
 }
@@ -103,7 +109,8 @@ tbml_status tbml_gbdt_param_set(tbml_gbdt_params *p, const char *name, const cha
         else if (strcmp(value, "binary:logistic") == 0)
             q.objective = TBML_GBDT_BINARY_LOGISTIC;
         else
-            return tbml_error(TBML_E_ARG, "objective: '%s' is not reg:squarederror or binary:logistic", value);
+            return tbml_error(TBML_E_ARG,
+                              "objective: '%s' is not reg:squarederror or binary:logistic", value);
     } else if (IS("num_round") || IS("n_estimators") || IS("num_boost_round")) {
         INT(num_round, 0, 1000000);
     } else if (IS("max_depth")) {
@@ -148,14 +155,16 @@ tbml_status tbml_gbdt_param_set(tbml_gbdt_params *p, const char *name, const cha
 double tbml_gbdt_rmse(const double *pred, const float *y, int64_t n)
 {
     double s = 0;
-    for (int64_t i = 0; i < n; i++) s += (pred[i] - y[i]) * (pred[i] - y[i]);
+    for (int64_t i = 0; i < n; i++)
+        s += (pred[i] - y[i]) * (pred[i] - y[i]);
     return n > 0 ? sqrt(s / (double)n) : 0.0;
 }
 
 double tbml_gbdt_accuracy(const double *prob, const float *y, int64_t n)
 {
     int64_t ok = 0;
-    for (int64_t i = 0; i < n; i++) ok += (prob[i] > 0.5) == (y[i] >= 0.5f); /* Spark: argmax, ties to class 0 */
+    for (int64_t i = 0; i < n; i++)
+        ok += (prob[i] > 0.5) == (y[i] >= 0.5f); /* Spark: argmax, ties to class 0 */
     return n > 0 ? (double)ok / (double)n : 0.0;
 }
 
@@ -174,12 +183,14 @@ double tbml_gbdt_auc(const double *score, const float *y, int64_t n)
 {
     /* Mann-Whitney U: sum of the positives' ranks, tied scores sharing the mean rank */
     struct scored *v = tbml_malloc(sizeof(*v) * (size_t)(n > 0 ? n : 1));
-    for (int64_t i = 0; i < n; i++) v[i] = (struct scored){score[i], y[i]};
+    for (int64_t i = 0; i < n; i++)
+        v[i] = (struct scored){score[i], y[i]};
     qsort(v, (size_t)n, sizeof(*v), cmp_scored);
     double rank_sum = 0, npos = 0;
     for (int64_t i = 0; i < n;) {
         int64_t j = i;
-        while (j < n && v[j].s == v[i].s) j++;
+        while (j < n && v[j].s == v[i].s)
+            j++;
         double mean_rank = (double)(i + 1 + j) / 2.0; /* ranks i+1 .. j */
         for (int64_t k = i; k < j; k++)
             if (v[k].y >= 0.5f) rank_sum += mean_rank, npos++;

@@ -18,25 +18,29 @@
 static void sort_floats(float *v, uint32_t *tmp, int64_t n)
 {
     uint32_t *k = (uint32_t *)v;
-    for (int64_t i = 0; i < n; i++) k[i] = (k[i] & 0x80000000u) ? ~k[i] : k[i] | 0x80000000u;
+    for (int64_t i = 0; i < n; i++)
+        k[i] = (k[i] & 0x80000000u) ? ~k[i] : k[i] | 0x80000000u;
     uint32_t *src = k, *dst = tmp;
     for (int pass = 0; pass < 3; pass++) {
         int shift = 11 * pass;
         int64_t count[2048] = {0};
-        for (int64_t i = 0; i < n; i++) count[(src[i] >> shift) & 2047]++;
+        for (int64_t i = 0; i < n; i++)
+            count[(src[i] >> shift) & 2047]++;
         int64_t sum = 0;
         for (int d = 0; d < 2048; d++) {
             int64_t c = count[d];
             count[d] = sum;
             sum += c;
         }
-        for (int64_t i = 0; i < n; i++) dst[count[(src[i] >> shift) & 2047]++] = src[i];
+        for (int64_t i = 0; i < n; i++)
+            dst[count[(src[i] >> shift) & 2047]++] = src[i];
         uint32_t *sw = src;
         src = dst;
         dst = sw;
     }
     /* three passes: the result is in tmp */
-    for (int64_t i = 0; i < n; i++) k[i] = (src[i] & 0x80000000u) ? src[i] & 0x7fffffffu : ~src[i];
+    for (int64_t i = 0; i < n; i++)
+        k[i] = (src[i] & 0x80000000u) ? src[i] & 0x7fffffffu : ~src[i];
 }
 
 struct cuts_task {
@@ -51,7 +55,8 @@ struct cuts_task {
 };
 
 /* Cuts of feature f from its sorted non-missing values v[0..n). */
-static void feature_cuts(const float *v, int64_t n, int max_bin, float **out, uint32_t *nout, float *min)
+static void feature_cuts(const float *v, int64_t n, int max_bin, float **out, uint32_t *nout,
+                         float *min)
 {
     float *cuts = tbml_malloc(sizeof(float) * ((size_t)max_bin + 1));
     uint32_t k = 0;
@@ -61,7 +66,8 @@ static void feature_cuts(const float *v, int64_t n, int max_bin, float **out, ui
         *min = -1e-5f;
     } else {
         int64_t uniq = 1;
-        for (int64_t i = 1; i < n; i++) uniq += v[i] != v[i - 1];
+        for (int64_t i = 1; i < n; i++)
+            uniq += v[i] != v[i - 1];
         if (uniq <= max_bin) {
             /* every distinct value but the smallest starts a bin (XGBoost's AddCutPoint) */
             for (int64_t i = 1; i < n; i++)
@@ -90,7 +96,8 @@ static void transpose_worker(int ith, int nth, void *p)
     int64_t a = n * ith / nth, z = n * (ith + 1) / nth;
     for (int64_t i = a; i < z; i++) {
         const float *x = m->x + (t->sample ? t->sample[i] : i) * m->nfeatures;
-        for (int f = 0; f < m->nfeatures; f++) t->colmajor[f * n + i] = x[f];
+        for (int f = 0; f < m->nfeatures; f++)
+            t->colmajor[f * n + i] = x[f];
     }
 }
 
@@ -121,7 +128,8 @@ static uint64_t splitmix64(uint64_t *s)
     return z ^ (z >> 31);
 }
 
-tbml_status gbdt_cuts_build(const tbml_gbdt_matrix *m, int max_bin, tbml_pool_t *pool, gbdt_cuts *out)
+tbml_status gbdt_cuts_build(const tbml_gbdt_matrix *m, int max_bin, tbml_pool_t *pool,
+                            gbdt_cuts *out)
 {
     struct cuts_task t = {.m = m, .max_bin = max_bin};
     int64_t *sample = NULL;
@@ -150,7 +158,8 @@ tbml_status gbdt_cuts_build(const tbml_gbdt_matrix *m, int max_bin, tbml_pool_t 
     out->nfeatures = m->nfeatures;
     out->cut_ptr = tbml_malloc(sizeof(uint32_t) * ((size_t)m->nfeatures + 1));
     out->cut_ptr[0] = 0;
-    for (int f = 0; f < m->nfeatures; f++) out->cut_ptr[f + 1] = out->cut_ptr[f] + t.ncuts[f];
+    for (int f = 0; f < m->nfeatures; f++)
+        out->cut_ptr[f + 1] = out->cut_ptr[f] + t.ncuts[f];
     out->cuts = tbml_malloc(sizeof(float) * (out->cut_ptr[m->nfeatures] + 1));
     for (int f = 0; f < m->nfeatures; f++) {
         memcpy(out->cuts + out->cut_ptr[f], t.fcuts[f], sizeof(float) * t.ncuts[f]);
@@ -206,14 +215,16 @@ static void bin_worker(int ith, int nth, void *p)
         }
 }
 
-void gbdt_binned_build(const tbml_gbdt_matrix *m, const gbdt_cuts *c, tbml_pool_t *pool, gbdt_binned *out)
+void gbdt_binned_build(const tbml_gbdt_matrix *m, const gbdt_cuts *c, tbml_pool_t *pool,
+                       gbdt_binned *out)
 {
     out->nrows = m->nrows;
     out->nfeatures = m->nfeatures;
     out->bins = tbml_malloc(sizeof(uint16_t) * (size_t)(m->nrows * m->nfeatures + 1));
     out->cols = tbml_malloc(sizeof(uint16_t) * (size_t)(m->nrows * m->nfeatures + 1));
     out->slot_ptr = tbml_malloc(sizeof(uint32_t) * ((size_t)m->nfeatures + 1));
-    for (int f = 0; f <= m->nfeatures; f++) out->slot_ptr[f] = c->cut_ptr[f] + (uint32_t)f;
+    for (int f = 0; f <= m->nfeatures; f++)
+        out->slot_ptr[f] = c->cut_ptr[f] + (uint32_t)f;
     out->nslots = out->slot_ptr[m->nfeatures];
     struct bin_task t = {m, c, out->bins, out->cols};
     tbml_pool_run(pool, bin_worker, &t);

@@ -34,10 +34,10 @@ typedef struct {
     gbdt_binned bins;
     uint32_t *rows, *tmp, *tmp2; /* nrows each; rows[0..nsample) are the tree's rows */
     int64_t nsample;
-    uint8_t *in_sample;   /* nrows; NULL when subsample == 1 */
-    gbdt_gpair *gpair;    /* nrows */
-    float *margin;        /* nrows */
-    uint8_t *feat_on;     /* nfeatures, this tree's colsample */
+    uint8_t *in_sample; /* nrows; NULL when subsample == 1 */
+    gbdt_gpair *gpair;  /* nrows */
+    float *margin;      /* nrows */
+    uint8_t *feat_on;   /* nfeatures, this tree's colsample */
     gbdt_hist_scratch scratch;
     /* the tree being grown */
     tbml_gbdt_node *nodes;
@@ -246,7 +246,8 @@ static void place_worker(int ith, int nth, void *p)
         int64_t a, z, nl = pt->nleft[s * nth + ith];
         chunk(n->begin, n->end, ith, nth, &a, &z);
         memcpy(t->rows + n->begin + lbefore, t->tmp + a, sizeof(uint32_t) * (size_t)nl);
-        memcpy(t->rows + n->begin + L + rbefore, t->tmp2 + a, sizeof(uint32_t) * (size_t)(z - a - nl));
+        memcpy(t->rows + n->begin + L + rbefore, t->tmp2 + a,
+               sizeof(uint32_t) * (size_t)(z - a - nl));
     }
 }
 
@@ -260,7 +261,8 @@ static void partition(trainer *t, open_node *splits, int nsplit, int64_t *nleft_
     tbml_pool_run(t->pool, place_worker, &pt);
     for (int s = 0; s < nsplit; s++) {
         int64_t L = 0;
-        for (int k = 0; k < nth; k++) L += pt.nleft[s * nth + k];
+        for (int k = 0; k < nth; k++)
+            L += pt.nleft[s * nth + k];
         nleft_total[s] = L;
     }
     tbml_free(pt.nleft);
@@ -276,7 +278,8 @@ static void apply_worker(int ith, int nth, void *p)
         int64_t a, z;
         chunk(t->leaves[l].begin, t->leaves[l].end, ith, nth, &a, &z);
         float v = t->nodes[t->leaves[l].id].value;
-        for (int64_t i = a; i < z; i++) t->margin[t->rows[i]] += v;
+        for (int64_t i = a; i < z; i++)
+            t->margin[t->rows[i]] += v;
     }
     if (!t->in_sample) return;
     /* rows left out by subsample: walk the tree on their bins */
@@ -352,8 +355,9 @@ static tbml_status grow_tree(trainer *t, int round, double G, double H)
             tn->feature = n->feature;
             tn->default_left = n->default_left;
             tn->gain = n->gain;
-            tn->threshold = n->bin >= 0 ? t->cuts.cuts[t->cuts.cut_ptr[n->feature] + (uint32_t)n->bin]
-                                        : t->cuts.mins[n->feature];
+            tn->threshold = n->bin >= 0
+                                ? t->cuts.cuts[t->cuts.cut_ptr[n->feature] + (uint32_t)n->bin]
+                                : t->cuts.mins[n->feature];
             t->node_bin[n->id] = n->bin;
             /* an internal node's value is its weight, as XGBoost keeps base_weight */
             tn->value = (float)calc_weight(p, n->G, n->H) * (float)p->eta;
@@ -365,8 +369,10 @@ static tbml_status grow_tree(trainer *t, int round, double G, double H)
         partition(t, splits, nsplit, nleft);
         next = tbml_realloc(next, sizeof(open_node) * (size_t)nsplit * 2);
         int need_hist = depth + 1 < p->max_depth;
-        if (need_hist) hnext = tbml_realloc(hnext, sizeof(gbdt_hslot) * nslots * (size_t)nsplit * 2);
-        gbdt_hist_job *jobs = need_hist ? tbml_malloc(sizeof(gbdt_hist_job) * (size_t)nsplit) : NULL;
+        if (need_hist)
+            hnext = tbml_realloc(hnext, sizeof(gbdt_hslot) * nslots * (size_t)nsplit * 2);
+        gbdt_hist_job *jobs =
+            need_hist ? tbml_malloc(sizeof(gbdt_hist_job) * (size_t)nsplit) : NULL;
         for (int s = 0; s < nsplit; s++) {
             open_node *sp = &splits[s], *l = &next[2 * s], *r = &next[2 * s + 1];
             memset(l, 0, sizeof(*l));
@@ -391,8 +397,8 @@ static tbml_status grow_tree(trainer *t, int round, double G, double H)
             }
         }
         if (need_hist) {
-            int bad = gbdt_hist_build(&t->bins, t->rows, t->gpair, jobs, nsplit, t->pool, &t->scratch,
-                                      t->opts->allreduce, t->opts->allreduce_ctx);
+            int bad = gbdt_hist_build(&t->bins, t->rows, t->gpair, jobs, nsplit, t->pool,
+                                      &t->scratch, t->opts->allreduce, t->opts->allreduce_ctx);
             tbml_free(jobs);
             if (bad) {
                 ret = tbml_error(TBML_E_NET, "round %d: histogram allreduce failed", round);
@@ -454,7 +460,8 @@ static void sample_tree(trainer *t, int round)
         memset(t->feat_on, 1, (size_t)nf);
     } else {
         int *perm = tbml_malloc(sizeof(int) * (size_t)nf);
-        for (int f = 0; f < nf; f++) perm[f] = f;
+        for (int f = 0; f < nf; f++)
+            perm[f] = f;
         uint64_t s = key ^ 0x636f6c73ull;
         for (int f = nf - 1; f > 0; f--) {
             s = mix64(s + 0x9e3779b97f4a7c15ull);
@@ -464,14 +471,16 @@ static void sample_tree(trainer *t, int round)
             perm[j] = tmp;
         }
         memset(t->feat_on, 0, (size_t)nf);
-        for (int k = 0; k < keep; k++) t->feat_on[perm[k]] = 1;
+        for (int k = 0; k < keep; k++)
+            t->feat_on[perm[k]] = 1;
         tbml_free(perm);
     }
     /* subsample: each row independently, from a hash of (seed, round, row), so the sample does
      * not depend on the thread count */
     if (!t->in_sample) {
         t->nsample = t->m->nrows;
-        for (int64_t r = 0; r < t->m->nrows; r++) t->rows[r] = (uint32_t)r;
+        for (int64_t r = 0; r < t->m->nrows; r++)
+            t->rows[r] = (uint32_t)r;
         return;
     }
     uint64_t limit = (uint64_t)(p->subsample * 18446744073709551615.0);
@@ -522,9 +531,11 @@ tbml_status tbml_gbdt_train(const tbml_gbdt_params *params, const tbml_gbdt_matr
     for (int64_t r = 0; r < m->nrows; r++) {
         float y = m->y[r];
         if (!isfinite(y))
-            return tbml_error(TBML_E_ARG, "gbdt: label of row %lld is not a finite number", (long long)r + 1);
+            return tbml_error(TBML_E_ARG, "gbdt: label of row %lld is not a finite number",
+                              (long long)r + 1);
         if (params->objective == TBML_GBDT_BINARY_LOGISTIC && (y < 0.0f || y > 1.0f))
-            return tbml_error(TBML_E_ARG, "gbdt: binary:logistic needs labels in [0, 1], row %lld has %g",
+            return tbml_error(TBML_E_ARG,
+                              "gbdt: binary:logistic needs labels in [0, 1], row %lld has %g",
                               (long long)r + 1, (double)y);
     }
     if (!opts->pool) {
@@ -553,10 +564,12 @@ tbml_status tbml_gbdt_train(const tbml_gbdt_params *params, const tbml_gbdt_matr
     model->tree_ptr = tbml_calloc(1, sizeof(int64_t));
     if (m->feature_names) {
         model->feature_names = tbml_calloc((size_t)m->nfeatures, sizeof(char *));
-        for (int f = 0; f < m->nfeatures; f++) model->feature_names[f] = tbml_strdup(m->feature_names[f]);
+        for (int f = 0; f < m->nfeatures; f++)
+            model->feature_names[f] = tbml_strdup(m->feature_names[f]);
     }
     if (m->label_name) model->label_name = tbml_strdup(m->label_name);
-    for (int64_t r = 0; r < m->nrows; r++) t.margin[r] = (float)model->base_margin;
+    for (int64_t r = 0; r < m->nrows; r++)
+        t.margin[r] = (float)model->base_margin;
 
     for (int round = 0; round < params->num_round; round++) {
         sample_tree(&t, round);

@@ -34,7 +34,8 @@ static void append(char **s, size_t *len, size_t *cap, const char *add, size_t n
 }
 
 /* DenseVector.toString: "[v1,v2,...]" */
-static void vector_string(tbml_column *c, const double *v, const float *vf, int n, char **s, size_t *cap)
+static void vector_string(tbml_column *c, const double *v, const float *vf, int n, char **s,
+                          size_t *cap)
 {
     size_t len = 0;
     char num[TBML_FORMAT_MAX];
@@ -100,10 +101,14 @@ tbml_status tbml_gbdt_importance_table(const tbml_gbdt_model_t *model, tbml_tabl
 {
     tbml_status ret;
     int nf = model->nfeatures;
-    double *w = tbml_malloc(sizeof(double) * (size_t)nf), *g = tbml_malloc(sizeof(double) * (size_t)nf);
-    double *tg = tbml_malloc(sizeof(double) * (size_t)nf), *cv = tbml_malloc(sizeof(double) * (size_t)nf);
-    if ((ret = tbml_gbdt_importance(model, "weight", w)) || (ret = tbml_gbdt_importance(model, "gain", g)) ||
-        (ret = tbml_gbdt_importance(model, "total_gain", tg)) || (ret = tbml_gbdt_importance(model, "cover", cv)))
+    double *w = tbml_malloc(sizeof(double) * (size_t)nf),
+           *g = tbml_malloc(sizeof(double) * (size_t)nf);
+    double *tg = tbml_malloc(sizeof(double) * (size_t)nf),
+           *cv = tbml_malloc(sizeof(double) * (size_t)nf);
+    if ((ret = tbml_gbdt_importance(model, "weight", w)) ||
+        (ret = tbml_gbdt_importance(model, "gain", g)) ||
+        (ret = tbml_gbdt_importance(model, "total_gain", tg)) ||
+        (ret = tbml_gbdt_importance(model, "cover", cv)))
         goto out;
     tbml_schema s;
     tbml_schema_init(&s);
