@@ -5,6 +5,7 @@
 #ifndef TBML_EXAMPLES_XGBOOST_COMMON_H
 #define TBML_EXAMPLES_XGBOOST_COMMON_H
 
+#include "tbml/app.h"
 #include "tbml/gbdt.h"
 #include "tbml/show.h"
 
@@ -12,12 +13,16 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "example_util.h"
+
 typedef struct {
     const char *name; /* the example, for messages */
     const char *file_path;
     const char *label;
     const char *split_out;
-    int threads;
+    const char *key_file, *password_file;
+    tbml_app_t *app; /* submit's settings: the pool from --master */
+    int threads;     /* --master given to the example itself: -1 when not */
     uint64_t split_seed;
     int show_rows;
     tbml_gbdt_params params;
@@ -31,13 +36,15 @@ static void xgb_usage(const xgb_example *e, FILE *f)
 {
     fprintf(
         f,
-        "usage: %s -f|--file-path CSV [--master local[N]] [--label COL] [--seed N]\n"
-        "       [--num-round N] [--max-depth N] [--eta X] [--PARAM VALUE ...] [--show N]\n"
-        "       [--split-out FILE]\n\n"
+        "usage: %s -f|--file-path CSV [--key K --password-file F] [--master local[N]]\n"
+        "       [--label COL] [--seed N] [--num-round N] [--max-depth N] [--eta X]\n"
+        "       [--PARAM VALUE ...] [--show N] [--split-out FILE]\n\n"
         "Trains XGBoost-style gradient-boosted trees (%s) on 80%% of the rows of CSV (a header\n"
         "line, numbers only; the label is the last column unless --label), chosen by a seeded\n"
         "shuffle, and shows predictions for the other 20%% as Spark's show() does.\n"
-        "  --master local[N]  threads (local[*]: all cores; default local[*])\n"
+        "  --key K            CSV is sealed under key file K, whose password is the first line\n"
+        "                     of --password-file F\n"
+        "  --master local[N]  threads (local[*]: all cores; default: run-example's --master)\n"
         "  --seed N           the split's seed (default 42); XGBoost's own is --seed-xgb\n"
         "  --PARAM VALUE      any XGBoost parameter: num_round (default 10), max_depth, eta,\n"
         "                     min_child_weight, lambda, gamma, subsample, colsample_bytree,\n"
@@ -54,28 +61,13 @@ static int xgb_fail(const xgb_example *e, const char *what)
     return 1;
 }
 
-/* local, local[N], local[*] */
-static int xgb_parse_master(const char *s, int *threads)
-{
-    if (strcmp(s, "local") == 0) {
-        *threads = 1;
-        return 0;
-    }
-    if (strcmp(s, "local[*]") == 0) {
-        *threads = 0;
-        return 0;
-    }
-    char *end;
-    if (strncmp(s, "local[", 6) != 0) return -1;
-    long n = strtol(s + 6, &end, 10);
-    if (end == s + 6 || strcmp(end, "]") != 0 || n < 1 || n > 1024) return -1;
-    *threads = (int)n;
-    return 0;
-}
-
 /* Returns -1 to go on, else the exit code. */
 static int xgb_parse_args(xgb_example *e, int argc, char **argv)
 {
+    tbml_status st = tbml_app_init(&argc, &argv, &e->app);
+    if (st) return example_fail(e->name, st);
+    e->threads = -1;
+    if (example_key_options(&argc, argv, &e->key_file, &e->password_file)) return 2;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
@@ -94,9 +86,8 @@ static int xgb_parse_args(xgb_example *e, int argc, char **argv)
         if (strcmp(a, "-f") == 0 || strcmp(a, "--file-path") == 0) {
             e->file_path = v;
         } else if (strcmp(a, "-m") == 0 || strcmp(a, "--master") == 0) {
-            if (xgb_parse_master(v, &e->threads)) {
-                fprintf(stderr, "%s: --master: '%s' is not local, local[N] or local[*]\n", e->name,
-                        v);
+            if (tbml_master_parse(v, &e->threads)) {
+                fprintf(stderr, "%s: --master: %s\n", e->name, tbml_errmsg());
                 return 2;
             }
         } else if (strcmp(a, "--label") == 0) {
@@ -141,14 +132,19 @@ static int xgb_write_split(const xgb_example *e, const int64_t *perm, int64_t nt
  * exit code. */
 static int xgb_run(xgb_example *e)
 {
-    tbml_pool_t *pool = NULL;
+    tbml_pool_t *own_pool = NULL, *pool = e->app->pool;
+    tbml_key_t *key = NULL;
     tbml_gbdt_matrix *all = NULL, *train = NULL;
     tbml_table *table = NULL;
     int64_t *perm = NULL, ntrain;
     int rc = 1;
-    e->params.nthread = e->threads;
-    if (tbml_pool_create(e->threads, &pool)) return xgb_fail(e, NULL);
-    if (tbml_gbdt_read_csv(e->file_path, NULL, e->label, pool, &all)) goto out_fail;
+    if (e->threads >= 0) {
+        if (tbml_pool_create(e->threads, &own_pool)) return xgb_fail(e, NULL);
+        pool = own_pool;
+    }
+    e->params.nthread = tbml_pool_size(pool);
+    if (e->key_file && example_load_key(e->key_file, e->password_file, &key)) goto out_fail;
+    if (tbml_gbdt_read_csv(e->file_path, key, e->label, pool, &all)) goto out_fail;
     perm = malloc(sizeof(int64_t) * (size_t)(all->nrows + 1));
     tbml_gbdt_split(all->nrows, 0.8, e->split_seed, perm, &ntrain);
     if (e->split_out && xgb_write_split(e, perm, ntrain, all->nrows)) goto out;
@@ -182,7 +178,8 @@ out:
     tbml_gbdt_matrix_free(all);
     tbml_gbdt_matrix_free(train);
     free(perm);
-    tbml_pool_free(pool);
+    tbml_key_free(key);
+    tbml_pool_free(own_pool);
     return rc;
 }
 
@@ -191,6 +188,7 @@ static void xgb_done(xgb_example *e)
     tbml_gbdt_matrix_free(e->test);
     tbml_gbdt_free(e->model);
     free(e->pred);
+    tbml_app_free(e->app);
 }
 
 #endif

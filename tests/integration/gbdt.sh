@@ -24,6 +24,22 @@ grep -v ' trained ' "$OUT_FILE" | sed "s|$DATA/||" >cls1.out
 check "classifier output is the same on one thread" diff -q cls.out cls1.out
 run "$EX/tbml-example-xgboost_regressor"
 check "example without --file-path fails with a usage message" grep -q 'file-path' "$ERR_FILE"
+# as the README runs them, through run-example (which passes --master by its settings channel)
+run "$TBML" run-example --master 'local[2]' xgboost_regressor --file-path "$DATA/BostonHousing.csv"
+expect_ok "tbml run-example xgboost_regressor --file-path"
+grep -v ' trained ' "$OUT_FILE" | sed "s|$DATA/||" >reg2.out
+check "run-example gives the same regressor output" diff -q reg.out reg2.out
+run "$TBML" run-example --master 'local[2]' xgboost_classifier -f "$DATA/PimaIndiansDiabetes.csv"
+expect_ok "tbml run-example xgboost_classifier -f"
+grep -v ' trained ' "$OUT_FILE" | sed "s|$DATA/||" >cls2.out
+check "run-example gives the same classifier output" diff -q cls.out cls2.out
+# sealed input to an example
+enc "$DATA/BostonHousing.csv" boston.sealed
+run "$EX/tbml-example-xgboost_regressor" --file-path boston.sealed "${K[@]}" --master 'local[2]'
+expect_ok "regressor on a sealed CSV with --key"
+check "sealed input gives the same RMSE" grep -qF "$(tail -1 reg.out)" "$OUT_FILE"
+run "$EX/tbml-example-xgboost_regressor" --file-path boston.sealed
+check "sealed input without a key fails naming the file" grep -q 'boston.sealed' "$ERR_FILE"
 
 # ---- tbml train --model gbdt ---------------------------------------------------------------
 run "$TBML" train --model gbdt -f "$DATA/BostonHousing.csv" --label medv --max-depth 4 --num-round 20 \
