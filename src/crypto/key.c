@@ -148,7 +148,8 @@ tbml_status tbml_keyfile_parse(const uint8_t *buf, size_t size, const char *name
     if (buf[11] != 0) return tbml_error(TBML_E_FORMAT, "%s: reserved byte at offset 11 is not 0", name);
     memcpy(key_name, buf + sizeof(keyfile_fixed), name_size);
     key_name[name_size] = '\0';
-    if (!tbml_key_name_valid(key_name))
+    /* An embedded NUL would make the name look shorter than the bytes the tag covers. */
+    if (memchr(key_name, '\0', name_size) || !tbml_key_name_valid(key_name))
         return tbml_error(TBML_E_FORMAT, "%s: invalid key name at offset %zu", name, sizeof(keyfile_fixed));
     tbml_pwhash_params params = {get_u32(buf + 12), get_u32(buf + 16), get_u32(buf + 20)};
     size_t hsize = sizeof(keyfile_fixed) + name_size;
