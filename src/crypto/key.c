@@ -142,6 +142,10 @@ tbml_status tbml_keyfile_parse(const uint8_t *buf, size_t size, const char *name
         return tbml_error(TBML_E_UNSUPPORTED, "%s: key file version %u is not supported (expected %d)",
                           name, version, KEYFILE_VERSION);
     size_t name_size = buf[10];
+    /* checked before the name is copied into its 65-byte buffer (found by fuzz_keyfile) */
+    if (name_size < 1 || name_size > TBML_KEY_NAME_MAX)
+        return tbml_error(TBML_E_FORMAT, "%s: key name size %zu at offset 10 is out of range (1..%d)",
+                          name, name_size, TBML_KEY_NAME_MAX);
     if (size != sizeof(keyfile_fixed) + name_size + TBML_KEY_SIZE + 16)
         return tbml_error(TBML_E_FORMAT, "%s: key file has %zu bytes, expected %zu", name, size,
                           sizeof(keyfile_fixed) + name_size + TBML_KEY_SIZE + 16);

@@ -264,6 +264,16 @@ static void test_keyfile(void)
     CHECK_ST(tbml_keyfile_parse(longer, size + 1, "long.key", "hunter2", 7, &out), TBML_E_FORMAT);
     CHECK(out == NULL);
 
+    /* a name size past 64 with a file long enough to match it (an overflow fuzz_keyfile found) */
+    static uint8_t big[52 + 200 + 48];
+    memcpy(big, file, 52);
+    for (size_t n = 65; n <= 200; n += 45) {
+        big[10] = (uint8_t)n;
+        memset(big + 52, 'a', n);
+        CHECK_ST(tbml_keyfile_parse(big, 52 + n + 48, "big.key", "hunter2", 7, &out), TBML_E_FORMAT);
+        CHECK(out == NULL);
+    }
+
     unlink(path);
     rmdir(dir);
     tbml_key_free(key);
