@@ -150,8 +150,16 @@ static int kms_admin(int argc, char **argv)
     }
     if (!url || !ca || !token_file || i >= argc) return cli_usage_error("need --url, --ca, --token-file and an action");
     const char *act = argv[i];
-    int nargs = argc - i - 1;
-    char **args = argv + i + 1;
+    /* Positional arguments after the action; password options may follow them too. */
+    char *args[4];
+    int nargs = 0;
+    for (int j = i + 1; j < argc;) {
+        int r = cli_password_option(argc, argv, &j, &pw);
+        if (r < 0) return 2;
+        if (r) continue;
+        if (nargs == 4) return cli_usage_error("too many arguments for '%s'", act);
+        args[nargs++] = argv[j++];
+    }
     json_t *body = NULL, *resp = NULL;
     const char *method = "POST", *path = NULL;
     tbml_key_t *key = NULL;
