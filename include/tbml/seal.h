@@ -78,18 +78,29 @@ TBML_NODISCARD tbml_status tbml_sealed_inspect(const char *path, tbml_sealed_inf
 /* Streaming writer in bounded memory (one segment). fd need not be seekable. The caller owns fd
  * (not closed here). Nothing is authenticated until finish writes the last segment; a writer
  * freed without finish leaves a file every reader rejects, so callers write to a temporary and
- * rename after finish. */
+ * rename after finish. The header is written at open, at fd's current position. segment_size 0
+ * means TBML_SEAL_SEGMENT_DEFAULT. After any failure the writer stays failed. */
 typedef struct tbml_sealed_writer tbml_sealed_writer_t;
 TBML_NODISCARD tbml_status tbml_sealed_writer_open(int fd, const char *path_for_errors,
                                                    const tbml_key_t *key, uint32_t segment_size,
                                                    tbml_sealed_writer_t **out);
 TBML_NODISCARD tbml_status tbml_sealed_writer_write(tbml_sealed_writer_t *w, const void *buf, size_t size);
+/* Parallel sealing (seekable fd only; not mixable with _write): seals plaintext segment idx and
+ * pwrite(2)s it at its place. Every segment but the last holds exactly segment_size bytes; the
+ * last (last = 1) holds 1..segment_size bytes, or 0 when it is segment 0. Each index 0..last
+ * must be written exactly once; calls may come from many threads at once. Then call finish,
+ * which checks that the count adds up. */
+TBML_NODISCARD tbml_status tbml_sealed_writer_segment(tbml_sealed_writer_t *w, uint64_t idx, int last,
+                                                      const void *pt, size_t size);
 TBML_NODISCARD tbml_status tbml_sealed_writer_finish(tbml_sealed_writer_t *w);
 void tbml_sealed_writer_free(tbml_sealed_writer_t *w);
 
 /* Reader. Opening reads and authenticates the header and unwraps the data key with key (a key
- * whose name differs from the header's gives TBML_E_KEY naming both). fd is owned by the caller.
- * On a seekable fd, info.length and info.nsegments are known and random access works. */
+ * whose name differs from the header's gives TBML_E_KEY naming both). fd is owned by the caller;
+ * the sealed file starts at fd's current position. On a seekable fd, info.length and
+ * info.nsegments are known and random access works; open also authenticates the final segment
+ * there, so a truncated or extended file fails at open with TBML_E_AUTH and info.length is
+ * authenticated. On failure of any read call below, the caller's buffer is wiped. */
 typedef struct tbml_sealed_reader tbml_sealed_reader_t;
 TBML_NODISCARD tbml_status tbml_sealed_reader_open(int fd, const char *path_for_errors,
                                                    const tbml_key_t *key, tbml_sealed_reader_t **out);

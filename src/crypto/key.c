@@ -142,13 +142,18 @@ tbml_status tbml_keyfile_parse(const uint8_t *buf, size_t size, const char *name
         return tbml_error(TBML_E_UNSUPPORTED, "%s: key file version %u is not supported (expected %d)",
                           name, version, KEYFILE_VERSION);
     size_t name_size = buf[10];
+    /* checked before the name is copied into its 65-byte buffer (found by fuzz_keyfile) */
+    if (name_size < 1 || name_size > TBML_KEY_NAME_MAX)
+        return tbml_error(TBML_E_FORMAT, "%s: key name size %zu at offset 10 is out of range (1..%d)",
+                          name, name_size, TBML_KEY_NAME_MAX);
     if (size != sizeof(keyfile_fixed) + name_size + TBML_KEY_SIZE + 16)
         return tbml_error(TBML_E_FORMAT, "%s: key file has %zu bytes, expected %zu", name, size,
                           sizeof(keyfile_fixed) + name_size + TBML_KEY_SIZE + 16);
     if (buf[11] != 0) return tbml_error(TBML_E_FORMAT, "%s: reserved byte at offset 11 is not 0", name);
     memcpy(key_name, buf + sizeof(keyfile_fixed), name_size);
     key_name[name_size] = '\0';
-    if (!tbml_key_name_valid(key_name))
+    /* An embedded NUL would make the name look shorter than the bytes the tag covers. */
+    if (memchr(key_name, '\0', name_size) || !tbml_key_name_valid(key_name))
         return tbml_error(TBML_E_FORMAT, "%s: invalid key name at offset %zu", name, sizeof(keyfile_fixed));
     tbml_pwhash_params params = {get_u32(buf + 12), get_u32(buf + 16), get_u32(buf + 20)};
     size_t hsize = sizeof(keyfile_fixed) + name_size;

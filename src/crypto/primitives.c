@@ -11,6 +11,7 @@
 #include <openssl/params.h>
 #include <openssl/rand.h>
 #include <limits.h>
+#include <pthread.h>
 #include <string.h>
 
 tbml_status tbml_random(void *buf, size_t size)
@@ -70,11 +71,15 @@ struct tbml_aead {
 };
 
 static EVP_CIPHER *g_aes_gcm; /* fetched once; read-only afterwards */
+static pthread_once_t g_aes_gcm_once = PTHREAD_ONCE_INIT;
+
+static void aes_gcm_fetch(void) { g_aes_gcm = EVP_CIPHER_fetch(NULL, "AES-256-GCM", NULL); }
 
 static const EVP_CIPHER *aes_gcm(void)
 {
-    /* EVP_CIPHER_fetch is thread-safe; a lost race only leaks one reference. */
-    if (!g_aes_gcm) g_aes_gcm = EVP_CIPHER_fetch(NULL, "AES-256-GCM", NULL);
+    /* Sealed files create contexts from many threads at once; an unsynchronised lazy init
+     * would be a data race (and TSan reports it), so fetch exactly once. */
+    pthread_once(&g_aes_gcm_once, aes_gcm_fetch);
     return g_aes_gcm;
 }
 
@@ -120,7 +125,9 @@ tbml_status tbml_aead_seal_with(tbml_aead_t *a, const uint8_t nonce[12], const v
         if (EVP_EncryptUpdate(a->enc, (uint8_t *)ct + off, &n, (const uint8_t *)pt + off, (int)k) != 1)
             goto fail;
     }
-    if (EVP_EncryptFinal_ex(a->enc, (uint8_t *)ct + size, &n) != 1) goto fail;
+    /* GCM's final writes no bytes; avoid NULL + 0 (UB) when an empty message has no buffer. */
+    uint8_t dummy[1];
+    if (EVP_EncryptFinal_ex(a->enc, ct ? (uint8_t *)ct + size : dummy, &n) != 1) goto fail;
     if (EVP_CIPHER_CTX_ctrl(a->enc, EVP_CTRL_GCM_GET_TAG, 16, tag) != 1) goto fail;
     return TBML_OK;
 fail:
@@ -145,7 +152,7 @@ tbml_status tbml_aead_open_with(tbml_aead_t *a, const uint8_t nonce[12], const v
             goto fail;
     }
     if (EVP_CIPHER_CTX_ctrl(a->dec, EVP_CTRL_GCM_SET_TAG, 16, tagcopy) != 1) goto fail;
-    if (EVP_DecryptFinal_ex(a->dec, (uint8_t *)pt + size, &n) != 1) {
+    if (EVP_DecryptFinal_ex(a->dec, pt ? (uint8_t *)pt + size : tagcopy, &n) != 1) {
         tbml_wipe(pt, size); /* never release unauthenticated plaintext */
         return tbml_error(TBML_E_AUTH, "authentication tag mismatch");
     }

@@ -12,12 +12,6 @@
 #include <unistd.h>
 #include <zlib.h>
 
-/* The sealed-file reader lives in src/crypto; until it is linked in, sealed inputs are refused
- * with a clear message instead of failing to link. */
-#pragma weak tbml_sealed_reader_open
-#pragma weak tbml_sealed_reader_read
-#pragma weak tbml_sealed_reader_free
-
 #define IDX_MAX_SIZE ((size_t)16 << 30) /* refuse tensors above 16 GiB */
 
 static size_t elem_size_of(int type)
@@ -184,10 +178,6 @@ out:
 static tbml_status read_sealed(int fd, const char *path, const tbml_key_t *key, size_t max_size,
                                uint8_t **out, size_t *out_size)
 {
-    if (!tbml_sealed_reader_open)
-        return tbml_error(TBML_E_UNSUPPORTED,
-                          "%s: is a sealed file, and this build of tbml cannot open sealed files",
-                          path);
     if (!key) return tbml_error(TBML_E_KEY, "%s: is a sealed file: give the key to open it", path);
     tbml_sealed_reader_t *r = NULL;
     tbml_status ret = tbml_sealed_reader_open(fd, path, key, &r);

@@ -232,7 +232,7 @@ static void test_formatting(void)
     CHECK_OK(tbml_parse_master("local[*]", &th));
     CHECK(th == tbml_ncores());
     CHECK_ST(tbml_parse_master("local[0]", &th), TBML_E_ARG);
-    CHECK_ST(tbml_parse_master("yarn", &th), TBML_E_ARG);
+    CHECK_ST(tbml_parse_master("yarn", &th), TBML_E_UNSUPPORTED);
     CHECK_ST(tbml_parse_master("local[2", &th), TBML_E_ARG);
 
     tbml_lenet_options o = tbml_lenet_defaults();

@@ -30,7 +30,10 @@ int cmd_predict(int argc, char **argv)
         const char *a = argv[i];
         int took = cli_password_option(argc, argv, &i, &pw);
         if (took < 0) return 2;
-        if (took) continue;
+        if (took) {
+            i--; /* it leaves i on the next argument; the loop steps there */
+            continue;
+        }
         if (cli_is_help(a)) {
             usage(stdout);
             return 0;

@@ -1,6 +1,7 @@
 /* The LeNet-5 job: options, data loading and normalisation, the seeded shuffle, the epoch loop
  * with BigDL's log lines, the live progress line, the --summary CSV and the saved model. */
 #include "tbml/lenet.h"
+#include "tbml/app.h"
 #include "tbml/idx.h"
 
 #include "nn_internal.h"
@@ -36,24 +37,7 @@ tbml_lenet_options tbml_lenet_defaults(void)
 
 tbml_status tbml_parse_master(const char *s, int *threads)
 {
-    if (strcmp(s, "local") == 0) {
-        *threads = 1;
-        return TBML_OK;
-    }
-    if (strcmp(s, "local[*]") == 0) {
-        *threads = tbml_ncores();
-        return TBML_OK;
-    }
-    if (strncmp(s, "local[", 6) == 0) {
-        char *end;
-        errno = 0;
-        long n = strtol(s + 6, &end, 10);
-        if (!errno && end != s + 6 && strcmp(end, "]") == 0 && n >= 1 && n <= 1024) {
-            *threads = (int)n;
-            return TBML_OK;
-        }
-    }
-    return tbml_error(TBML_E_ARG, "--master '%s': expected local, local[N] or local[*]", s);
+    return tbml_master_parse(s, threads);
 }
 
 void tbml_lenet_usage(FILE *f, const char *prog)
@@ -383,8 +367,9 @@ tbml_status tbml_lenet_run(const tbml_lenet_options *o, tbml_lenet_result *res)
     }
     /* the model carries its normalisation, so `tbml predict` feeds it as training did */
     tbml_nn_set_input_transform(nn, 1.0 / (255.0 * std), -mean / std);
-    if ((ret = tbml_pool_create(o->threads, &pool))) goto out;
-    if ((ret = tbml_trainer_create(nn, TBML_LOSS_CLASSNLL, o->batch_size, pool, &o->sgd, &tr)))
+    if (!o->pool && (ret = tbml_pool_create(o->threads, &pool))) goto out;
+    tbml_pool_t *use = o->pool ? o->pool : pool;
+    if ((ret = tbml_trainer_create(nn, TBML_LOSS_CLASSNLL, o->batch_size, use, &o->sgd, &tr)))
         goto out;
 
     test_x = tbml_malloc(sizeof(float) * (size_t)test.n * 784);
@@ -455,7 +440,7 @@ tbml_status tbml_lenet_run(const tbml_lenet_options *o, tbml_lenet_result *res)
         if (progress) fprintf(stderr, "\r\033[K");
         long correct = 0;
         double tloss = 0;
-        if ((ret = tbml_nn_evaluate(nn, pool, TBML_LOSS_CLASSNLL, test_x, test.labels, test.n, NULL,
+        if ((ret = tbml_nn_evaluate(nn, use, TBML_LOSS_CLASSNLL, test_x, test.labels, test.n, NULL,
                                     NULL, &correct, &tloss)))
             goto out;
         float acc = test.n ? (float)correct / (float)test.n : 0.0f;

@@ -10,11 +10,6 @@
 #include <string.h>
 #include <zlib.h>
 
-#pragma weak tbml_sealed_writer_open
-#pragma weak tbml_sealed_writer_write
-#pragma weak tbml_sealed_writer_finish
-#pragma weak tbml_sealed_writer_free
-
 #define MODEL_MAGIC "TBMLMODL"
 #define MODEL_VERSION 1u
 #define MODEL_KIND_SEQUENTIAL 1u
@@ -184,9 +179,6 @@ tbml_status tbml_nn_save(const tbml_nn_t *nn, const char *path, const tbml_key_t
     tbml_outfile_t *f = NULL;
     tbml_sealed_writer_t *w = NULL;
     tbml_status ret;
-    if (key && !tbml_sealed_writer_open)
-        return tbml_error(TBML_E_UNSUPPORTED, "%s: this build of tbml cannot write sealed files",
-                          path);
     if ((ret = tbml_nn_serialize(nn, &buf, &size))) return ret;
     if ((ret = tbml_outfile_open(path, &f))) goto out;
     if (key) {
