@@ -14,15 +14,6 @@ static void usage(FILE *f)
                "  --model gbdt    gradient-boosted trees ('tbml train --model gbdt --help')\n");
 }
 
-/* Stand-in until the gbdt module is linked in: its strong definition replaces this one. */
-__attribute__((weak)) int cmd_train_gbdt(int argc, char **argv)
-{
-    (void)argc;
-    (void)argv;
-    fprintf(stderr, "tbml train: gbdt training is not built in this version\n");
-    return 1;
-}
-
 int cmd_train_lenet(int argc, char **argv)
 {
     /* the key options are ours; everything else is the lenet job's */

@@ -7,8 +7,8 @@
 /* `tbml train --model lenet ...`: LeNet-5 on IDX images (cmd_train.c). */
 int cmd_train_lenet(int argc, char **argv);
 
-/* `tbml train --model gbdt ...`: gradient-boosted trees on CSV or IDX (cmd_train_gbdt.c, from
- * the gbdt module). cmd_train.c carries a weak stand-in that reports it is not built. */
+/* `tbml train --model gbdt ...`: gradient-boosted trees (cmd_train_gbdt.c, from the gbdt
+ * module). */
 int cmd_train_gbdt(int argc, char **argv);
 
 #endif
