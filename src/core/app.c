@@ -4,6 +4,7 @@
  * driver-memory, executor-memory, executor-cores (numbers in bytes / counts) and conf.K for
  * each --conf K=V. */
 #include "tbml/app.h"
+#include "tbml/io.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -169,6 +170,9 @@ tbml_status tbml_app_init(int *argc, char ***argv, tbml_app_t **out)
     ret = tbml_master_parse(app->master, &app->nthreads);
     if (ret) goto out;
     ret = tbml_pool_create(app->nthreads, &app->pool);
+    if (ret) goto out;
+    const char *progress = tbml_app_conf(app, "spark.ui.showConsoleProgress");
+    tbml_input_set_progress(!(progress && strcasecmp(progress, "false") == 0));
 out:
     if (ret) {
         tbml_app_free(app);
