@@ -54,6 +54,7 @@ static sql_plan *new_plan(sql_ctx *cx, plan_kind k)
     p->id = cx->next_id++;
     p->limit = -1;
     tbml_schema_init(&p->schema);
+    sql_push(cx->a, (void ***)&cx->plans, &cx->nplans, &cx->capplans, p);
     return p;
 }
 
@@ -311,14 +312,11 @@ static tbml_status run_subquery(binder *b, const ast_query *q, int pos, tbml_tab
         return st;
     }
     if (p->schema.nfields != 1 && pos >= 0) {
-        sql_plan_free(p);
         return sql_error_at(TBML_E_ARG, b->cx->src, pos,
                             "a subquery used as a value must return one column, not %d",
                             p->schema.nfields);
     }
-    st = sql_exec(b->cx, p, out);
-    sql_plan_free(p);
-    return st;
+    return sql_exec(b->cx, p, out);
 }
 
 /* ---- aggregates ---- */
@@ -1897,15 +1895,6 @@ tbml_status sql_plan_query(sql_ctx *cx, const ast_query *q, sql_plan **out)
     return TBML_OK;
 }
 
-static void plan_free_rec(sql_plan *p)
-{
-    if (!p) return;
-    for (int i = 0; i < p->nchild; i++)
-        plan_free_rec(p->child[i]);
-    tbml_schema_clear(&p->schema);
-}
-
-void sql_plan_free(sql_plan *p) { plan_free_rec(p); }
 
 /* ---- EXPLAIN ---- */
 typedef struct {

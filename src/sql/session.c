@@ -229,7 +229,6 @@ static tbml_df_t *df_new(tbml_session_t *s)
 void tbml_df_free(tbml_df_t *df)
 {
     if (!df) return;
-    if (df->plan) sql_plan_free(df->plan);
     sql_ctx_release(&df->cx);
     tbml_table_free(df->result);
     tbml_free(df->sql);
@@ -312,7 +311,6 @@ static tbml_status run_stmt(tbml_session_t *s, const char *sql, tbml_df_t **out)
         if ((ret = sql_plan_query(&d->cx, st->query, &d->plan))) goto fail;
         char *text;
         sql_plan_explain(d->plan, &text);
-        sql_plan_free(d->plan);
         d->plan = NULL;
         static const char *names[] = {"plan"};
         d->result = string_table(1, names);
@@ -330,7 +328,6 @@ static tbml_status run_stmt(tbml_session_t *s, const char *sql, tbml_df_t **out)
         /* plan it now so errors show at creation, as Spark does */
         sql_plan *p;
         if ((ret = sql_plan_query(&d->cx, st->query, &p))) goto fail;
-        sql_plan_free(p);
         char *text = tbml_malloc((size_t)(st->query_end - st->query_pos) + 1);
         memcpy(text, sql + st->query_pos, (size_t)(st->query_end - st->query_pos));
         text[st->query_end - st->query_pos] = '\0';

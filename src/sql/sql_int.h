@@ -311,13 +311,14 @@ typedef struct {
     int nregexes, capregexes;
     sql_vset **sets;
     int nsets, capsets;
+    struct sql_plan **plans; /* every plan node made, for their schemas */
+    int nplans, capplans;
 } sql_ctx;
 SQL_HIDDEN void sql_ctx_keep_regex(sql_ctx *cx, void *re);
 SQL_HIDDEN void sql_ctx_keep_set(sql_ctx *cx, sql_vset *set);
 SQL_HIDDEN void sql_ctx_release(sql_ctx *cx); /* frees what the statement kept, and the arena */
 
 SQL_HIDDEN tbml_status sql_plan_query(sql_ctx *cx, const ast_query *q, sql_plan **out);
-SQL_HIDDEN void sql_plan_free(sql_plan *p); /* frees the schemas (the arena holds the rest) */
 SQL_HIDDEN void sql_plan_explain(const sql_plan *p, char **out);
 
 /* Runs a plan to completion; the result holds its rows in partition order. */
