@@ -46,7 +46,7 @@ tbml_status tbml_session_create(int nthreads, tbml_session_t **out)
     tbml_session_t *s = tbml_calloc(1, sizeof(*s));
     s->pool = pool;
     s->nthreads = tbml_pool_size(pool);
-    s->nparts = s->nthreads;
+    s->nparts = 200; /* Spark's spark.sql.shuffle.partitions */
     s->broadcast_threshold = 10 * 1024 * 1024;
     *out = s;
     return TBML_OK;

@@ -224,6 +224,10 @@ SQL_HIDDEN void sql_vset_free(sql_vset *s);
 SQL_HIDDEN void sql_hash_columns(const tbml_column *const *cols, int ncols, int64_t nrows,
                                  uint64_t *out);
 
+/* The partition of each row as Spark's HashPartitioning gives it: pmod(murmur3(keys, 42), n). */
+SQL_HIDDEN void sql_spark_partition(const tbml_column *const *cols, int ncols, int64_t nrows,
+                                    int nparts, int *out);
+
 /* ---- batch helpers (batch.c) ---- */
 typedef struct {
     tbml_batch **b;
