@@ -258,7 +258,10 @@ int cmd_sql(int argc, char **argv)
             rc = 2;
             goto out;
         }
-        if (pr > 0) continue;
+        if (pr > 0) {
+            i--; /* it moved past its value; the loop steps once more */
+            continue;
+        }
         const char *v = i + 1 < argc ? argv[i + 1] : NULL;
         if (cli_is_help(a)) {
             usage(stdout);
