@@ -77,6 +77,7 @@ void sql_column_take(tbml_column *dst, const tbml_column *src, const int64_t *id
         for (int64_t i = 0; i < n; i++)
             if (idx[i] >= 0) tot += src->offsets[idx[i] + 1] - src->offsets[idx[i]];
         dst->offsets = tbml_realloc(dst->offsets, (sz + 1) * 8);
+        tbml_free(dst->chars); /* replaces the empty one of column_init */
         dst->chars = tbml_malloc(tot > 0 ? (size_t)tot : 1);
         dst->chars_capacity = tot > 0 ? tot : 1;
         int64_t o = 0;
@@ -84,7 +85,7 @@ void sql_column_take(tbml_column *dst, const tbml_column *src, const int64_t *id
         for (int64_t i = 0; i < n; i++) {
             if (idx[i] >= 0) {
                 int64_t s = src->offsets[idx[i]], len = src->offsets[idx[i] + 1] - s;
-                mcpy(dst->chars + o, src->chars + s, (size_t)len);
+                if (len) memcpy(dst->chars + o, src->chars + s, (size_t)len);
                 o += len;
             }
             dst->offsets[i + 1] = o;
@@ -162,6 +163,7 @@ tbml_batch *sql_batch_concat(const tbml_schema *schema, tbml_batch *const *bs, i
                 chars += bs[i]->cols[c].offsets[bs[i]->nrows] - bs[i]->cols[c].offsets[0];
             d->offsets = tbml_realloc(d->offsets, (sz + 1) * 8);
             d->offsets[0] = 0;
+            tbml_free(d->chars); /* replaces the empty one of column_init */
             d->chars = tbml_malloc(chars > 0 ? (size_t)chars : 1);
             d->chars_capacity = chars > 0 ? chars : 1;
         } else if (t == TBML_TYPE_BOOL) {
@@ -246,6 +248,7 @@ void sql_column_copy(tbml_column *dst, const tbml_column *src, int64_t n)
         dst->offsets = tbml_realloc(dst->offsets, (sz + 1) * 8);
         for (int64_t i = 0; i <= n; i++)
             dst->offsets[i] = src->offsets[i] - base;
+        tbml_free(dst->chars); /* replaces the empty one of column_init */
         dst->chars = tbml_malloc(len > 0 ? (size_t)len : 1);
         if (len) mcpy(dst->chars, src->chars + base, (size_t)len);
         dst->chars_size = len;

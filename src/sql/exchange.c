@@ -153,7 +153,8 @@ void sql_batch_encode(const tbml_batch *b, uint8_t **out, size_t *size)
         case TBML_TYPE_STRING:
             for (size_t i = 0; i <= n; i++)
                 put_u64(&w, (uint64_t)(col->offsets[i] - col->offsets[0]));
-            put(&w, col->chars + col->offsets[0], (size_t)(col->offsets[n] - col->offsets[0]));
+            if (col->offsets[n] > col->offsets[0])
+                put(&w, col->chars + col->offsets[0], (size_t)(col->offsets[n] - col->offsets[0]));
             break;
         default:
             for (size_t i = 0; i < n; i++)
@@ -257,6 +258,7 @@ tbml_status sql_batch_decode(const uint8_t *buf, size_t size, tbml_batch **out)
             }
             if (!ok) break;
             size_t cs = (size_t)col->offsets[n];
+            tbml_free(col->chars); /* replaces the empty one of column_init */
             col->chars = tbml_malloc(cs ? cs : 1);
             col->chars_size = (int64_t)cs;
             col->chars_capacity = (int64_t)(cs ? cs : 1);
