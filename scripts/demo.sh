@@ -47,4 +47,10 @@ if "$tbml" decrypt --key "$work/keys/datakey.key" --password-file "$work/passwor
 fi
 test ! -e "$work/tampered.out" && echo "no output written"
 
+step "the seed's examples: Pi, and WordCount on a plain and a sealed input (same output)"
+"$tbml" run-example --master 'local[2]' pi 10
+"$tbml" run-example wordcount "$shared/datasets/people.txt"
+"$tbml" run-example wordcount --key "$work/keys/datakey.key" --password-file "$work/password" \
+  "$work/sealed/people.txt.sealed"
+
 printf '\ndemo: done (work folder %s)\n' "$work"

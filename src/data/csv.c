@@ -51,7 +51,7 @@ static void scratch_put(csv_tok *t, const char *s, size_t n)
         t->scratch = tbml_realloc(t->scratch, c);
         t->scap = c;
     }
-    memcpy(t->scratch + t->slen, s, n);
+    if (n) memcpy(t->scratch + t->slen, s, n);
     t->slen += n;
 }
 
@@ -169,10 +169,9 @@ static int csv_next(csv_tok *t, const char *base, size_t size, size_t *pos)
 static int infer_value(const char *s, size_t n)
 {
     int64_t i;
-    double d;
     int b;
     if (reader_parse_i64(s, n, &i)) return I_LONG;
-    if (reader_parse_f64(s, n, &d)) return I_DOUBLE;
+    if (reader_parse_f64(s, n, NULL)) return I_DOUBLE;
     if (tbml_parse_date(s, n, &i)) return I_DATE;
     if (tbml_parse_timestamp(s, n, &i)) return I_TS;
     if (reader_parse_bool(s, n, &b)) return I_BOOL;
