@@ -205,6 +205,8 @@ SQL_HIDDEN int sql_value_eq(const sql_value *a, const sql_value *b);
  * live in *buf (tbml_free it). */
 SQL_HIDDEN void sql_value_cast(const sql_value *v, tbml_type t, sql_value *out, char **buf);
 /* Formats v as CAST(v AS STRING) does; returns a tbml_malloc'd string. */
+/* (long) d as Java casts it: truncation, saturating at the ends, NaN as 0. */
+SQL_HIDDEN int64_t sql_double_to_long(double d);
 SQL_HIDDEN char *sql_value_to_string(const sql_value *v, size_t *n);
 SQL_HIDDEN int sql_parse_date(const char *s, size_t n, int64_t *days);
 SQL_HIDDEN int sql_parse_timestamp(const char *s, size_t n, int64_t *us);

@@ -449,7 +449,7 @@ static int parse_double(const char *s, size_t n, double *out)
     return 1;
 }
 
-static int64_t double_to_long(double f)
+int64_t sql_double_to_long(double f)
 {
     if (isnan(f)) return 0;
     if (f >= 9.2233720368547758e18) return INT64_MAX;
@@ -478,7 +478,7 @@ void sql_value_cast(const sql_value *v, tbml_type t, sql_value *out, char **buf)
     case TBML_TYPE_INT64:
         switch (v->type) {
         case TBML_TYPE_BOOL: out->i = v->i; return;
-        case TBML_TYPE_DOUBLE: out->i = double_to_long(v->f); return;
+        case TBML_TYPE_DOUBLE: out->i = sql_double_to_long(v->f); return;
         case TBML_TYPE_STRING: out->isnull = !parse_long(v->s, v->n, &out->i); return;
         case TBML_TYPE_TIMESTAMP: /* seconds, rounded down as Spark does */
             out->i = v->i >= 0 ? v->i / 1000000 : -((-v->i + 999999) / 1000000);
@@ -540,7 +540,7 @@ void sql_value_cast(const sql_value *v, tbml_type t, sql_value *out, char **buf)
         case TBML_TYPE_STRING: out->isnull = !sql_parse_timestamp(v->s, v->n, &out->i); return;
         case TBML_TYPE_DATE: out->i = v->i * 86400000000LL; return;
         case TBML_TYPE_INT64: out->i = v->i * 1000000; return;
-        case TBML_TYPE_DOUBLE: out->i = double_to_long(v->f * 1e6); return;
+        case TBML_TYPE_DOUBLE: out->i = sql_double_to_long(v->f * 1e6); return;
         default: out->isnull = 1; return;
         }
     case TBML_TYPE_NULL: out->isnull = 1; return;
