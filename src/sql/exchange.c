@@ -202,7 +202,7 @@ tbml_status sql_batch_decode(const uint8_t *buf, size_t size, tbml_batch **out)
     uint32_t nc;
     uint64_t nrows;
     if (!get(&r, magic, 4) || memcmp(magic, "TBMB", 4) != 0 || !get_u32(&r, &nc) || !get_u64(&r, &nrows) ||
-        nc > 100000 || nrows > size * 8 + 1)
+        nc > 100000 || nrows > ((uint64_t)1 << 40))
         return tbml_error(TBML_E_FORMAT, "exchange: malformed batch header");
     tbml_schema schema;
     tbml_schema_init(&schema);
@@ -230,6 +230,11 @@ tbml_status sql_batch_decode(const uint8_t *buf, size_t size, tbml_batch **out)
         col->nrows = (int64_t)n;
         col->capacity = (int64_t)n;
         if (col->type == TBML_TYPE_NULL) continue;
+        if (r.n - r.o < n) { /* every stored row takes at least a byte: no allocation past the input */
+            c++;
+            st = tbml_error(TBML_E_FORMAT, "exchange: truncated column %u", c - 1);
+            break;
+        }
         size_t sz = n ? n : 1;
         int ok = 1;
         if (hdr[1]) {
