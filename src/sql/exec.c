@@ -354,7 +354,8 @@ tbml_status sql_exec(sql_ctx *cx, sql_plan *p, tbml_table **out)
     x.pool = sql_session_pool(cx->s);
     x.nparts = sql_session_partitions(cx->s);
     x.serialize = sql_session_serialize(cx->s);
-    x.xb = &sql_exchange_local;
+    x.xb = sql_session_exchange(cx->s);
+    if (!x.xb) x.xb = &sql_exchange_local;
     x.nstages = count_stages(p) + 1;
     tbml_status st = prepare(&x, p);
     sql_blist *outs = tbml_calloc((size_t)x.nparts, sizeof(sql_blist));

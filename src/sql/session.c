@@ -27,6 +27,7 @@ struct tbml_session {
     void *key_ctx;
     tbml_sql_progress_fn progress_fn;
     void *progress_ctx;
+    const void *exchange; /* sql_exchange_backend; NULL: the local one */
 };
 
 struct tbml_df {
@@ -159,6 +160,8 @@ tbml_pool_t *sql_session_pool(tbml_session_t *s) { return s->pool; }
 int sql_session_partitions(tbml_session_t *s) { return s->nparts; }
 int64_t sql_session_broadcast_threshold(tbml_session_t *s) { return s->broadcast_threshold; }
 int sql_session_serialize(tbml_session_t *s) { return s->serialize; }
+const void *sql_session_exchange(tbml_session_t *s) { return s->exchange; }
+void sql_session_set_exchange(tbml_session_t *s, const void *backend) { s->exchange = backend; }
 
 void sql_session_progress(tbml_session_t *s, int stage, int nstages, int64_t rows, int64_t bytes, int done)
 {

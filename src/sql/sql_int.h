@@ -342,6 +342,10 @@ SQL_HIDDEN tbml_pool_t *sql_session_pool(tbml_session_t *s);
 SQL_HIDDEN int sql_session_partitions(tbml_session_t *s);
 SQL_HIDDEN int64_t sql_session_broadcast_threshold(tbml_session_t *s);
 SQL_HIDDEN int sql_session_serialize(tbml_session_t *s);
+/* The session's exchange backend (exchange.h): the local one unless the distributed runtime
+ * installed another. */
+SQL_HIDDEN const void *sql_session_exchange(tbml_session_t *s);
+SQL_HIDDEN void sql_session_set_exchange(tbml_session_t *s, const void *backend);
 SQL_HIDDEN void sql_session_progress(tbml_session_t *s, int stage, int nstages, int64_t rows,
                                      int64_t bytes, int done);
 
