@@ -444,6 +444,61 @@ static void test_table(void)
     tbml_schema_clear(&s);
 }
 
+/* A fake allreduce over two identical workers: doubles every sum. */
+static int g_allreduce_calls;
+static int twice(void *ctx, double *buf, size_t count)
+{
+    (void)ctx;
+    g_allreduce_calls++;
+    for (size_t i = 0; i < count; i++)
+        buf[i] *= 2;
+    return 0;
+}
+static int broken(void *ctx, double *buf, size_t count)
+{
+    (void)ctx, (void)buf, (void)count;
+    return -1;
+}
+
+/* The distributed hook: training on D with an allreduce that sums two copies of every histogram
+ * (and of the root sums) must grow the model that training on D twice over grows. */
+static void test_allreduce_hook(void)
+{
+    tbml_gbdt_matrix *m = random_matrix(1500, 4);
+    int64_t *idx = tbml_malloc(sizeof(int64_t) * 3000);
+    for (int64_t i = 0; i < 3000; i++)
+        idx[i] = i % 1500;
+    tbml_gbdt_matrix *m2 = tbml_gbdt_matrix_take(m, idx, 3000);
+    tbml_gbdt_params p;
+    tbml_gbdt_params_default(&p);
+    p.num_round = 8;
+    p.nthread = 2;
+    p.min_child_weight = 30; /* binds: hessian sums double with the data */
+    tbml_gbdt_model_t *a = NULL, *b = NULL;
+    tbml_gbdt_train_opts opts = {.allreduce = twice, .cuts_from = m};
+    CHECK_OK(tbml_gbdt_train(&p, m, &opts, &a));
+    CHECK(g_allreduce_calls >= 2 * p.num_round); /* root sums and histograms of every round */
+    CHECK_OK(tbml_gbdt_train(&p, m2, NULL, &b));
+    if (a && b) {
+        double *pa = predict_all(a, m), *pb = predict_all(b, m), d = 0;
+        for (int64_t r = 0; r < m->nrows; r++)
+            d = fmax(d, fabs(pa[r] - pb[r]));
+        CHECK(d < 1e-4);
+        CHECK(tbml_gbdt_tree_nodes(a, 3) == tbml_gbdt_tree_nodes(b, 3));
+        tbml_free(pa);
+        tbml_free(pb);
+    }
+    tbml_gbdt_free(a);
+    tbml_gbdt_free(b);
+    opts.allreduce = broken;
+    a = NULL;
+    CHECK_ST(tbml_gbdt_train(&p, m, &opts, &a), TBML_E_NET);
+    CHECK(a == NULL);
+    tbml_free(idx);
+    tbml_gbdt_matrix_free(m);
+    tbml_gbdt_matrix_free(m2);
+}
+
 static void write_file(const char *path, const char *text)
 {
     FILE *f = fopen(path, "w");
@@ -515,5 +570,6 @@ int main(void)
     test_params();
     test_table();
     test_csv();
+    test_allreduce_hook();
     return check_done();
 }
