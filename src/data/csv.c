@@ -169,10 +169,9 @@ static int csv_next(csv_tok *t, const char *base, size_t size, size_t *pos)
 static int infer_value(const char *s, size_t n)
 {
     int64_t i;
-    double d;
     int b;
     if (reader_parse_i64(s, n, &i)) return I_LONG;
-    if (reader_parse_f64(s, n, &d)) return I_DOUBLE;
+    if (reader_parse_f64(s, n, NULL)) return I_DOUBLE;
     if (tbml_parse_date(s, n, &i)) return I_DATE;
     if (tbml_parse_timestamp(s, n, &i)) return I_TS;
     if (reader_parse_bool(s, n, &b)) return I_BOOL;

@@ -170,12 +170,16 @@ int reader_parse_i64(const char *s, size_t n, int64_t *v)
     return 1;
 }
 
+/* Exact powers of ten up to 1e22: every one is a double, so mantissa * or / 10^k with a
+ * mantissa below 2^53 is one correctly rounded operation (Clinger's fast path). */
+static const double g_pow10[] = {1e0,  1e1,  1e2,  1e3,  1e4,  1e5,  1e6,  1e7,
+                                 1e8,  1e9,  1e10, 1e11, 1e12, 1e13, 1e14, 1e15,
+                                 1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22};
+
 int reader_parse_f64(const char *s, size_t n, double *v)
 {
-    char buf[128];
-    size_t i = 0;
     /* the forms Spark reads: decimal numbers with an optional exponent, NaN, Inf, Infinity */
-    if (n == 0 || n >= sizeof(buf)) return 0;
+    if (n == 0 || n >= 128) return 0;
     const char *p = s;
     size_t m = n;
     int neg = 0;
@@ -185,32 +189,55 @@ int reader_parse_f64(const char *s, size_t n, double *v)
         m--;
     }
     if ((m == 3 && memcmp(p, "NaN", 3) == 0)) {
-        *v = NAN;
+        if (v) *v = NAN;
         return 1;
     }
     if ((m == 3 && memcmp(p, "Inf", 3) == 0) || (m == 8 && memcmp(p, "Infinity", 8) == 0)) {
-        *v = neg ? -INFINITY : INFINITY;
+        if (v) *v = neg ? -INFINITY : INFINITY;
         return 1;
     }
-    int digits = 0;
-    i = 0;
-    while (i < m && p[i] >= '0' && p[i] <= '9')
-        i++, digits++;
+    int digits = 0, sig = 0, frac = 0;
+    uint64_t mant = 0;
+    size_t i = 0;
+    for (; i < m && p[i] >= '0' && p[i] <= '9'; i++, digits++) {
+        if (mant || p[i] != '0') sig++;
+        if (sig <= 19)
+            mant = mant * 10 + (uint64_t)(p[i] - '0');
+        else
+            frac--; /* a digit past what mant holds: scale instead */
+    }
     if (i < m && p[i] == '.') {
         i++;
-        while (i < m && p[i] >= '0' && p[i] <= '9')
-            i++, digits++;
+        for (; i < m && p[i] >= '0' && p[i] <= '9'; i++, digits++) {
+            if (mant || p[i] != '0') sig++;
+            if (sig <= 19) {
+                mant = mant * 10 + (uint64_t)(p[i] - '0');
+                frac++;
+            }
+        }
     }
     if (!digits) return 0;
+    int64_t e10 = 0;
     if (i < m && (p[i] == 'e' || p[i] == 'E')) {
         i++;
-        if (i < m && (p[i] == '+' || p[i] == '-')) i++;
+        int eneg = 0;
+        if (i < m && (p[i] == '+' || p[i] == '-')) eneg = p[i++] == '-';
         int ed = 0;
-        while (i < m && p[i] >= '0' && p[i] <= '9')
-            i++, ed++;
+        for (; i < m && p[i] >= '0' && p[i] <= '9'; i++, ed++)
+            if (e10 < 100000) e10 = e10 * 10 + (p[i] - '0');
         if (!ed) return 0;
+        if (eneg) e10 = -e10;
     }
     if (i != m) return 0;
+    if (!v) return 1; /* syntax only (schema inference) */
+    int64_t k = e10 - frac;
+    if (sig <= 19 && mant < ((uint64_t)1 << 53) && k >= -22 && k <= 22) {
+        double d = (double)mant;
+        d = k < 0 ? d / g_pow10[-k] : d * g_pow10[k];
+        *v = neg ? -d : d;
+        return 1;
+    }
+    char buf[128];
     memcpy(buf, s, n);
     buf[n] = '\0';
     *v = strtod(buf, NULL);

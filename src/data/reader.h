@@ -30,7 +30,8 @@ tbml_status reader_finish(tbml_input_t *in, tbml_read_options *o, tbml_status st
                           reader_chunk *chunks, int64_t nchunks, const tbml_schema *schema,
                           const char *format, tbml_table **out);
 
-/* Parsers of single field values (s need not be NUL-terminated). Return 1 on success. */
+/* Parsers of single field values (s need not be NUL-terminated). Return 1 on success.
+ * reader_parse_f64 with v NULL only checks the syntax. */
 int reader_parse_i64(const char *s, size_t n, int64_t *v);
 int reader_parse_f64(const char *s, size_t n, double *v);
 int reader_parse_bool(const char *s, size_t n, int *v);

@@ -5,6 +5,8 @@
 #include "tbml/readers.h"
 #include "tbml/show.h"
 
+#include "data/reader.h"
+
 #include <stdint.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -478,8 +480,43 @@ static void test_csv_write_quoting(void)
     rmdir(dir);
 }
 
+/* The fast decimal path must give strtod's correctly rounded double for every input. */
+static void test_parse_f64_vs_strtod(void)
+{
+    uint64_t x = 0x1234567;
+    int bad = 0;
+    char buf[64];
+    for (int i = 0; i < 200000; i++) {
+        x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+        int len = 0, nd = 1 + (int)(x % 20), dot = (int)((x >> 8) % (uint64_t)(nd + 1));
+        if ((x >> 16) & 1) buf[len++] = '-';
+        uint64_t y = x;
+        for (int k = 0; k < nd; k++) {
+            if (k == dot && k) buf[len++] = '.';
+            y = y * 6364136223846793005ULL + 1;
+            buf[len++] = (char)('0' + (y >> 60) % 10);
+        }
+        if ((x >> 20) % 4 == 0) len += sprintf(buf + len, "e%d", (int)((x >> 24) % 60) - 30);
+        buf[len] = '\0';
+        double got, want = strtod(buf, NULL);
+        if (!reader_parse_f64(buf, (size_t)len, &got) || memcmp(&got, &want, sizeof(got)) != 0) {
+            if (bad++ < 5) fprintf(stderr, "parse_f64(%s) = %.17g, strtod %.17g\n", buf, got, want);
+        }
+    }
+    CHECK(bad == 0);
+    double d;
+    CHECK(!reader_parse_f64("1e", 2, &d) && !reader_parse_f64(".", 1, &d) &&
+          !reader_parse_f64("1.5x", 4, &d));
+    CHECK(reader_parse_f64(".5", 2, &d) && d == 0.5 && reader_parse_f64("5.", 2, &d) && d == 5.0);
+    CHECK(reader_parse_f64("-Infinity", 9, &d) && d < -1e308);
+    int64_t v;
+    CHECK(reader_parse_i64("-9223372036854775808", 20, &v) && v == INT64_MIN);
+    CHECK(!reader_parse_i64("9223372036854775808", 19, &v) && !reader_parse_i64("-", 1, &v));
+}
+
 int main(void)
 {
+    test_parse_f64_vs_strtod();
     test_text();
     test_csv_basics();
     test_csv_multiline();

@@ -1,0 +1,154 @@
+/* Measured launch (the pal_loader role): check the signature and every trusted file, then start
+ * the job with the manifest's argv, environment, folder and limits only, wait for it, and write
+ * the result receipt. Nothing the host passes reaches the job except where the key service is.
+ *
+ * With the native backends (none, sim) the checks happen before exec: the entrypoint is hashed
+ * through the descriptor that is then executed (fexecve), so it cannot be swapped in between;
+ * libraries are opened again by the dynamic loader, so a host that can write them between the
+ * check and the load is outside this backend's threat model (docs/security-model.md); gramine
+ * re-checks every open inside the enclave. */
+#include "tee_internal.h"
+
+#include "runtime.h"
+
+#include "tbml/crypto.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+extern char **environ;
+
+/* Opens the entrypoint and checks its hash through that descriptor. */
+static tbml_status open_entrypoint(const tbml_manifest_t *m, int *out_fd)
+{
+    json_t *r = tee_manifest_json(m);
+    const char *path = json_string_value(json_object_get(r, "entrypoint"));
+    const char *want = NULL;
+    json_t *tf = json_object_get(r, "trusted_files");
+    for (size_t i = 0; i < json_array_size(tf) && !want; i++) {
+        json_t *e = json_array_get(tf, i);
+        if (strcmp(json_string_value(json_object_get(e, "path")), path) == 0)
+            want = json_string_value(json_object_get(e, "sha256"));
+    }
+    if (!want)
+        return tbml_error(TBML_E_POLICY, "entrypoint %s is not among the trusted files: rebuild the manifest", path);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return tbml_error(TBML_E_POLICY, "entrypoint %s cannot be opened: %s", path, strerror(errno));
+    uint8_t h[32];
+    char hex[65];
+    tbml_status st = tee_hash_fd(fd, path, h);
+    if (!st) {
+        tbml_hex(h, 32, hex);
+        if (strcmp(hex, want) != 0)
+            st = tbml_error(TBML_E_POLICY, "trusted file (entrypoint) %s changed: sha256 %s, manifest expects %s: "
+                            "restore it, or rebuild and re-sign the manifest", path, hex, want);
+    }
+    if (st) {
+        close(fd);
+        return st;
+    }
+    *out_fd = fd;
+    return TBML_OK;
+}
+
+/* In the child: everything the job gets comes from the manifest. Never returns. */
+static void exec_job(const tbml_manifest_t *m, int entry_fd, char **argv_override)
+{
+    json_t *r = tee_manifest_json(m);
+    const char *cwd = json_string_value(json_object_get(r, "cwd"));
+    const char *entry = json_string_value(json_object_get(r, "entrypoint"));
+    json_t *lim = json_object_get(r, "limits");
+    json_int_t mem = json_integer_value(json_object_get(lim, "memory_size"));
+    if (chdir(cwd) != 0) {
+        fprintf(stderr, "tbml run: %s: cannot enter the manifest's folder: %s\n", cwd, strerror(errno));
+        _exit(126);
+    }
+    if (mem > 0) {
+        struct rlimit rl = {(rlim_t)mem, (rlim_t)mem};
+        if (setrlimit(RLIMIT_AS, &rl) != 0) {
+            fprintf(stderr, "tbml run: cannot set the memory limit: %s\n", strerror(errno));
+            _exit(126);
+        }
+    }
+    json_t *env = json_object_get(r, "env");
+    size_t n = json_object_size(env), k = 0;
+    char **envp = tbml_calloc(n + 1, sizeof(*envp));
+    const char *key;
+    json_t *val;
+    json_object_foreach(env, key, val)
+    {
+        size_t len = strlen(key) + strlen(json_string_value(val)) + 2;
+        envp[k] = tbml_malloc(len);
+        snprintf(envp[k++], len, "%s=%s", key, json_string_value(val));
+    }
+    json_t *av = json_object_get(r, "argv");
+    size_t na = json_array_size(av);
+    char **argv = tbml_calloc(na + 1, sizeof(*argv));
+    for (size_t i = 0; i < na; i++)
+        argv[i] = argv_override && argv_override[i] ? argv_override[i] : (char *)json_string_value(json_array_get(av, i));
+    fexecve(entry_fd, argv, envp);
+    /* A #! script cannot run from a close-on-exec descriptor (the kernel reopens it by name). */
+    if (errno == ENOENT) execve(entry, argv, envp);
+    fprintf(stderr, "tbml run: cannot start %s: %s\n", entry, strerror(errno));
+    _exit(127);
+}
+
+tbml_status tbml_tee_run(const tbml_manifest_t *m, const tbml_run_options *ropt, int *exit_code)
+{
+    tbml_status st;
+    uint8_t meas[32], signer[32];
+    char meas_hex[65], signer_hex[65];
+    int entry_fd = -1;
+    tee_runtime rt;
+    memset(&rt, 0, sizeof(rt));
+    if ((st = tbml_manifest_verify(m, meas, signer))) return st;
+    tbml_hex(meas, 32, meas_hex);
+    tbml_hex(signer, 32, signer_hex);
+    if ((st = tbml_manifest_check_files(m))) return st;
+    if ((st = open_entrypoint(m, &entry_fd))) return st;
+    const char *backend = tbml_manifest_backend(m);
+    TBML_LOG_I("measured launch of '%s': measurement %s signer %s backend %s", tbml_manifest_name(m), meas_hex,
+               signer_hex, backend);
+    if ((st = tee_runtime_start(m, ropt, meas, signer, &rt))) goto out;
+    if (rt.delegated) { /* gramine: the enclave loader runs the job and re-checks every file */
+        *exit_code = rt.exit_code;
+        goto out;
+    }
+    if (ropt && ropt->dry_run) {
+        printf("verified %s: measurement %s signer %s backend %s\n", tbml_manifest_name(m), meas_hex, signer_hex, backend);
+        *exit_code = 0;
+        goto out;
+    }
+    fflush(NULL);
+    pid_t pid = fork();
+    if (pid < 0) {
+        st = tbml_error(TBML_E_IO, "cannot start the job: fork: %s", strerror(errno));
+        goto out;
+    }
+    if (pid == 0) {
+        signal(SIGPIPE, SIG_DFL);
+        exec_job(m, entry_fd, rt.argv_override);
+    }
+    int wst;
+    while (waitpid(pid, &wst, 0) < 0) {
+        if (errno != EINTR) {
+            st = tbml_error(TBML_E_IO, "waiting for the job: %s", strerror(errno));
+            goto out;
+        }
+    }
+    int code = WIFEXITED(wst) ? WEXITSTATUS(wst) : 128 + WTERMSIG(wst);
+    st = tee_runtime_finish(m, &rt, meas, signer, code);
+    if (!st) *exit_code = code;
+out:
+    tee_runtime_free(&rt);
+    if (entry_fd >= 0) close(entry_fd);
+    return st;
+}
