@@ -53,4 +53,10 @@ step "the seed's examples: Pi, and WordCount on a plain and a sealed input (same
 "$tbml" run-example wordcount --key "$work/keys/datakey.key" --password-file "$work/password" \
   "$work/sealed/people.txt.sealed"
 
+step "gradient-boosted trees: the XGBoost examples, and training on sealed data"
+"$tbml" run-example xgboost_regressor --file-path "$shared/datasets/BostonHousing.csv" --show 5
+"$tbml" run-example xgboost_classifier -f "$shared/datasets/PimaIndiansDiabetes.csv" --show 5
+"$tbml" train --model gbdt -f "$work/sealed/BostonHousing.csv.sealed" --key "$work/keys/datakey.key" \
+  --password-file "$work/password" --test-fraction 0.2 --model-out "$work/boston.gbdt"
+
 printf '\ndemo: done (work folder %s)\n' "$work"
