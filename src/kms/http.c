@@ -389,8 +389,9 @@ tbml_status kms_http_run(kms_http_t *h, volatile int *stop)
         }
     }
     pthread_attr_destroy(&attr);
-    /* Connections notice the stop within a tick; give them a bounded time to finish. */
-    for (int i = 0; i < 200 && atomic_load(&h->active) > 0; i++) usleep(50000);
+    /* Connections notice the stop within a tick and every step they take has a deadline, so this
+     * ends; the service's state must outlive them. */
+    while (atomic_load(&h->active) > 0) usleep(50000);
     return TBML_OK;
 }
 
