@@ -119,10 +119,8 @@ static int ci_prefix(const char *line, size_t len, const char *name)
     return len > n && strncasecmp(line, name, n) == 0 && line[n] == ':';
 }
 
-/* Parses the request head in buf[0..head_len) (ending in CRLFCRLF). Returns 0 or an HTTP
- * status for the error; *msg names the problem. */
-static int parse_head(const char *buf, size_t head_len, kms_request *req, size_t *content_length, int *keep_alive,
-                      const char **msg)
+int kms_http_parse_head(const char *buf, size_t head_len, kms_request *req, size_t *content_length, int *keep_alive,
+                        const char **msg)
 {
     const char *p = buf, *end = buf + head_len;
     const char *eol = memchr(p, '\r', (size_t)(end - p));
@@ -236,7 +234,7 @@ static void serve_conn(conn *c)
         snprintf(req.peer, sizeof(req.peer), "%s", c->peer);
         int keep_alive;
         const char *msg = NULL;
-        int err = parse_head(c->buf, head_len, &req, &clen, &keep_alive, &msg);
+        int err = kms_http_parse_head(c->buf, head_len, &req, &clen, &keep_alive, &msg);
         if (err) {
             send_error(c, err, msg);
             return;

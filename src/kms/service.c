@@ -524,6 +524,7 @@ static void handle_admin(kms_service *k, const kms_request *req, json_t *body, k
             }
         }
         tbml_wipe(kb, sizeof(kb));
+        if (imp) tbml_wipe((char *)imp, strlen(imp)); /* jansson frees without wiping */
     } else if (strcmp(req->method, "PUT") == 0 && strcmp(what, "policy") == 0) {
         json_t *p = json_object_get(body, "policy");
         const char *why = policy_invalid(p);
