@@ -43,5 +43,13 @@ int main(void)
     char longauth[400];
     snprintf(longauth, sizeof(longauth), "GET /x HTTP/1.1\r\nAuthorization: %0300d\r\n\r\n", 0);
     CHECK(parse(longauth, &r, &n, &ka) == 431);
+    /* NUL bytes must not cut a field short (found by fuzz_http) */
+    static const char nul_method[] = "\0\tST /x HTTP/1.1\r\n\r\n";
+    const char *msg;
+    CHECK(kms_http_parse_head(nul_method, sizeof(nul_method) - 1, &r, &n, &ka, &msg) == 400);
+    static const char nul_path[] = "GET /x\0y HTTP/1.1\r\n\r\n";
+    CHECK(kms_http_parse_head(nul_path, sizeof(nul_path) - 1, &r, &n, &ka, &msg) == 400);
+    static const char nul_auth[] = "GET /x HTTP/1.1\r\nAuthorization: Bearer a\0b\r\n\r\n";
+    CHECK(kms_http_parse_head(nul_auth, sizeof(nul_auth) - 1, &r, &n, &ka, &msg) == 400);
     return check_done();
 }
