@@ -81,7 +81,6 @@ tbml_status kms_audit_append(kms_audit *a, json_t *entry)
         line = realloc(line, n + 2);
         line[n] = '\n';
         st = tbml_write_all(a->fd, line, n + 1, "audit log");
-        if (!st && a->sync && fdatasync(a->fd) != 0) st = tbml_error(TBML_E_IO, "audit log: fdatasync: %s", strerror(errno));
         free(line);
         if (!st) {
             memcpy(a->head, h, 32);
@@ -89,6 +88,9 @@ tbml_status kms_audit_append(kms_audit *a, json_t *entry)
         }
     }
     pthread_mutex_unlock(&a->lock);
+    /* Outside the lock, so concurrent appends share one journal commit (group commit); the caller
+     * answers only after its own entry is on disk. */
+    if (!st && a->sync && fdatasync(a->fd) != 0) st = tbml_error(TBML_E_IO, "audit log: fdatasync: %s", strerror(errno));
     return st;
 }
 
