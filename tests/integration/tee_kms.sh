@@ -172,6 +172,13 @@ expect_fail "was modified" "$T" kms audit --state st
 expect_fail "broken audit log" "$T" kms serve --state st --password-file pw --listen 127.0.0.1:0
 cp audit.orig st/audit.log && sed -i '3d' st/audit.log
 expect_fail "sequence number" "$T" kms audit --state st
+# cutting entries off the end keeps a valid chain: only an anchor kept elsewhere reveals it
+cp audit.orig st/audit.log
+ANCHOR=$("$T" kms audit --state st | sed 's/.*head //')
+"$T" kms audit --state st --anchor "$ANCHOR" >/dev/null || fail "anchor of the current head"
+head -n 5 audit.orig >st/audit.log
+"$T" kms audit --state st >/dev/null || fail "a cut-back log is still a valid chain"
+expect_fail "the log was cut back" "$T" kms audit --state st --anchor "$ANCHOR"
 cp audit.orig st/audit.log
 ok "tampered audit log detected"
 # 8. the state file is MACed: a policy edited on disk stops the service from starting
