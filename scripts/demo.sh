@@ -47,4 +47,7 @@ if "$tbml" decrypt --key "$work/keys/datakey.key" --password-file "$work/passwor
 fi
 test ! -e "$work/tampered.out" && echo "no output written"
 
+step "trusted runtime and key service (scripts/demo_tee.sh)"
+TBML_SHARED=$shared "$root/scripts/demo_tee.sh" "$work"
+
 printf '\ndemo: done (work folder %s)\n' "$work"
