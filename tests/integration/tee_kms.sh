@@ -141,7 +141,16 @@ mkdir other-tls && "$T" keygen tls --out other-tls --password-file pw >/dev/null
   --conf tbml.kms.app=app1 python3 job.py people.csv.sealed out.txt
 "$T" sign --key enclave.pem wrongca.json >/dev/null
 expect_fail "SSL\|certificate" "$T" run --conf "tbml.kms.url=$URL" wrongca.json
-ok "backend none and an unpinned service certificate refused"
+# a pinned public key: the right one works, another one is refused
+PIN=sha256//$(openssl x509 -in st/tls/cert.pem -pubkey -noout | openssl pkey -pubin -outform der | openssl dgst -sha256 -binary | base64)
+BADPIN=sha256//$(openssl x509 -in other-tls/cert.pem -pubkey -noout | openssl pkey -pubin -outform der | openssl dgst -sha256 -binary | base64)
+manifest pinned enclave.pem --conf "tbml.kms.pin=$PIN" python3 job.py people.csv.sealed out.txt
+manifest badpin enclave.pem --conf "tbml.kms.pin=$BADPIN" python3 job.py people.csv.sealed out.txt
+policy app1 "{\"measurements\":[\"$M\",\"$(cat pinned.meas)\",\"$(cat badpin.meas)\"],\"insecure_allow_simulated\":true}"
+"$T" run --conf "tbml.kms.url=$URL" pinned.json 2>/dev/null || fail "pinned key refused"
+expect_fail "pinned public key" "$T" run --conf "tbml.kms.url=$URL" badpin.json
+policy app1 "{\"measurements\":[\"$M\"],\"insecure_allow_simulated\":true}"
+ok "backend none, an unpinned service certificate and a wrong key pin refused"
 
 # 5. restart: keys and policies survive; a wrong password does not start it
 stop_server
