@@ -59,4 +59,7 @@ step "gradient-boosted trees: the XGBoost examples, and training on sealed data"
 "$tbml" train --model gbdt -f "$work/sealed/BostonHousing.csv.sealed" --key "$work/keys/datakey.key" \
   --password-file "$work/password" --test-fraction 0.2 --model-out "$work/boston.gbdt"
 
+step "trusted runtime and key service (scripts/demo_tee.sh)"
+TBML_SHARED=$shared "$root/scripts/demo_tee.sh" "$work"
+
 printf '\ndemo: done (work folder %s)\n' "$work"
