@@ -5,4 +5,5 @@
 #include "tbml/crypto.h"
 #include "tbml/seal.h"
 #include "tbml/pki.h"
+#include "tbml/sql.h"
 #endif
