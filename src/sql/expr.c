@@ -416,7 +416,7 @@ static void fn_row(const sql_expr *e, sql_value *a, int na, sql_value *r, char *
         int64_t len = (int64_t)utf8_count(a[0].s, a[0].n), pos = a[1].i;
         int64_t cnt = na > 2 ? a[2].i : INT64_MAX;
         int64_t start = pos > 0 ? pos - 1 : (pos < 0 ? len + pos : 0);
-        int64_t end = cnt <= 0 ? start : (cnt > INT64_MAX - start ? INT64_MAX : start + cnt);
+        int64_t end = cnt <= 0 ? start : (start > 0 && cnt > INT64_MAX - start ? INT64_MAX : start + cnt);
         if (start < 0) start = 0;
         if (end > len) end = len;
         r->s = a[0].s;
