@@ -1112,11 +1112,6 @@ static tbml_status plan_join(sql_ctx *cx, const ast_from *f, rel *out)
                 add_arg(cx, and, c);
                 cond = and;
             }
-            /* USING shows one key column: the left one (right one for RIGHT JOIN) */
-            if (f->join == JOIN_RIGHT)
-                out->sc.c[li].hidden = 1;
-            else
-                out->sc.c[nl + ri].hidden = 1;
         }
     }
     if (cond && !is_const_true(cond)) j->residual = cond; /* split into keys by the optimiser */
@@ -1133,8 +1128,9 @@ static tbml_status plan_join(sql_ctx *cx, const ast_from *f, rel *out)
     }
     j->est_rows = l.plan->est_rows > r.plan->est_rows ? l.plan->est_rows : r.plan->est_rows;
     out->plan = j;
-    if (f->nusing && f->join == JOIN_FULL) {
-        /* FULL JOIN USING: the key is coalesce(left.k, right.k), first */
+    if (f->nusing) {
+        /* JOIN USING shows each key once, first (Spark's order): the left key, the right one for
+         * RIGHT JOIN, coalesce(left, right) for FULL JOIN; then the other columns */
         sql_plan *p = new_plan(cx, P_PROJECT);
         set_child(p, 0, j);
         scope ns;
@@ -1151,18 +1147,24 @@ static tbml_status plan_join(sql_ctx *cx, const ast_from *f, rel *out)
             bl.sc = &l.sc;
             br.sc = &r.sc;
             if ((st = resolve(&bl, &al, &li)) || (st = resolve(&br, &al, &ri))) return st;
-            sql_expr *lc = mk_col(cx, li, l.sc.c[li].type), *rc = mk_col(cx, nl + ri, r.sc.c[ri].type);
+            sql_expr *lc = mk_col(cx, li, l.sc.c[li].type), *rc = mk_col(cx, nl + ri, r.sc.c[ri].type), *key;
             tbml_type t;
-            common_type(lc->type, rc->type, 0, &t);
-            if ((st = coerce(cx, &lc, t)) || (st = coerce(cx, &rc, t))) return st;
-            sql_expr *co = mk(cx, E_COALESCE, t);
-            add_arg(cx, co, lc);
-            add_arg(cx, co, rc);
-            p->exprs[p->nexprs++] = co;
-            tbml_schema_add(&p->schema, l.sc.c[li].name, t, 1);
-            scope_add(cx->a, &ns, NULL, l.sc.c[li].name, t, 0, NULL, 0);
+            if (f->join == JOIN_FULL) {
+                common_type(lc->type, rc->type, 0, &t);
+                if ((st = coerce(cx, &lc, t)) || (st = coerce(cx, &rc, t))) return st;
+                key = mk(cx, E_COALESCE, t);
+                add_arg(cx, key, lc);
+                add_arg(cx, key, rc);
+            } else {
+                key = f->join == JOIN_RIGHT ? rc : lc;
+                t = key->type;
+            }
+            p->exprs[p->nexprs++] = key;
+            const char *kname = f->join == JOIN_RIGHT ? r.sc.c[ri].name : l.sc.c[li].name;
+            tbml_schema_add(&p->schema, kname, t, 1);
+            scope_add(cx->a, &ns, NULL, kname, t, 0, NULL, 0);
             out->sc.c[li].hidden = 1;
-            out->sc.c[nl + ri].hidden = 1;
+            if (nl + ri < n) out->sc.c[nl + ri].hidden = 1;
         }
         for (int i = 0; i < n; i++) {
             p->exprs[p->nexprs++] = mk_col(cx, i, out->sc.c[i].type);

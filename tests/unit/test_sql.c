@@ -175,6 +175,22 @@ static void test_names_and_orders(void)
        "-1.0,1.0E308,NaN");
 }
 
+static void test_using(void)
+{
+    /* JOIN USING: the key once and first, then the rest; qualified names still reach each side */
+    tbml_df_t *df;
+    CHECK_OK(tbml_sql(g_s, "CREATE TEMP VIEW l AS SELECT 'a' AS x, 1 AS k UNION ALL SELECT 'b', 2", &df));
+    tbml_df_free(df);
+    CHECK_OK(tbml_sql(g_s, "CREATE TEMP VIEW r AS SELECT 2 AS k, 'z' AS y UNION ALL SELECT 3, 'w'", &df));
+    tbml_df_free(df);
+    EQ(names("SELECT * FROM l JOIN r USING (k)"), "k:long,x:string,y:string");
+    EQ(row1("SELECT * FROM l JOIN r USING (k)"), "2|b|z");
+    EQ(row1("SELECT *, l.k, r.k FROM l RIGHT JOIN r USING (k) ORDER BY k DESC"), "3|null|w|null|3");
+    EQ(col0("SELECT k FROM l FULL JOIN r USING (k) ORDER BY k"), "1,2,3");
+    EQ(col0("SELECT * FROM l LEFT SEMI JOIN r USING (k)"), "2");
+    EQ(names("SELECT * FROM l LEFT ANTI JOIN r USING (k)"), "k:long,x:string");
+}
+
 static void test_errors(void)
 {
     tbml_df_t *df = NULL;
@@ -353,6 +369,7 @@ int main(void)
     test_spark_semantics();
     test_names_and_orders();
     test_errors();
+    test_using();
     test_views_and_dataframes();
     test_big();
     /* the same big queries with broadcasts off, 7 partitions and serialised exchanges */
