@@ -1254,6 +1254,43 @@ static tbml_status order_ref(sql_ctx *cx, const ast_order *o, const scope *outs,
     return TBML_OK;
 }
 
+/* HAVING may name a select-list alias (HAVING n > 1 for count(*) AS n), as Spark allows: such a
+ * name, when no input column has it, stands for the aliased expression. */
+static const ast_expr *subst_aliases(sql_ctx *cx, const ast_expr *e, const ast_select *s, const scope *in)
+{
+    if (e->kind == A_COLUMN && !e->qual) {
+        for (int k = 0; k < in->n; k++)
+            if (strcasecmp(in->c[k].name, e->name) == 0) return e;
+        for (int k = 0; k < s->nitems; k++)
+            if (s->items[k].alias && strcasecmp(s->items[k].alias, e->name) == 0) return s->items[k].expr;
+        return e;
+    }
+    if (e->nargs == 0 || e->kind == A_IN_SUBQ || e->kind == A_EXISTS || e->kind == A_SUBQUERY) {
+        if (e->kind == A_IN_SUBQ) {
+            const ast_expr *a0 = subst_aliases(cx, e->args[0], s, in);
+            if (a0 == e->args[0]) return e;
+            ast_expr *c = sql_alloc(cx->a, sizeof(*c));
+            *c = *e;
+            c->args = sql_alloc(cx->a, sizeof(ast_expr *));
+            c->args[0] = (ast_expr *)a0;
+            return c;
+        }
+        return e;
+    }
+    ast_expr *c = NULL;
+    for (int i = 0; i < e->nargs; i++) {
+        const ast_expr *a = subst_aliases(cx, e->args[i], s, in);
+        if (a != e->args[i] && !c) {
+            c = sql_alloc(cx->a, sizeof(*c));
+            *c = *e;
+            c->args = sql_alloc(cx->a, (size_t)e->nargs * sizeof(ast_expr *));
+            memcpy(c->args, e->args, (size_t)e->nargs * sizeof(ast_expr *));
+        }
+        if (c) c->args[i] = (ast_expr *)a;
+    }
+    return c ? c : e;
+}
+
 static tbml_status plan_select(sql_ctx *cx, const ast_query *q, rel *out)
 {
     const ast_select *s = q->sel;
@@ -1382,7 +1419,7 @@ static tbml_status plan_select(sql_ctx *cx, const ast_query *q, rel *out)
     sql_expr *having = NULL;
     if (s->having) {
         b.clause = "HAVING";
-        if ((st = bind(&b, s->having, &having))) return st;
+        if ((st = bind(&b, subst_aliases(cx, s->having, s, &from.sc), &having))) return st;
         if ((st = want_bool(&b, s->having, &having, "the HAVING condition"))) return st;
     }
     /* ORDER BY: select-list references, or expressions carried as hidden columns */
