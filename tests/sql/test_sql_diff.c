@@ -793,7 +793,7 @@ static void generated(int n)
         dq p, x, y, st;
         char tq[4096], sq[4096];
         int ordered = 0;
-        switch (i % 9) {
+        switch (i % 13) {
         case 0:
             gen_pred(&p, 2);
             gen_num(&x, 2);
@@ -859,6 +859,51 @@ static void generated(int n)
             snprintf(sq, sizeof(sq), "SELECT a, b FROM t1 WHERE %s UNION ALL SELECT k, w FROM t2 WHERE k > %d", p.s, lim);
             break;
         }
+        case 9: {
+            /* multi-key join with a residual OR, over derived tables */
+            gen_pred(&p, 1);
+            snprintf(tq, sizeof(tq),
+                     "SELECT x.id, y.id FROM (SELECT * FROM t1 WHERE %s) x %s JOIN t2 y ON x.a = y.k AND x.flag = (y.w > 0) "
+                     "AND (x.b < y.w OR y.v = 'red')",
+                     p.t, chance(50) ? "LEFT" : "FULL");
+            snprintf(sq, sizeof(sq),
+                     "SELECT x.id, y.id FROM (SELECT * FROM t1 WHERE %s) x %s JOIN t2 y ON x.a = y.k AND x.flag = (y.w > 0) "
+                     "AND (x.b < y.w OR y.v = 'red')",
+                     p.s, strstr(tq, "LEFT JOIN") ? "LEFT" : "FULL");
+            break;
+        }
+        case 10: {
+            /* CASE as a group key, HAVING on an aggregate not selected, ORDER BY an aggregate */
+            int c1 = rint_(-10, 10), h = rint_(0, 60);
+            snprintf(tq, sizeof(tq),
+                     "SELECT CASE WHEN a < %d THEN 'lo' WHEN a >= %d THEN 'hi' END AS band, count(*) AS n, max(s), min(d) FROM t1 "
+                     "GROUP BY CASE WHEN a < %d THEN 'lo' WHEN a >= %d THEN 'hi' END HAVING sum(b) > %d ORDER BY n DESC, band",
+                     c1, c1, c1, c1, -h);
+            snprintf(sq, sizeof(sq), "%s", tq);
+            ordered = 1;
+            break;
+        }
+        case 11: {
+            /* semi and anti joins, in Spark's syntax and SQLite's EXISTS */
+            int w = rint_(-40, 40);
+            int anti = chance(50);
+            snprintf(tq, sizeof(tq), "SELECT t1.id, t1.s FROM t1 LEFT %s JOIN t2 ON t1.a = t2.k AND t2.w > %d WHERE t1.id %% 4 = %d",
+                     anti ? "ANTI" : "SEMI", w, rint_(0, 3));
+            snprintf(sq, sizeof(sq), "SELECT t1.id, t1.s FROM t1 WHERE %sEXISTS (SELECT 1 FROM t2 WHERE t1.a = t2.k AND t2.w > %d) AND t1.id %% 4 = %c",
+                     anti ? "NOT " : "", w, tq[strlen(tq) - 1]);
+            break;
+        }
+        case 12: {
+            /* UNION (distinct) of strings, ordered with NULLS placement */
+            const char *nl = chance(50) ? "NULLS FIRST" : "NULLS LAST";
+            const char *dir = chance(50) ? "ASC" : "DESC";
+            int lim = rint_(1, 12);
+            snprintf(tq, sizeof(tq), "SELECT s FROM t1 WHERE a > %d UNION SELECT v FROM t2 WHERE k < %d ORDER BY s %s %s LIMIT %d",
+                     rint_(-5, 5), rint_(0, 30), dir, nl, lim);
+            snprintf(sq, sizeof(sq), "%s", tq);
+            ordered = 1;
+            break;
+        }
         default: {
             gen_pred(&p, 1);
             int th = rint_(1, 40);
@@ -912,7 +957,7 @@ static const char *g_tnames[4] = {"t1", "t2", "t3", "t0"};
 
 int main(int argc, char **argv)
 {
-    int ngen = argc > 1 ? atoi(argv[1]) : 360;
+    int ngen = argc > 1 ? atoi(argv[1]) : 390;
     if (sqlite3_open(":memory:", &g_db) != SQLITE_OK) return 2;
     sqlite3_exec(g_db, "PRAGMA case_sensitive_like = ON", NULL, NULL, NULL);
     sqlite3_create_function(g_db, "stddev", 1, SQLITE_UTF8, NULL, NULL, sd_step, sd_final);
