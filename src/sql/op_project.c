@@ -68,7 +68,8 @@ static tbml_status project_put(sql_sink *base, tbml_batch *b, int owned)
     if (!owned) {
         int picks = 1;
         for (int i = 0; i < n && picks; i++)
-            picks = p->exprs[i]->kind == E_COL || (p->exprs[i]->kind == E_LIT && p->exprs[i]->type == TBML_TYPE_NULL);
+            picks = p->exprs[i]->kind == E_COL ||
+                    (p->exprs[i]->kind == E_LIT && p->exprs[i]->type == TBML_TYPE_NULL);
         if (picks) return project_view(s, b);
     }
     tbml_column *cols = tbml_calloc(n > 0 ? (size_t)n : 1, sizeof(tbml_column));
