@@ -235,7 +235,8 @@ static int digits(const char *s, size_t n, size_t *i, int maxd, int64_t *v)
 static int parse_date_part(const char *s, size_t n, size_t *i, int64_t *days)
 {
     int64_t y, m = 1, d = 1;
-    int k = digits(s, n, i, 6, &y);
+    /* four-digit years, as Spark's default parser: also keeps timestamps within a long */
+    int k = digits(s, n, i, 4, &y);
     if (k < 4) return 0;
     if (*i < n && s[*i] == '-') {
         (*i)++;
