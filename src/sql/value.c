@@ -616,11 +616,13 @@ void sql_value_cast(const sql_value *v, tbml_type t, sql_value *out, char **buf)
         case TBML_TYPE_STRING:
             out->isnull = !sql_parse_timestamp(v->s, v->n, &out->i);
             return;
-        case TBML_TYPE_DATE:
-            out->i = v->i * 86400000000LL;
+        case TBML_TYPE_DATE: /* past a long's microseconds: NULL */
+            out->isnull = v->i > 106751991 || v->i < -106751991;
+            if (!out->isnull) out->i = v->i * 86400000000LL;
             return;
         case TBML_TYPE_INT64:
-            out->i = v->i * 1000000;
+            out->isnull = v->i > INT64_MAX / 1000000 || v->i < INT64_MIN / 1000000;
+            if (!out->isnull) out->i = v->i * 1000000;
             return;
         case TBML_TYPE_DOUBLE:
             out->i = sql_double_to_long(v->f * 1e6);
