@@ -405,7 +405,7 @@ char *sql_value_to_string(const sql_value *v, size_t *n)
     }
     case TBML_TYPE_TIMESTAMP: {
         int64_t us = v->i,
-                days = us >= 0 ? us / 86400000000LL : -((-us + 86399999999LL) / 86400000000LL);
+                days = us / 86400000000LL - (us % 86400000000LL < 0); /* floor, no overflow */
         int64_t rem = us - days * 86400000000LL;
         int y, m, d;
         sql_civil_from_days(days, &y, &m, &d);
@@ -536,7 +536,7 @@ void sql_value_cast(const sql_value *v, tbml_type t, sql_value *out, char **buf)
             out->isnull = !parse_long(v->s, v->n, &out->i);
             return;
         case TBML_TYPE_TIMESTAMP: /* seconds, rounded down as Spark does */
-            out->i = v->i >= 0 ? v->i / 1000000 : -((-v->i + 999999) / 1000000);
+            out->i = v->i / 1000000 - (v->i % 1000000 < 0); /* floor */
             return;
         default:
             out->isnull = 1;
@@ -605,7 +605,7 @@ void sql_value_cast(const sql_value *v, tbml_type t, sql_value *out, char **buf)
             out->isnull = !sql_parse_date(v->s, v->n, &out->i);
             return;
         case TBML_TYPE_TIMESTAMP:
-            out->i = v->i >= 0 ? v->i / 86400000000LL : -((-v->i + 86399999999LL) / 86400000000LL);
+            out->i = v->i / 86400000000LL - (v->i % 86400000000LL < 0); /* floor */
             return;
         default:
             out->isnull = 1;
