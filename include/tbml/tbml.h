@@ -10,4 +10,5 @@
 #include "tbml/readers.h"
 #include "tbml/show.h"
 #include "tbml/app.h"
+#include "tbml/sql.h"
 #endif
