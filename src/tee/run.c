@@ -115,8 +115,8 @@ tbml_status tbml_tee_run(const tbml_manifest_t *m, const tbml_run_options *ropt,
     if ((st = tbml_manifest_check_files(m))) return st;
     if ((st = open_entrypoint(m, &entry_fd))) return st;
     const char *backend = tbml_manifest_backend(m);
-    TBML_LOG_I("measured launch of '%s': measurement %s signer %s backend %s", tbml_manifest_name(m), meas_hex,
-               signer_hex, backend);
+    TBML_LOG_I("%smeasured launch of '%s': measurement %s signer %s backend %s",
+               strcmp(backend, "sim") == 0 ? "SIMULATED " : "", tbml_manifest_name(m), meas_hex, signer_hex, backend);
     if (ropt && ropt->dry_run) { /* no key requests, no side effects */
         printf("verified %s: measurement %s signer %s backend %s\n", tbml_manifest_name(m), meas_hex, signer_hex, backend);
         *exit_code = 0;

@@ -110,7 +110,8 @@ static tbml_status open_sealed_inputs(const tbml_manifest_t *m, const tbml_run_o
             tbml_free(rt->argv_override[idx]);
             rt->argv_override[idx] = tbml_strdup(name);
         }
-        TBML_LOG_I("sealed input %s opened with key '%s' released by the key service", path, keyname);
+        TBML_LOG_I("%ssealed input %s opened with key '%s' released by the key service",
+                   strcmp(tbml_manifest_backend(m), "sim") == 0 ? "SIMULATED enclave: " : "", path, keyname);
     }
     tbml_kms_client_free(kc);
     return st;
