@@ -59,8 +59,9 @@ out:
     return TBML_OK;
 }
 
-static tbml_status open_sealed_inputs(const tbml_manifest_t *m, const tbml_run_options *ropt, const uint8_t meas[32],
-                                      const uint8_t signer[32], tee_runtime *rt)
+static tbml_status open_sealed_inputs(const tbml_manifest_t *m, const tbml_run_options *ropt,
+                                      const uint8_t meas[32], const uint8_t signer[32],
+                                      tee_runtime *rt)
 {
     json_t *r = tee_manifest_json(m);
     json_t *si = json_object_get(r, "sealed_inputs");
@@ -69,12 +70,16 @@ static tbml_status open_sealed_inputs(const tbml_manifest_t *m, const tbml_run_o
     const char *ca = tbml_manifest_conf(m, "tbml.kms.ca");
     const char *app = tbml_manifest_conf(m, "tbml.kms.app");
     if (!url || !ca)
-        return tbml_error(TBML_E_ARG, "the manifest has sealed inputs: give the key service with --conf "
-                          "tbml.kms.url=https://HOST:PORT, and its CA with --conf tbml.kms.ca=FILE when building the manifest");
+        return tbml_error(TBML_E_ARG,
+                          "the manifest has sealed inputs: give the key service with --conf "
+                          "tbml.kms.url=https://HOST:PORT, and its CA with --conf tbml.kms.ca=FILE "
+                          "when building the manifest");
     const tbml_evidence_backend *be = tbml_evidence_backend_find(tbml_manifest_backend(m));
     if (!be || !be->get_quote)
-        return tbml_error(TBML_E_POLICY, "backend '%s' produces no evidence, so the key service will not release "
-                          "keys: build the manifest with --tee-backend sim (testing) or gramine", tbml_manifest_backend(m));
+        return tbml_error(TBML_E_POLICY,
+                          "backend '%s' produces no evidence, so the key service will not release "
+                          "keys: build the manifest with --tee-backend sim (testing) or gramine",
+                          tbml_manifest_backend(m));
     tbml_report_t ident;
     memset(&ident, 0, sizeof(ident));
     memcpy(ident.measurement, meas, 32);
@@ -94,7 +99,8 @@ static tbml_status open_sealed_inputs(const tbml_manifest_t *m, const tbml_run_o
         const char *keyname = json_string_value(json_object_get(e, "key"));
         tbml_key_t *key = NULL;
         int fd = -1;
-        st = tbml_kms_client_release(kc, app ? app : tbml_manifest_name(m), keyname, be, &ident, &key);
+        st = tbml_kms_client_release(kc, app ? app : tbml_manifest_name(m), keyname, be, &ident,
+                                     &key);
         if (!st) st = unseal_to_memfd(path, key, &fd);
         tbml_key_free(key);
         if (st) break;
@@ -111,43 +117,55 @@ static tbml_status open_sealed_inputs(const tbml_manifest_t *m, const tbml_run_o
             rt->argv_override[idx] = tbml_strdup(name);
         }
         TBML_LOG_I("%ssealed input %s opened with key '%s' released by the key service",
-                   strcmp(tbml_manifest_backend(m), "sim") == 0 ? "SIMULATED enclave: " : "", path, keyname);
+                   strcmp(tbml_manifest_backend(m), "sim") == 0 ? "SIMULATED enclave: " : "", path,
+                   keyname);
     }
     tbml_kms_client_free(kc);
     return st;
 }
 
-tbml_status tee_runtime_start(const tbml_manifest_t *m, const tbml_run_options *ropt, const uint8_t meas[32],
-                              const uint8_t signer[32], tee_runtime *rt)
+tbml_status tee_runtime_start(const tbml_manifest_t *m, const tbml_run_options *ropt,
+                              const uint8_t meas[32], const uint8_t signer[32], tee_runtime *rt)
 {
     const char *backend = tbml_manifest_backend(m);
     if (strcmp(backend, "sim") == 0) {
-        tbml_log(TBML_LOG_WARN, "SIMULATED enclave: no hardware protects this job; evidence it produces is "
+        tbml_log(TBML_LOG_WARN,
+                 "SIMULATED enclave: no hardware protects this job; evidence it produces is "
                  "SIMULATED and a strict key service refuses it");
     } else if (strcmp(backend, "gramine") == 0) {
         const char *dir = ropt && ropt->gramine_dir ? ropt->gramine_dir : NULL;
         char tmpl[] = "/tmp/tbml-gramine-XXXXXX";
         if (!dir) {
-            if (!mkdtemp(tmpl)) return tbml_error(TBML_E_IO, "cannot make a folder for the Gramine manifest: %s", strerror(errno));
+            if (!mkdtemp(tmpl))
+                return tbml_error(TBML_E_IO, "cannot make a folder for the Gramine manifest: %s",
+                                  strerror(errno));
             dir = tmpl;
         }
         tbml_status st = tee_gramine_export(m, dir);
         if (st) return st;
         if (access("/usr/bin/gramine-sgx", X_OK) != 0)
-            return tbml_error(TBML_E_UNSUPPORTED, "gramine-sgx is not installed: the Gramine manifest is in %s; "
-                              "install Gramine and sign it with gramine-sgx-sign, or use --tee-backend sim", dir);
+            return tbml_error(
+                TBML_E_UNSUPPORTED,
+                "gramine-sgx is not installed: the Gramine manifest is in %s; "
+                "install Gramine and sign it with gramine-sgx-sign, or use --tee-backend sim",
+                dir);
         char sgx[4096];
         snprintf(sgx, sizeof(sgx), "%s/tbml-job.manifest.sgx", dir);
         if (access(sgx, R_OK) != 0)
-            return tbml_error(TBML_E_POLICY, "%s is missing: run gramine-manifest and gramine-sgx-sign with the enclave "
-                              "key in %s first (see its README)", sgx, dir);
+            return tbml_error(
+                TBML_E_POLICY,
+                "%s is missing: run gramine-manifest and gramine-sgx-sign with the enclave "
+                "key in %s first (see its README)",
+                sgx, dir);
         pid_t pid = fork();
         if (pid == 0) {
-            if (chdir(dir) == 0) execl("/usr/bin/gramine-sgx", "gramine-sgx", "tbml-job", (char *)NULL);
+            if (chdir(dir) == 0)
+                execl("/usr/bin/gramine-sgx", "gramine-sgx", "tbml-job", (char *)NULL);
             _exit(127);
         }
         int wst;
-        if (pid < 0 || waitpid(pid, &wst, 0) < 0) return tbml_error(TBML_E_IO, "gramine-sgx: %s", strerror(errno));
+        if (pid < 0 || waitpid(pid, &wst, 0) < 0)
+            return tbml_error(TBML_E_IO, "gramine-sgx: %s", strerror(errno));
         rt->delegated = 1;
         rt->exit_code = WIFEXITED(wst) ? WEXITSTATUS(wst) : 128 + WTERMSIG(wst);
         return TBML_OK;
@@ -165,9 +183,11 @@ tbml_status tee_runtime_finish(const tbml_manifest_t *m, tee_runtime *rt, const 
 
 void tee_runtime_free(tee_runtime *rt)
 {
-    for (size_t i = 0; i < rt->argc && rt->argv_override; i++) tbml_free(rt->argv_override[i]);
+    for (size_t i = 0; i < rt->argc && rt->argv_override; i++)
+        tbml_free(rt->argv_override[i]);
     tbml_free(rt->argv_override);
-    for (size_t i = 0; i < rt->nfds; i++) close(rt->fds[i]);
+    for (size_t i = 0; i < rt->nfds; i++)
+        close(rt->fds[i]);
     tbml_free(rt->fds);
     json_decref(rt->inputs);
     memset(rt, 0, sizeof(*rt));
