@@ -21,15 +21,65 @@
 
 #define UNSEAL_CHUNK (1u << 20)
 
-/* Decrypts the sealed file at path with key into a fresh memfd; the job reads the plaintext
- * through that descriptor only (it never touches the disk). */
-static tbml_status unseal_to_memfd(const char *path, const tbml_key_t *key, int *out_fd)
+/* Copies the sealed file at path into anonymous memory while hashing it, so the bytes checked
+ * against the manifest are the bytes decrypted (the host cannot swap the file in between). */
+static tbml_status copy_checked(const char *path, const char *want_hex, int *out_fd)
+{
+    tbml_status st;
+    tbml_sha256_ctx_t *c = NULL;
+    uint8_t *buf = tbml_malloc(UNSEAL_CHUNK), h[32];
+    char hex[65];
+    int in = open(path, O_RDONLY | O_CLOEXEC), mfd = memfd_create("tbml-sealed-copy", MFD_CLOEXEC);
+    if (in < 0 || mfd < 0) {
+        st = tbml_error(TBML_E_IO, "%s: cannot open: %s", path, strerror(errno));
+        goto out;
+    }
+    if ((st = tbml_sha256_begin(&c))) goto out;
+    for (;;) {
+        ssize_t n = read(in, buf, UNSEAL_CHUNK);
+        if (n < 0 && errno == EINTR) continue;
+        if (n < 0) {
+            st = tbml_error(TBML_E_IO, "%s: read failed: %s", path, strerror(errno));
+            goto out;
+        }
+        if (n == 0) break;
+        if ((st = tbml_sha256_update(c, buf, (size_t)n))) goto out;
+        if ((st = tbml_write_all(mfd, buf, (size_t)n, "sealed input copy"))) goto out;
+    }
+    st = tbml_sha256_end(c, h);
+    c = NULL;
+    if (st) goto out;
+    tbml_hex(h, 32, hex);
+    if (strcmp(hex, want_hex) != 0) {
+        st = tbml_error(TBML_E_POLICY,
+                        "sealed input %s changed: sha256 %s, manifest expects %s: restore it, or "
+                        "rebuild and re-sign the manifest",
+                        path, hex, want_hex);
+        goto out;
+    }
+    if (lseek(mfd, 0, SEEK_SET) != 0) st = tbml_error(TBML_E_IO, "memfd: %s", strerror(errno));
+out:
+    tbml_sha256_abort(c);
+    tbml_free(buf);
+    if (in >= 0) close(in);
+    if (st) {
+        if (mfd >= 0) close(mfd);
+        return st;
+    }
+    *out_fd = mfd;
+    return TBML_OK;
+}
+
+/* Decrypts the sealed file at path (after checking it against want_hex) with key into a fresh
+ * memfd; the job reads the plaintext through that descriptor only (it never touches the disk). */
+static tbml_status unseal_to_memfd(const char *path, const char *want_hex, const tbml_key_t *key,
+                                   int *out_fd)
 {
     tbml_status st;
     tbml_sealed_reader_t *r = NULL;
     uint8_t *buf = NULL;
-    int in = open(path, O_RDONLY | O_CLOEXEC), mfd = -1;
-    if (in < 0) return tbml_error(TBML_E_IO, "%s: cannot open: %s", path, strerror(errno));
+    int in = -1, mfd = -1;
+    if ((st = copy_checked(path, want_hex, &in))) return st;
     mfd = memfd_create("tbml-sealed-input", MFD_CLOEXEC);
     if (mfd < 0) {
         st = tbml_error(TBML_E_IO, "memfd_create: %s", strerror(errno));
@@ -101,7 +151,8 @@ static tbml_status open_sealed_inputs(const tbml_manifest_t *m, const tbml_run_o
         int fd = -1;
         st = tbml_kms_client_release(kc, app ? app : tbml_manifest_name(m), keyname, be, &ident,
                                      &key);
-        if (!st) st = unseal_to_memfd(path, key, &fd);
+        if (!st)
+            st = unseal_to_memfd(path, json_string_value(json_object_get(e, "sha256")), key, &fd);
         tbml_key_free(key);
         if (st) break;
         /* The job inherits the descriptor (no close-on-exec) and finds it at the argv index. */
