@@ -75,6 +75,17 @@ int cmd_manifest(int argc, char **argv)
     }
     tbml_status st = tbml_manifest_build(&opt, argc - i, argv + i, &m);
     if (!st) st = tbml_manifest_write(m, out);
+    uint8_t meas[32];
+    if (!st) st = tbml_manifest_measure(m, meas);
+    if (!st) {
+        char hex[65];
+        tbml_hex(meas, 32, hex);
+        fprintf(stderr,
+                "%s: manifest for '%s' (backend %s), measurement %s, unsigned: sign it with 'tbml "
+                "sign --key "
+                "enclave-key.pem %s'\n",
+                out, tbml_manifest_name(m), tbml_manifest_backend(m), hex, out);
+    }
     rc = st ? cli_fail(st) : 0;
 done:
     tbml_manifest_free(m);
