@@ -50,6 +50,13 @@ TBML_NODISCARD tbml_status tbml_ed25519_verify(const uint8_t pub[TBML_ED25519_PU
                                                const void *msg, size_t size,
                                                const uint8_t sig[TBML_ED25519_SIG_SIZE]);
 
+/* Raw X25519 agreement (for protocols that run their own key schedule, e.g. src/dist's channel):
+ * shared = X25519(priv, peer_pub). A low-order peer key (all-zero result) fails with TBML_E_KEY.
+ * shared is secret: wipe it after use. */
+TBML_NODISCARD tbml_status tbml_x25519_shared(const uint8_t priv[TBML_X25519_SIZE],
+                                              const uint8_t peer_pub[TBML_X25519_SIZE],
+                                              uint8_t shared[TBML_X25519_SIZE]);
+
 #ifdef __cplusplus
 }
 #endif

@@ -119,3 +119,8 @@ tbml_status tbml_ed25519_verify(const uint8_t pub[32], const void *msg, size_t s
     EVP_PKEY_free(k);
     return st;
 }
+
+tbml_status tbml_x25519_shared(const uint8_t priv[32], const uint8_t peer_pub[32], uint8_t shared[32])
+{
+    return x25519(priv, peer_pub, shared);
+}

@@ -1,0 +1,88 @@
+/* The dist module's insides: the untrusted transport interface the backends (local, mpi)
+ * implement, and how comm.c gets a communicator on top of one. Nothing here sees plaintext
+ * except comm.c, which seals before anything reaches a transport. */
+#ifndef TBML_DIST_INTERNAL_H
+#define TBML_DIST_INTERNAL_H
+
+#include "tbml/comm.h"
+
+#define DIST_HIDDEN __attribute__((visibility("hidden")))
+
+/* Transport tags: user tags below TBML_COMM_TAG_MAX, then the collectives', then the handshake. */
+enum {
+    DIST_TAG_BARRIER = TBML_COMM_TAG_MAX + 1,
+    DIST_TAG_ALLREDUCE,
+    DIST_TAG_ALLTOALL,
+    DIST_TAG_BCAST,
+    DIST_TAG_GATHER,
+    DIST_TAG_FREE,
+    DIST_TAG_HELLO,
+    DIST_TAG_CONFIRM,
+    DIST_TAG_LIMIT, /* the transport must accept tags below this */
+};
+
+typedef struct dist_transport dist_transport;
+
+/* A byte mover between ranks. Messages between one (src, dst, tag) arrive in the order sent
+ * (MPI's non-overtaking rule). One thread calls it at a time. */
+typedef struct {
+    /* Starts sending; buf stays untouched and alive until test reports done. *req may be NULL
+     * when the send completed at once. */
+    tbml_status (*isend)(dist_transport *t, int dst, int tag, const void *buf, size_t size, void **req);
+    /* *done = 1 once req completed (req is then released). */
+    tbml_status (*test)(dist_transport *t, void *req, int *done);
+    /* Is a message from src with tag waiting? Its size in *size. Never blocks. Fails when the
+     * job was aborted. */
+    tbml_status (*probe)(dist_transport *t, int src, int tag, int *found, size_t *size);
+    /* Receives the message probe just found (size bytes) into buf. */
+    tbml_status (*recv)(dist_transport *t, int src, int tag, void *buf, size_t size);
+    /* Ends the job everywhere (MPI_Abort) or marks the world failed (local). */
+    void (*abort)(dist_transport *t, int rank, const char *msg);
+    void (*free)(dist_transport *t);
+    const char *name;
+} dist_transport_ops;
+
+struct dist_transport {
+    const dist_transport_ops *ops;
+    int rank, size;
+};
+
+/* Builds a communicator on t (taking ownership of it) and runs the handshake. */
+DIST_HIDDEN tbml_status dist_comm_create(dist_transport *t, const tbml_comm_options *opt, tbml_comm_t **out);
+
+/* Marks c failed without a message to anyone (a rank that vanishes in tests). */
+DIST_HIDDEN void dist_comm_mark_broken(tbml_comm_t *c);
+
+/* The transport under c (for the MPI bench peer). */
+DIST_HIDDEN dist_transport *dist_comm_transport(tbml_comm_t *c);
+
+/* The MPI transport (src/dist/mpi.c, only when TBML_HAVE_MPI). */
+DIST_HIDDEN tbml_status dist_mpi_transport(dist_transport **out);
+
+/* Backoff for polling loops: spins, then yields, then sleeps up to 200 us. */
+DIST_HIDDEN void dist_backoff(unsigned *round);
+
+/* Reduces count elements of dt: acc += in. */
+DIST_HIDDEN void dist_reduce_sum(void *acc, const void *in, size_t count, tbml_comm_dtype dt);
+
+/* Internal pieces of comm.c for collectives.c. */
+typedef struct {
+    int peer;
+    uint32_t tag;
+    const void *buf; /* send: the data; */
+    size_t size;
+} dist_send_spec;
+
+typedef struct {
+    int peer;
+    uint32_t tag;
+    void *buf;       /* recv into buf of exactly size bytes, or when NULL a new buffer */
+    size_t size;     /* expected size (buf != NULL) or the size received (buf == NULL) */
+    uint8_t *alloc;  /* buf == NULL: the new buffer (tbml_free it) */
+} dist_recv_spec;
+
+/* Runs the sends and receives at once, chunks pipelined through the crypto workers. */
+DIST_HIDDEN tbml_status dist_exchange(tbml_comm_t *c, dist_send_spec *sends, int nsend,
+                                      dist_recv_spec *recvs, int nrecv);
+
+#endif
