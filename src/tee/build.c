@@ -5,6 +5,7 @@
 #include "tbml/crypto.h"
 #include "tbml/seal.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <libgen.h>
@@ -319,6 +320,54 @@ static tbml_status add_shebang(builder *b, const char *path)
     return st;
 }
 
+#define TREE_MAX_FILES 100000
+
+static int cmp_str(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* Every regular file under dir (a Python package, a model folder), each with the libraries it
+ * needs, in sorted order; symlinks are not followed out of the tree. */
+static tbml_status add_tree(builder *b, const char *dir)
+{
+    tee_strlist stack = {0}, files = {0};
+    tbml_status st = TBML_OK;
+    tee_strlist_add(&stack, dir);
+    while (stack.count > 0 && !st) {
+        char *d = stack.items[--stack.count];
+        DIR *dh = opendir(d);
+        if (!dh) {
+            st = tbml_error(TBML_E_IO, "--trusted %s: cannot read: %s", d, strerror(errno));
+            tbml_free(d);
+            break;
+        }
+        struct dirent *e;
+        while ((e = readdir(dh)) && !st) {
+            if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0) continue;
+            char p[PATH_MAX];
+            struct stat sb;
+            snprintf(p, sizeof(p), "%s/%s", d, e->d_name);
+            if (lstat(p, &sb) != 0) continue;
+            if (S_ISDIR(sb.st_mode))
+                tee_strlist_add(&stack, p);
+            else if (S_ISREG(sb.st_mode))
+                tee_strlist_add(&files, p);
+            if (files.count > TREE_MAX_FILES)
+                st =
+                    tbml_error(TBML_E_ARG, "--trusted %s: more than %d files", dir, TREE_MAX_FILES);
+        }
+        closedir(dh);
+        tbml_free(d);
+    }
+    if (!st) qsort(files.items, files.count, sizeof(char *), cmp_str);
+    for (size_t i = 0; i < files.count && !st; i++)
+        st = add_program(b, files.items[i], "trusted");
+    tee_strlist_free(&stack);
+    tee_strlist_free(&files);
+    return st;
+}
+
 static int cmp_path(const void *a, const void *b)
 {
     const json_t *x = *(const json_t *const *)a, *y = *(const json_t *const *)b;
@@ -428,11 +477,16 @@ tbml_status tbml_manifest_build(const tbml_manifest_options *opt, int argc, char
     }
     for (size_t i = 0; i < opt->ntrusted; i++) {
         absolute(opt->trusted[i], abs);
-        if (!is_regular(abs)) {
-            st = tbml_error(TBML_E_NOTFOUND, "--trusted %s: not a regular file", opt->trusted[i]);
+        struct stat sb;
+        if (stat(abs, &sb) == 0 && S_ISDIR(sb.st_mode)) {
+            if ((st = add_tree(&b, abs))) goto out;
+        } else if (!is_regular(abs)) {
+            st = tbml_error(TBML_E_NOTFOUND, "--trusted %s: not a regular file or folder",
+                            opt->trusted[i]);
+            goto out;
+        } else if ((st = add_program(&b, abs, "trusted"))) {
             goto out;
         }
-        if ((st = add_program(&b, abs, "trusted"))) goto out;
     }
     for (size_t i = 0; i < opt->ninputs; i++) {
         char path[PATH_MAX];
