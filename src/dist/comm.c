@@ -1067,7 +1067,10 @@ void tbml_comm_abort(tbml_comm_t *c, tbml_status st)
     const char *m = tbml_errmsg();
     if (c && c->broken && !*m) m = c->broken_msg;
     snprintf(msg, sizeof(msg), "%s", *m ? m : tbml_strerror(st));
-    fprintf(stderr, "tbml: rank %d: %s\n", c ? c->rank : 0, msg);
+    if (strncmp(msg, "rank ", 5) == 0)
+        fprintf(stderr, "tbml: %s\n", msg); /* the message names the rank already */
+    else
+        fprintf(stderr, "tbml: rank %d: %s\n", c ? c->rank : 0, msg);
     fflush(stderr);
     if (c) {
         c->broken = 1;
