@@ -90,6 +90,8 @@ void tbml_column_append_bool(tbml_column *c, int v);
 void tbml_column_append_i64(tbml_column *c, int64_t v); /* INT64, DATE, TIMESTAMP */
 void tbml_column_append_f64(tbml_column *c, double v);
 void tbml_column_append_str(tbml_column *c, const char *s, size_t size);
+/* Drops rows from the end so that nrows rows remain (nrows <= c->nrows). */
+void tbml_column_truncate(tbml_column *c, int64_t nrows);
 /* Appends row `row` of src (same type) to c. */
 void tbml_column_append_from(tbml_column *c, const tbml_column *src, int64_t row);
 static inline const char *tbml_column_str(const tbml_column *c, int64_t row, size_t *size)

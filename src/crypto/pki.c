@@ -106,7 +106,9 @@ tbml_status tbml_rsa_parse_pem(const void *buf, size_t size, const char *name, t
         ret = tbml_error(TBML_E_FORMAT, "%s: not a PEM file (no '-----BEGIN ' line)", name);
         goto out;
     }
-    if (memmem(buf, size, "ENCRYPTED", 9) != NULL) {
+    /* PKCS#8 "BEGIN ENCRYPTED PRIVATE KEY" or legacy "Proc-Type: 4,ENCRYPTED" */
+    if (memmem(buf, size, "-----BEGIN ENCRYPTED", 20) != NULL ||
+        memmem(buf, size, "4,ENCRYPTED", 11) != NULL) {
         ret = tbml_error(TBML_E_KEY, "%s: the PEM key is encrypted; tbml reads only plain PEM keys",
                          name);
         goto out;

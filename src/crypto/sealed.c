@@ -772,6 +772,9 @@ tbml_status tbml_sealed_reader_open(int fd, const char *path_for_errors, const t
         r->info.length = g.length;
         r->info.nsegments = g.nsegments;
         r->last_size = g.last_size;
+        /* no segment is longer than the file: a tiny file claiming 64 MiB segments gets a tiny
+         * scratch buffer */
+        if (g.length < r->seg) r->slots.scratch_size = (size_t)g.length + SEALED_TAG_SIZE;
         /* Open the final segment now: it authenticates the length (a file cut at a segment
          * boundary fails here, not after the caller has consumed most of it). */
         if ((ret = slot_get(&r->slots, &r->seq))) goto out;

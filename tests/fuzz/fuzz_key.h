@@ -13,7 +13,8 @@ static inline tbml_key_t *fuzz_key(void)
     static tbml_key_t *key;
     if (!key) {
         uint8_t b[TBML_KEY_SIZE];
-        for (int i = 0; i < TBML_KEY_SIZE; i++) b[i] = (uint8_t)(0xA0 + i);
+        for (int i = 0; i < TBML_KEY_SIZE; i++)
+            b[i] = (uint8_t)(0xA0 + i);
         if (tbml_key_from_bytes(FUZZ_KEY_NAME, b, &key)) __builtin_trap();
     }
     return key;

@@ -19,8 +19,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         if (in_range && (t > 2 || m > 256)) return 0;
     }
     tbml_key_t *key = NULL;
-    tbml_status st = tbml_keyfile_parse(data, size, "fuzz.key", FUZZ_PASSWORD,
-                                        strlen(FUZZ_PASSWORD), &key);
+    tbml_status st =
+        tbml_keyfile_parse(data, size, "fuzz.key", FUZZ_PASSWORD, strlen(FUZZ_PASSWORD), &key);
     if (st == TBML_OK) {
         /* a key that opens has a valid name that is the one stored in the file */
         const char *name = tbml_key_name(key);

@@ -60,8 +60,7 @@ static void check_reader(const uint8_t *data, size_t size)
             if (got != want) __builtin_trap();
             if (nseq >= 0 && ((size_t)nseq != want || memcmp(seq, ra, got) != 0)) __builtin_trap();
         }
-        for (uint64_t i = 0; i < info->nsegments && i < 4 &&
-                             info->segment_size <= MAX_OUT; i++) {
+        for (uint64_t i = 0; i < info->nsegments && i < 4 && info->segment_size <= MAX_OUT; i++) {
             if (tbml_sealed_reader_segment(r, i, ra, &got) == TBML_OK && nseq >= 0 &&
                 (uint64_t)nseq >= i * info->segment_size + got &&
                 memcmp(ra, seq + i * info->segment_size, got) != 0)
@@ -74,8 +73,9 @@ static void check_reader(const uint8_t *data, size_t size)
     tbml_sealed_info info;
     snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
     tbml_status ist = tbml_sealed_inspect(path, &info);
-    if (ok && (ist != TBML_OK || info.length != opened.length || info.nsegments != opened.nsegments ||
-               info.segment_size != opened.segment_size || strcmp(info.key_name, opened.key_name)))
+    if (ok &&
+        (ist != TBML_OK || info.length != opened.length || info.nsegments != opened.nsegments ||
+         info.segment_size != opened.segment_size || strcmp(info.key_name, opened.key_name)))
         __builtin_trap();
     close(fd);
 
@@ -106,8 +106,8 @@ static void check_round_trip(const uint8_t *data, size_t size)
     tbml_sealed_writer_t *w;
     if (tbml_sealed_writer_open(fd, "rt", fuzz_key(), seg, &w)) __builtin_trap();
     size_t half = size / 3;
-    if (tbml_sealed_writer_write(w, data, half) || tbml_sealed_writer_write(w, data + half, size - half) ||
-        tbml_sealed_writer_finish(w))
+    if (tbml_sealed_writer_write(w, data, half) ||
+        tbml_sealed_writer_write(w, data + half, size - half) || tbml_sealed_writer_finish(w))
         __builtin_trap();
     tbml_sealed_writer_free(w);
     if (lseek(fd, 0, SEEK_SET) != 0) __builtin_trap();
@@ -115,7 +115,8 @@ static void check_round_trip(const uint8_t *data, size_t size)
     if (tbml_sealed_reader_open(fd, "rt", fuzz_key(), &r)) __builtin_trap();
     uint8_t *out = malloc(size + 1);
     size_t got = 0;
-    if (tbml_sealed_reader_pread(r, out, size + 1, 0, &got) || got != size || memcmp(out, data, size))
+    if (tbml_sealed_reader_pread(r, out, size + 1, 0, &got) || got != size ||
+        memcmp(out, data, size))
         __builtin_trap();
     free(out);
     tbml_sealed_reader_free(r);

@@ -15,7 +15,8 @@ static int seal_seed(const char *dir, const char *name, uint32_t seg, size_t siz
     int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
     if (fd < 0) return 1;
     uint8_t buf[4096];
-    for (size_t i = 0; i < size; i++) buf[i] = (uint8_t)("sealed seed data "[i % 17]);
+    for (size_t i = 0; i < size; i++)
+        buf[i] = (uint8_t)("sealed seed data "[i % 17]);
     tbml_sealed_writer_t *w;
     int bad = tbml_sealed_writer_open(fd, name, fuzz_key(), seg, &w) ||
               tbml_sealed_writer_write(w, buf, size) || tbml_sealed_writer_finish(w);

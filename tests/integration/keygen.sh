@@ -64,6 +64,17 @@ run "$TBML" keygen primary --name datakey --out keys/a --password-file pw2
 expect_error "refuses to overwrite an existing key" keys/a/datakey.key "" "already exists"
 check "existing key file unchanged" test "$(sha256sum keys/a/datakey.key)" = "$before"
 
+# ---- a full disk (RLIMIT_FSIZE 0: every write fails with EFBIG) leaves nothing behind ------
+# (the limit applies to the tool only; its stderr goes through a pipe, which the limit spares)
+limited() { bash -c 'set -o pipefail; { ulimit -f 0; exec "$@"; } 2>&1 >/dev/null | cat >&2' _ "$@"; }
+run limited "$TBML" keygen primary --name full --out keys/full --password-file pw
+expect_error "primary key on a full disk" keys/full/full.key keys/full/full.key "File too large"
+run limited "$TBML" keygen enclave --out full.pem
+expect_error "enclave key on a full disk" full.pem full.pem "File too large"
+run limited "$TBML" keygen tls --out tls-full --password-file pw
+expect_error "tls credentials on a full disk" tls-full/key.pem tls-full/key.pem "File too large"
+check "no tls file left on a full disk" test -z "$(ls -A tls-full)"
+
 # ---- primary: bad names and options ---------------------------------------------------
 for bad in ../evil .hidden 'sp ace' "$(printf 'x%.0s' {1..65})" ''; do
   run "$TBML" keygen primary --name "$bad" --out keys/bad --password-file pw

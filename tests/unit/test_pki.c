@@ -245,6 +245,22 @@ static void test_rsa(void)
         "-----BEGIN ENCRYPTED PRIVATE KEY-----\nAAAA\n-----END ENCRYPTED PRIVATE KEY-----\n";
     CHECK_ST(tbml_rsa_parse_pem(enc, sizeof(enc) - 1, "enc.pem", &none), TBML_E_KEY);
     CHECK(none == NULL);
+    /* real encrypted keys from the openssl tool, PKCS#8 and the legacy PEM form, are refused
+     * without any passphrase prompt */
+    char encpem[512], tradpem[512];
+    path_in(encpem, sizeof(encpem), "enc.pem");
+    path_in(tradpem, sizeof(tradpem), "trad.pem");
+    snprintf(
+        cmd, sizeof(cmd),
+        "openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 -pkeyopt rsa_keygen_pubexp:3 "
+        "-aes256 -pass pass:x -out '%s' 2>/dev/null && openssl rsa -in '%s' -passin pass:x "
+        "-traditional -aes256 -passout pass:x -out '%s' 2>/dev/null",
+        encpem, encpem, tradpem);
+    CHECK(system(cmd) == 0);
+    CHECK_ST(tbml_rsa_read_pem(encpem, &none), TBML_E_KEY);
+    CHECK(strstr(tbml_errmsg(), "encrypted") != NULL);
+    CHECK_ST(tbml_rsa_read_pem(tradpem, &none), TBML_E_KEY);
+    CHECK(none == NULL);
 
     tbml_rsa_free(key);
     tbml_rsa_free(e65537);

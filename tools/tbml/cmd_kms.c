@@ -16,7 +16,8 @@ static void usage(FILE *f)
 {
     fprintf(f, "usage: tbml kms init --state DIR [--san DNS:name|IP:addr]... [password options]\n"
                "       tbml kms serve --state DIR [--listen HOST:PORT] [--port-file F] [--nonce-ttl SECONDS]\n"
-               "                      [--max-connections N] [--no-audit-sync] [password options]\n"
+               "                      [--max-connections N] [--request-timeout S] [--idle-timeout S]\n"
+               "                      [--no-audit-sync] [password options]\n"
                "       tbml kms admin --url https://HOST:PORT --ca CERT.pem [--pin sha256//B64] --token-file F\n"
                "                      enroll APP | create-key APP KEY | import-key APP KEYFILE |\n"
                "                      policy APP POLICY.json | list\n"
@@ -99,6 +100,12 @@ static int kms_serve(int argc, char **argv)
             o.port_file = v;
         else if (strcmp(a, "--nonce-ttl") == 0) {
             if (parse_int_opt(v, 1, 3600, &o.nonce_ttl_s)) return cli_usage_error("--nonce-ttl: 1..3600 seconds");
+        } else if (strcmp(a, "--request-timeout") == 0) {
+            if (parse_int_opt(v, 1, 600, &o.request_timeout_ms)) return cli_usage_error("--request-timeout: 1..600 seconds");
+            o.request_timeout_ms *= 1000;
+        } else if (strcmp(a, "--idle-timeout") == 0) {
+            if (parse_int_opt(v, 1, 3600, &o.idle_timeout_ms)) return cli_usage_error("--idle-timeout: 1..3600 seconds");
+            o.idle_timeout_ms *= 1000;
         } else if (strcmp(a, "--max-connections") == 0) {
             if (parse_int_opt(v, 1, 100000, &o.max_connections)) return cli_usage_error("--max-connections: 1..100000");
         } else

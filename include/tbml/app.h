@@ -1,0 +1,58 @@
+/* The application side of `tbml submit` (docs/submit.md): a program built against libtbml calls
+ * tbml_app_init first thing in main() to receive the settings submit parsed (--master, --name,
+ * --conf, memory limits, log level) and a thread pool sized by --master. Run without submit, an
+ * application gets the defaults (local[*], log level warn) and can still be used directly.
+ *
+ * The settings travel in an anonymous in-memory file (memfd) whose descriptor submit passes as
+ * the first argument, `--tbml-conf-fd=N`: nothing lands on disk, in the environment or in the
+ * process list beyond that number, so --conf values stay out of `ps`. */
+#ifndef TBML_APP_H
+#define TBML_APP_H
+
+#include "tbml/core.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* The first argument submit passes; tbml_app_init removes it. */
+#define TBML_APP_CONF_FD_ARG "--tbml-conf-fd="
+
+typedef struct {
+    char *key;
+    char *value;
+} tbml_conf_entry;
+
+typedef struct tbml_app {
+    char *name;                   /* --name, or the program's base name */
+    char *master;                 /* "local[4]", "local[*]", ... */
+    int nthreads;                 /* worker threads from --master (local[*] = all online cores) */
+    tbml_pool_t *pool;            /* nthreads threads (the caller is thread 0) */
+    int verbose;                  /* --verbose */
+    int64_t driver_memory_size;   /* bytes; 0 = not given */
+    int64_t executor_memory_size; /* bytes; 0 = not given: operators may spill past this */
+    int executor_cores;           /* --executor-cores; 0 = not given */
+    int nconf;
+    tbml_conf_entry *conf; /* --conf and properties-file entries, in order given */
+} tbml_app_t;
+
+/* Takes submit's settings out of argc and argv (argv[1] == "--tbml-conf-fd=N"), reads and closes
+ * that descriptor, sets the log level, creates the pool. *argv is rewritten in place (argv[0]
+ * kept). Free with tbml_app_free. Fails on an unreadable or malformed settings file
+ * (TBML_E_FORMAT naming the line) or a bad master (TBML_E_ARG). */
+TBML_NODISCARD tbml_status tbml_app_init(int *argc, char ***argv, tbml_app_t **out);
+/* The value of a --conf key (exact match; the last one given wins), or NULL. */
+const char *tbml_app_conf(const tbml_app_t *app, const char *key);
+void tbml_app_free(tbml_app_t *app);
+
+/* Parses a Spark master for local runs: "local" (1 thread), "local[N]", "local[*]" (all cores).
+ * Other masters (spark://, yarn, k8s) are TBML_E_UNSUPPORTED with a message saying so. */
+TBML_NODISCARD tbml_status tbml_master_parse(const char *master, int *nthreads);
+/* Parses a JVM-style memory size: a number with an optional unit k, m, g, t (any case, with or
+ * without a trailing b); no unit means MiB, as spark-submit reads --driver-memory. */
+TBML_NODISCARD tbml_status tbml_memory_parse(const char *s, int64_t *size);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,310 @@
+/* spark.read.json for JSON lines (docs/formats/json.md): one object per line, parsed by jansson.
+ * A first pass infers the schema as Spark's JsonInferSchema does (integers are long, other
+ * numbers double, conflicting types become string, fields that are always null become string,
+ * fields sorted by name); a second pass builds typed batches. Nested objects and arrays are not
+ * flattened: they land in string columns as their compact JSON text, so no data is lost and
+ * SQL can still compare or print them. */
+#include "reader.h"
+
+#include "tbml/show.h"
+
+#include <inttypes.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+enum { J_NULL, J_LONG, J_DOUBLE, J_BOOL, J_STRING };
+
+typedef struct {
+    char *name;
+    int type;
+} jfield;
+
+typedef struct {
+    jfield *f;
+    int n, cap;
+} jfields;
+
+static int jtype_of(const json_t *v)
+{
+    switch (json_typeof(v)) {
+    case JSON_NULL:
+        return J_NULL;
+    case JSON_INTEGER:
+        return J_LONG;
+    case JSON_REAL:
+        return J_DOUBLE;
+    case JSON_TRUE:
+    case JSON_FALSE:
+        return J_BOOL;
+    default:
+        return J_STRING; /* strings, and objects and arrays kept as JSON text */
+    }
+}
+
+static int jmerge(int a, int b)
+{
+    if (a == b) return a;
+    if (a == J_NULL) return b;
+    if (b == J_NULL) return a;
+    if ((a == J_LONG && b == J_DOUBLE) || (a == J_DOUBLE && b == J_LONG)) return J_DOUBLE;
+    return J_STRING;
+}
+
+static void jfields_merge(jfields *fs, const char *name, int type)
+{
+    for (int i = 0; i < fs->n; i++) {
+        if (strcmp(fs->f[i].name, name) == 0) {
+            fs->f[i].type = jmerge(fs->f[i].type, type);
+            return;
+        }
+    }
+    if (fs->n == fs->cap) {
+        fs->cap = fs->cap ? fs->cap * 2 : 8;
+        fs->f = tbml_realloc(fs->f, (size_t)fs->cap * sizeof(jfield));
+    }
+    fs->f[fs->n].name = tbml_strdup(name);
+    fs->f[fs->n].type = type;
+    fs->n++;
+}
+
+static void jfields_free(jfields *fs)
+{
+    for (int i = 0; i < fs->n; i++)
+        tbml_free(fs->f[i].name);
+    tbml_free(fs->f);
+    memset(fs, 0, sizeof(*fs));
+}
+
+static int jfield_cmp(const void *a, const void *b)
+{
+    return strcmp(((const jfield *)a)->name, ((const jfield *)b)->name);
+}
+
+typedef struct {
+    tbml_read_options *o;
+    int pass;
+    jfields *found; /* pass 1: per chunk */
+    const tbml_schema *schema;
+    reader_chunk *chunks;
+} json_scan;
+
+/* Appends v to c as the column's type; returns 0 if v cannot be read as that type. */
+static int json_append(tbml_column *c, const json_t *v)
+{
+    if (!v || json_is_null(v)) {
+        tbml_column_append_null(c);
+        return 1;
+    }
+    switch (c->type) {
+    case TBML_TYPE_INT64:
+        if (!json_is_integer(v)) return 0;
+        tbml_column_append_i64(c, (int64_t)json_integer_value(v));
+        return 1;
+    case TBML_TYPE_DOUBLE:
+        if (json_is_number(v)) {
+            tbml_column_append_f64(c, json_number_value(v));
+            return 1;
+        }
+        if (json_is_string(v)) { /* Spark reads "NaN" and "Infinity" strings into doubles */
+            const char *s = json_string_value(v);
+            double d;
+            size_t n = json_string_length(v);
+            if ((strcmp(s, "NaN") == 0 || strstr(s, "Inf")) && reader_parse_f64(s, n, &d)) {
+                tbml_column_append_f64(c, d);
+                return 1;
+            }
+        }
+        return 0;
+    case TBML_TYPE_BOOL:
+        if (!json_is_boolean(v)) return 0;
+        tbml_column_append_bool(c, json_is_true(v));
+        return 1;
+    case TBML_TYPE_DATE:
+    case TBML_TYPE_TIMESTAMP: {
+        int64_t x;
+        if (!json_is_string(v)) return 0;
+        const char *s = json_string_value(v);
+        size_t n = json_string_length(v);
+        if (!(c->type == TBML_TYPE_DATE ? tbml_parse_date(s, n, &x)
+                                        : tbml_parse_timestamp(s, n, &x)))
+            return 0;
+        tbml_column_append_i64(c, x);
+        return 1;
+    }
+    case TBML_TYPE_STRING:
+        if (json_is_string(v)) {
+            tbml_column_append_str(c, json_string_value(v), json_string_length(v));
+        } else if (json_is_integer(v)) {
+            char buf[32];
+            int n = snprintf(buf, sizeof(buf), "%" PRId64, (int64_t)json_integer_value(v));
+            tbml_column_append_str(c, buf, (size_t)n);
+        } else if (json_is_real(v)) {
+            char buf[TBML_FORMAT_MAX];
+            size_t n = tbml_format_double(json_real_value(v), buf);
+            tbml_column_append_str(c, buf, n);
+        } else if (json_is_boolean(v)) {
+            tbml_column_append_str(c, json_is_true(v) ? "true" : "false", json_is_true(v) ? 4 : 5);
+        } else {
+            char *text = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY | JSON_PRESERVE_ORDER);
+            tbml_column_append_str(c, text ? text : "", text ? strlen(text) : 0);
+            free(text);
+        }
+        return 1;
+    case TBML_TYPE_NULL:
+        tbml_column_append_null(c);
+        return 1;
+    }
+    return 0;
+}
+
+static int blank(const char *p, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (p[i] != ' ' && p[i] != '\t' && p[i] != '\r') return 0;
+    return 1;
+}
+
+static tbml_status json_chunk(int ith, const tbml_chunk *c, void *arg)
+{
+    (void)ith;
+    json_scan *s = arg;
+    tbml_read_options *o = s->o;
+    reader_chunk *r = &s->chunks[c->index];
+    tbml_status ret = TBML_OK;
+    tbml_batch *b = s->pass == 2 ? tbml_batch_new(s->schema, 0) : NULL;
+    int ncols = s->schema ? s->schema->nfields : 0;
+    const char *p = c->data, *end = c->data + c->size;
+    while (p < end && !ret) {
+        const char *nl = memchr(p, '\n', (size_t)(end - p));
+        const char *le = nl ? nl : end;
+        size_t n = (size_t)(le - p), at = (size_t)(p - c->data);
+        if (nl) r->nlines++;
+        const char *line = p;
+        p = nl ? nl + 1 : end;
+        if (blank(line, n)) continue;
+        json_error_t jerr;
+        json_t *root = json_loadb(line, n, 0, &jerr);
+        if (!root || !json_is_object(root)) {
+            if (s->pass == 2) {
+                char cause[160];
+                size_t col = 0;
+                if (root) {
+                    snprintf(cause, sizeof(cause), "not a JSON object");
+                } else {
+                    /* jansson's message up to " near ..." (the rest quotes the record) */
+                    const char *near = strstr(jerr.text, " near");
+                    int keep = near ? (int)(near - jerr.text) : (int)strlen(jerr.text);
+                    snprintf(cause, sizeof(cause), "invalid JSON: %.*s", keep, jerr.text);
+                    /* jansson's position is the 1-based column of the byte it stopped at */
+                    col = jerr.position > 0 ? (size_t)jerr.position - 1 : 0;
+                    if (near && strcmp(near, " near end of file") == 0) col = n;
+                    if (col > n) col = n;
+                }
+                ret = reader_bad(r, o, c->data, at + col, cause);
+                if (!ret && o->mode == TBML_MODE_PERMISSIVE) {
+                    for (int i = 0; i < ncols; i++)
+                        tbml_column_append_null(&b->cols[i]);
+                }
+            }
+            json_decref(root);
+            continue;
+        }
+        if (s->pass == 1) {
+            const char *key;
+            json_t *v;
+            json_object_foreach(root, key, v) jfields_merge(&s->found[c->index], key, jtype_of(v));
+            json_decref(root);
+            continue;
+        }
+        /* pass 2: find the first field that does not fit, then append the row or not */
+        int bad_field = -1;
+        for (int i = 0; i < ncols && bad_field < 0; i++) {
+            json_t *v = json_object_get(root, s->schema->fields[i].name);
+            tbml_column *col = &b->cols[i];
+            if (!json_append(col, v)) {
+                bad_field = i;
+                tbml_column_append_null(col);
+            }
+        }
+        if (bad_field >= 0) {
+            const tbml_field *f = &s->schema->fields[bad_field];
+            char cause[160];
+            snprintf(cause, sizeof(cause), "field %s is not a valid %s", f->name,
+                     tbml_type_name(f->type));
+            ret = reader_bad(r, o, c->data, at, cause);
+            if (ret) {
+                json_decref(root);
+                break;
+            }
+            /* finish the row: later fields as they are (PERMISSIVE), then drop it if asked */
+            for (int i = bad_field + 1; i < ncols; i++) {
+                tbml_column *col = &b->cols[i];
+                if (!json_append(col, json_object_get(root, s->schema->fields[i].name)))
+                    tbml_column_append_null(col);
+            }
+            if (o->mode == TBML_MODE_DROPMALFORMED) {
+                for (int i = 0; i < ncols; i++)
+                    tbml_column_truncate(&b->cols[i], b->cols[i].nrows - 1);
+            }
+        }
+        json_decref(root);
+    }
+    if (b) {
+        tbml_batch_seal(b);
+        r->batch = b;
+    }
+    return ret;
+}
+
+tbml_status tbml_read_json_input(tbml_input_t *in, tbml_read_options *o, tbml_table **out)
+{
+    tbml_status ret = TBML_OK;
+    tbml_schema schema;
+    tbml_schema_init(&schema);
+    int64_t n = tbml_input_chunk_count(in, o->chunk_size);
+    json_scan s = {.o = o, .chunks = tbml_calloc((size_t)(n ? n : 1), sizeof(reader_chunk))};
+    if (o->schema) {
+        tbml_schema_copy(&schema, o->schema);
+    } else {
+        s.pass = 1;
+        s.found = tbml_calloc((size_t)(n ? n : 1), sizeof(jfields));
+        ret = tbml_input_scan_lines(in, o->pool, o->chunk_size, json_chunk, &s);
+        if (ret) goto out;
+        jfields all = {0};
+        for (int64_t k = 0; k < n; k++)
+            for (int i = 0; i < s.found[k].n; i++)
+                jfields_merge(&all, s.found[k].f[i].name, s.found[k].f[i].type);
+        if (all.n) qsort(all.f, (size_t)all.n, sizeof(jfield), jfield_cmp);
+        for (int i = 0; i < all.n; i++) {
+            static const tbml_type map[] = {TBML_TYPE_STRING, TBML_TYPE_INT64, TBML_TYPE_DOUBLE,
+                                            TBML_TYPE_BOOL, TBML_TYPE_STRING};
+            tbml_schema_add(&schema, all.f[i].name, map[all.f[i].type], 1);
+        }
+        jfields_free(&all);
+        memset(s.chunks, 0, (size_t)(n ? n : 1) * sizeof(reader_chunk));
+    }
+    s.pass = 2;
+    s.schema = &schema;
+    ret = tbml_input_scan_lines(in, o->pool, o->chunk_size, json_chunk, &s);
+    ret = reader_finish(in, o, ret, s.chunks, n, &schema, "JSON", out);
+out:
+    if (s.found)
+        for (int64_t k = 0; k < n; k++)
+            jfields_free(&s.found[k]);
+    tbml_free(s.found);
+    tbml_free(s.chunks);
+    tbml_schema_clear(&schema);
+    return ret;
+}
+
+tbml_status tbml_read_json(const char *path, tbml_read_options *o, tbml_table **out)
+{
+    tbml_input_t *in;
+    tbml_status st = tbml_input_open(path, o->key, &in);
+    if (st) return st;
+    st = tbml_read_json_input(in, o, out);
+    tbml_input_close(in);
+    return st;
+}

@@ -1,0 +1,39 @@
+/* Pieces the line-oriented readers share (private to src/data/): per-chunk results, turning a
+ * chunk-relative error into FILE:LINE:COL, and assembling the table in file order. */
+#ifndef TBML_DATA_READER_H
+#define TBML_DATA_READER_H
+
+#include "tbml/readers.h"
+
+typedef struct {
+    int64_t nlines;   /* '\n' bytes in the chunk, to number lines across chunks */
+    int64_t bad;      /* malformed records seen */
+    int has_error;    /* FAILFAST: the first malformed record of this chunk */
+    int64_t err_line; /* 0-based line within the chunk */
+    int64_t err_col;  /* 1-based byte column */
+    char err_msg[160];
+    tbml_batch *batch; /* rows of this chunk, or NULL */
+} reader_chunk;
+
+/* Counts '\n' in data[0, size). */
+int64_t reader_count_lines(const char *data, size_t size);
+
+/* Records a malformed record at byte pos of the chunk (data is the chunk start) with a cause
+ * (no record contents). Returns TBML_E_FORMAT in FAILFAST mode (stop), else TBML_OK. */
+tbml_status reader_bad(reader_chunk *r, const tbml_read_options *o, const char *data, size_t pos,
+                       const char *cause);
+
+/* After a scan: turns the first FAILFAST error into "PATH:LINE:COL: cause" (st is the scan's
+ * status), or builds the table from the chunks' batches in order (taking them), warns about bad
+ * records and sets o->bad_records. Frees every batch left in chunks either way. */
+tbml_status reader_finish(tbml_input_t *in, tbml_read_options *o, tbml_status st,
+                          reader_chunk *chunks, int64_t nchunks, const tbml_schema *schema,
+                          const char *format, tbml_table **out);
+
+/* Parsers of single field values (s need not be NUL-terminated). Return 1 on success.
+ * reader_parse_f64 with v NULL only checks the syntax. */
+int reader_parse_i64(const char *s, size_t n, int64_t *v);
+int reader_parse_f64(const char *s, size_t n, double *v);
+int reader_parse_bool(const char *s, size_t n, int *v);
+
+#endif

@@ -1,0 +1,62 @@
+/* The executor's internal interface: push-based streams per partition, sinks, and the entry
+ * points of each operator family (op_*.c). A pipeline of narrow operators (scan, filter,
+ * project, limit, union, join probe) runs batch by batch inside one partition; breakers
+ * (exchange, aggregate, sort, join build) materialise their output per partition in a stage
+ * that runs all partitions on the pool. */
+#ifndef TBML_SQL_EXEC_H
+#define TBML_SQL_EXEC_H
+
+#include "exchange.h"
+
+/* A sink takes one batch. owned: the sink must free b (or keep it); else b is only borrowed
+ * for the call. Returns TBML_OK, an error, or SQL_STOP to end the stream early (LIMIT). */
+typedef struct sql_sink sql_sink;
+struct sql_sink {
+    tbml_status (*put)(sql_sink *s, tbml_batch *b, int owned);
+};
+#define SQL_STOP 1
+
+typedef struct {
+    sql_ctx *cx;
+    tbml_pool_t *pool;
+    int nparts;
+    int serialize; /* exchange through the byte encoding */
+    const sql_exchange_backend *xb;
+    int stage, nstages;
+    int64_t rows, bytes; /* progress, updated atomically */
+} sql_xc;
+
+struct jtable;
+struct sql_rt {
+    sql_blist *parts;  /* per partition output of a materialising node */
+    int borrowed;      /* parts[] hold batches owned by x */
+    sql_exchange *x;
+    struct jtable **jt; /* P_JOIN: per partition build tables, or one shared (broadcast) */
+    int njt;
+    tbml_batch *bounds; /* range exchange: the P - 1 sampled bounds */
+};
+
+SQL_HIDDEN tbml_status sql_stream(sql_xc *x, sql_plan *p, int part, sql_sink *out);
+
+/* op_scan.c */
+SQL_HIDDEN tbml_status op_scan_stream(sql_xc *x, sql_plan *p, int part, sql_sink *out);
+SQL_HIDDEN tbml_status op_values_stream(sql_xc *x, sql_plan *p, int part, sql_sink *out);
+/* op_project.c: filter and project */
+SQL_HIDDEN tbml_status op_filter_stream(sql_xc *x, sql_plan *p, int part, sql_sink *out);
+SQL_HIDDEN tbml_status op_project_stream(sql_xc *x, sql_plan *p, int part, sql_sink *out);
+/* op_limit.c: limit and union all */
+SQL_HIDDEN tbml_status op_limit_stream(sql_xc *x, sql_plan *p, int part, sql_sink *out);
+SQL_HIDDEN tbml_status op_union_stream(sql_xc *x, sql_plan *p, int part, sql_sink *out);
+/* op_agg.c: hash aggregate (partial, final, single) */
+SQL_HIDDEN tbml_status op_agg_run(sql_xc *x, sql_plan *p, int part, sql_blist *out);
+/* op_sort.c: sort, top-N, and range bounds for the range exchange */
+SQL_HIDDEN tbml_status op_sort_run(sql_xc *x, sql_plan *p, int part, sql_blist *out);
+SQL_HIDDEN int op_sort_cmp_rows(const sql_plan *keys, const tbml_batch *a, int64_t ra,
+                                const tbml_batch *b, int64_t rb);
+SQL_HIDDEN tbml_batch *op_sort_bounds(const sql_plan *keys, sql_blist *parts, int nparts);
+/* op_join.c: hash join */
+SQL_HIDDEN tbml_status op_join_build(sql_xc *x, sql_plan *p, int part);
+SQL_HIDDEN tbml_status op_join_stream(sql_xc *x, sql_plan *p, int part, sql_sink *out);
+SQL_HIDDEN void op_join_free(struct sql_rt *rt);
+
+#endif

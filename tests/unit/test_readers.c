@@ -1,0 +1,530 @@
+/* Text, CSV and JSON-lines readers and the writers: quoting and escapes, inference, each
+ * malformed-record mode with the exact FAILFAST message, parallel reads equal to sequential ones,
+ * sealed inputs equal to plain ones, and write-then-read round trips. */
+#include "check.h"
+#include "tbml/readers.h"
+#include "tbml/show.h"
+
+#include "data/reader.h"
+
+#include <stdint.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+/* Every cell of t, one row a line, cells separated by '|', NULL as \N: a table's full content. */
+static char *dump(const tbml_table *t)
+{
+    char *out = NULL, *cell = NULL;
+    size_t len = 0, cap = 0, clen = 0, ccap = 0;
+    for (int64_t b = 0; b < t->nbatches; b++) {
+        const tbml_batch *batch = t->batches[b];
+        for (int64_t i = 0; i < batch->nrows; i++) {
+            for (int j = 0; j < t->schema.nfields; j++) {
+                clen = 0;
+                if (tbml_column_is_null(&batch->cols[j], i)) {
+                    cell = tbml_realloc(cell, ccap = ccap > 4 ? ccap : 4);
+                    memcpy(cell, "\\N", 2);
+                    clen = 2;
+                } else {
+                    tbml_format_cell(&batch->cols[j], i, &cell, &clen, &ccap);
+                }
+                if (len + clen + 3 > cap) {
+                    cap = (len + clen + 3) * 2;
+                    out = tbml_realloc(out, cap);
+                }
+                memcpy(out + len, cell, clen);
+                len += clen;
+                out[len++] = j + 1 < t->schema.nfields ? '|' : '\n';
+            }
+        }
+    }
+    out = tbml_realloc(out, len + 1);
+    out[len] = '\0';
+    tbml_free(cell);
+    return out;
+}
+
+static char *schema_str(const tbml_table *t)
+{
+    return tbml_schema_tree_string(&t->schema);
+}
+
+typedef tbml_status (*read_fn)(tbml_input_t *, tbml_read_options *, tbml_table **);
+
+static tbml_status read_mem(read_fn fn, const char *text, tbml_read_options *o, tbml_table **out)
+{
+    tbml_input_t *in;
+    tbml_status st = tbml_input_from_memory(text, strlen(text), "mem.txt", &in);
+    if (st) return st;
+    st = fn(in, o, out);
+    tbml_input_close(in);
+    return st;
+}
+
+/* Reads text and checks the dump (and the schema tree when want_schema is not NULL). */
+static void expect(read_fn fn, const char *text, tbml_read_options *o, const char *want_schema,
+                   const char *want)
+{
+    tbml_table *t = NULL;
+    tbml_status st = read_mem(fn, text, o, &t);
+    CHECK_OK(st);
+    if (st) return;
+    char *d = dump(t), *s = schema_str(t);
+    CHECK(strcmp(d, want) == 0);
+    if (strcmp(d, want)) fprintf(stderr, "got rows:\n%s\nwant:\n%s\n", d, want);
+    if (want_schema) {
+        CHECK(strcmp(s, want_schema) == 0);
+        if (strcmp(s, want_schema)) fprintf(stderr, "got schema:\n%s\nwant:\n%s\n", s, want_schema);
+    }
+    tbml_free(d);
+    tbml_free(s);
+    tbml_table_free(t);
+}
+
+static void expect_fail(read_fn fn, const char *text, tbml_read_options *o, const char *want_msg)
+{
+    tbml_table *t = NULL;
+    CHECK_ST(read_mem(fn, text, o, &t), TBML_E_FORMAT);
+    CHECK(strcmp(tbml_errmsg(), want_msg) == 0);
+    if (strcmp(tbml_errmsg(), want_msg))
+        fprintf(stderr, "got message: %s\nwant:        %s\n", tbml_errmsg(), want_msg);
+    tbml_table_free(t);
+}
+
+static tbml_read_options opts(void)
+{
+    tbml_read_options o;
+    tbml_read_options_init(&o);
+    return o;
+}
+
+static void test_text(void)
+{
+    tbml_read_options o = opts();
+    expect(tbml_read_text_input, "a b\r\n\nlast", &o,
+           "root\n |-- value: string (nullable = true)\n", "a b\n\nlast\n");
+    expect(tbml_read_text_input, "", &o, NULL, "");
+    expect(tbml_read_text_input, "x\n", &o, NULL, "x\n");
+}
+
+static void test_csv_basics(void)
+{
+    tbml_read_options o = opts();
+    /* no header, no inference: _cN string columns; quotes, "" escapes, delimiters in quotes */
+    expect(tbml_read_csv_input, "1,\"a,b\",\"say \"\"hi\"\"\"\n2,,\"\"\n", &o,
+           "root\n |-- _c0: string (nullable = true)\n |-- _c1: string (nullable = true)\n"
+           " |-- _c2: string (nullable = true)\n",
+           "1|a,b|say \"hi\"\n2|\\N|\n");
+    /* header, inference, empty lines skipped, CRLF */
+    o.header = 1;
+    o.infer_schema = 1;
+    expect(tbml_read_csv_input,
+           "id,x,ok,day,ts,name,nothing\r\n"
+           "1,1.5,true,2024-01-31,2024-01-31 10:00:00,Ann,\r\n"
+           "\r\n"
+           "-7,2,FALSE,2024-02-01,2024-02-01,Bob,\r\n"
+           "9223372036854775807,1e3,,,2024-02-02T03:04:05.5Z,\"\",\r\n",
+           &o,
+           "root\n |-- id: long (nullable = true)\n |-- x: double (nullable = true)\n"
+           " |-- ok: boolean (nullable = true)\n |-- day: date (nullable = true)\n"
+           " |-- ts: timestamp (nullable = true)\n |-- name: string (nullable = true)\n"
+           " |-- nothing: string (nullable = true)\n",
+           "1|1.5|true|2024-01-31|2024-01-31 10:00:00|Ann|\\N\n"
+           "-7|2.0|false|2024-02-01|2024-02-01 00:00:00|Bob|\\N\n"
+           "9223372036854775807|1000.0|\\N|\\N|2024-02-02 03:04:05.5||\\N\n");
+    /* a long that overflows makes the column double; mixed types make it string */
+    expect(tbml_read_csv_input, "a,b\n1,1\n99999999999999999999,x\n", &o,
+           "root\n |-- a: double (nullable = true)\n |-- b: string (nullable = true)\n",
+           "1.0|1\n1.0E20|x\n");
+    /* another delimiter and quote; duplicate and empty header names */
+    o.delimiter = ';';
+    o.quote = '\'';
+    expect(tbml_read_csv_input, "k;k;\n'x;y';2;3\n", &o,
+           "root\n |-- k0: string (nullable = true)\n |-- k1: long (nullable = true)\n"
+           " |-- _c2: long (nullable = true)\n",
+           "x;y|2|3\n");
+    /* header only: no rows */
+    o = opts();
+    o.header = 1;
+    expect(tbml_read_csv_input, "a,b\n", &o,
+           "root\n |-- a: string (nullable = true)\n |-- b: string (nullable = true)\n", "");
+    CHECK_ST(tbml_read_options_set(&o, "mode", "SLOPPY"), TBML_E_ARG);
+    CHECK_ST(tbml_read_options_set(&o, "colour", "red"), TBML_E_ARG);
+    CHECK_OK(tbml_read_options_set(&o, "inferSchema", "TRUE"));
+    CHECK(o.infer_schema == 1);
+    CHECK_OK(tbml_read_options_set(&o, "sep", "\\t"));
+    CHECK(o.delimiter == '\t');
+}
+
+static void test_csv_multiline(void)
+{
+    tbml_read_options o = opts();
+    o.header = 1;
+    o.multiline = 1;
+    expect(tbml_read_csv_input, "id,text\n1,\"two\nlines\"\n2,\"x\"\"\ny\"\n", &o, NULL,
+           "1|two\nlines\n2|x\"\ny\n");
+    /* without multiLine a newline in quotes ends the record, which is malformed */
+    o.multiline = 0;
+    o.mode = TBML_MODE_FAILFAST;
+    expect_fail(tbml_read_csv_input, "id,text\n1,\"two\nlines\"\n", &o,
+                "mem.txt:2:3: malformed CSV record (mode FAILFAST): unterminated quoted field");
+}
+
+static void test_csv_modes(void)
+{
+    const char *data = "name,age\n"
+                       "Ann,30\n"
+                       "Bob,thirty\n" /* line 3: not a long, column 5 */
+                       "Cy,1,extra\n" /* line 4: too many fields, column 6 */
+                       "\"Di\"x,4\n"  /* line 5: junk after a quote, column 5 */
+                       "Ed\n";        /* line 6: too few fields */
+    tbml_read_options o = opts();
+    o.header = 1;
+    tbml_schema s;
+    tbml_schema_init(&s);
+    tbml_schema_add(&s, "name", TBML_TYPE_STRING, 1);
+    tbml_schema_add(&s, "age", TBML_TYPE_INT64, 1);
+    o.schema = &s;
+    expect(tbml_read_csv_input, data, &o, NULL, "Ann|30\nBob|\\N\nCy|1\n\\N|\\N\nEd|\\N\n");
+    CHECK(o.bad_records == 4);
+    o.mode = TBML_MODE_DROPMALFORMED;
+    expect(tbml_read_csv_input, data, &o, NULL, "Ann|30\n");
+    CHECK(o.bad_records == 4);
+    o.mode = TBML_MODE_FAILFAST;
+    expect_fail(
+        tbml_read_csv_input, data, &o,
+        "mem.txt:3:5: malformed CSV record (mode FAILFAST): field 2 (age) is not a valid long");
+    expect_fail(tbml_read_csv_input, "name,age\nCy,1,extra\n", &o,
+                "mem.txt:2:6: malformed CSV record (mode FAILFAST): expected 2 fields, found 3");
+    expect_fail(tbml_read_csv_input, "name,age\n\n\"Di\"x,4\n", &o,
+                "mem.txt:3:5: malformed CSV record (mode FAILFAST): unexpected character after a "
+                "closing quote");
+    /* the first bad line in file order wins, even when later ranges are scanned first */
+    tbml_pool_t *pool;
+    CHECK_OK(tbml_pool_create(4, &pool));
+    o.pool = pool;
+    o.chunk_size = 8;
+    expect_fail(
+        tbml_read_csv_input, data, &o,
+        "mem.txt:3:5: malformed CSV record (mode FAILFAST): field 2 (age) is not a valid long");
+    tbml_pool_free(pool);
+    tbml_schema_clear(&s);
+}
+
+static void test_json(void)
+{
+    tbml_read_options o = opts();
+    /* fields merged across records and sorted by name; long+double -> double; conflicts -> string;
+     * all-null -> string; nested values kept as compact JSON text */
+    expect(tbml_read_json_input,
+           "{\"name\":\"Michael\"}\n"
+           "{\"name\":\"Andy\", \"age\":30, \"n\":null, \"tags\":[1,\"a\"], \"x\":1}\n"
+           "\n"
+           "{\"name\":\"Justin\", \"age\":19.5, \"obj\":{\"b\":1,\"a\":[true]}, \"x\":\"s\", "
+           "\"ok\":false}\n",
+           &o,
+           "root\n |-- age: double (nullable = true)\n |-- n: string (nullable = true)\n"
+           " |-- name: string (nullable = true)\n |-- obj: string (nullable = true)\n"
+           " |-- ok: boolean (nullable = true)\n |-- tags: string (nullable = true)\n"
+           " |-- x: string (nullable = true)\n",
+           "\\N|\\N|Michael|\\N|\\N|\\N|\\N\n"
+           "30.0|\\N|Andy|\\N|\\N|[1,\"a\"]|1\n"
+           "19.5|\\N|Justin|{\"b\":1,\"a\":[true]}|false|\\N|s\n");
+    /* escapes and unicode */
+    expect(tbml_read_json_input, "{\"s\":\"a\\\"b\\u00e9\\n\"}\n", &o, NULL, "a\"b\xc3\xa9\n\n");
+
+    const char *data = "{\"a\":1}\n"
+                       "{\"a\":2\n"          /* line 2: truncated */
+                       "[1,2]\n"             /* line 3: not an object */
+                       "{\"a\":\"three\"}\n" /* line 4: a string for a long */
+                       "{\"a\":4}";
+    tbml_schema s;
+    tbml_schema_init(&s);
+    tbml_schema_add(&s, "a", TBML_TYPE_INT64, 1);
+    o.schema = &s;
+    expect(tbml_read_json_input, data, &o, NULL, "1\n\\N\n\\N\n\\N\n4\n");
+    CHECK(o.bad_records == 3);
+    o.mode = TBML_MODE_DROPMALFORMED;
+    expect(tbml_read_json_input, data, &o, NULL, "1\n4\n");
+    o.mode = TBML_MODE_FAILFAST;
+    expect_fail(tbml_read_json_input, data, &o,
+                "mem.txt:2:7: malformed JSON record (mode FAILFAST): invalid JSON: '}' expected");
+    expect_fail(tbml_read_json_input, "{\"a\":1}\n{\"a\":x}\n", &o,
+                "mem.txt:2:6: malformed JSON record (mode FAILFAST): invalid JSON: invalid token");
+    expect_fail(tbml_read_json_input, "{\"a\":1}\n[1,2]\n", &o,
+                "mem.txt:2:1: malformed JSON record (mode FAILFAST): not a JSON object");
+    expect_fail(tbml_read_json_input, "{\"a\":\"three\"}\n", &o,
+                "mem.txt:1:1: malformed JSON record (mode FAILFAST): field a is not a valid long");
+    /* inference ignores malformed lines; PERMISSIVE still reads them as nulls */
+    o.schema = NULL;
+    o.mode = TBML_MODE_PERMISSIVE;
+    expect(tbml_read_json_input, "{\"a\":1}\nnope\n", &o, "root\n |-- a: long (nullable = true)\n",
+           "1\n\\N\n");
+    tbml_schema_clear(&s);
+}
+
+static void test_people_golden(void)
+{
+    const char *shared = getenv("TBML_SHARED"), *src = getenv("TBML_SRC");
+    if (!shared || !src) {
+        fprintf(stderr, "TBML_SHARED / TBML_SRC not set: skipping the people.json golden test\n");
+        return;
+    }
+    char path[1024], gpath[1024];
+    snprintf(path, sizeof(path), "%s/datasets/people.json", shared);
+    tbml_read_options o = opts();
+    tbml_table *t;
+    CHECK_OK(tbml_read_json(path, &o, &t));
+    char *got = tbml_show_string(t, 20, 20);
+    snprintf(gpath, sizeof(gpath), "%s/tests/golden/people_show.txt", src);
+    FILE *f = fopen(gpath, "rb");
+    char want[4096] = {0};
+    if (f) {
+        size_t n = fread(want, 1, sizeof(want) - 1, f);
+        want[n] = '\0';
+        fclose(f);
+    }
+    /* show() prints showString plus println's newline */
+    CHECK(strlen(want) > 1 && strncmp(got, want, strlen(want) - 1) == 0 &&
+          strlen(got) == strlen(want) - 1);
+    tbml_free(got);
+    tbml_table_free(t);
+}
+
+/* A CSV with quotes, escapes, empty fields and a very long line, to read in many ways. */
+static char *gen_csv(int rows)
+{
+    size_t cap = (size_t)rows * 64 + 100000, len = 0;
+    char *s = tbml_malloc(cap);
+    len += (size_t)sprintf(s, "id,name,score,flag\n");
+    uint32_t x = 12345;
+    for (int i = 0; i < rows; i++) {
+        x = x * 1103515245u + 12345u;
+        if (i == rows / 2) { /* one line longer than any range */
+            len += (size_t)sprintf(s + len, "%d,\"", i);
+            for (int k = 0; k < 50000; k++)
+                s[len++] = (char)('a' + k % 26);
+            len += (size_t)sprintf(s + len, "\",1.5,true\n");
+            continue;
+        }
+        switch (x >> 29) {
+        case 0:
+            len +=
+                (size_t)sprintf(s + len, "%d,\"q,\"\"%u\"\"\",%u.25,false\n", i, x % 1000, x % 77);
+            break;
+        case 1:
+            len += (size_t)sprintf(s + len, "%d,,,\n", i);
+            break;
+        case 2:
+            len += (size_t)sprintf(s + len, "%d,n%u\r\n", i, x);
+            break; /* too few fields */
+        default:
+            len += (size_t)sprintf(s + len, "%d,w%u,%d,%s\n", i, x % 5000, (int)(x % 100) - 50,
+                                   x & 1 ? "true" : "false");
+        }
+    }
+    s[len] = '\0';
+    return s;
+}
+
+static void test_parallel_equals_sequential(void)
+{
+    char *csv = gen_csv(20000);
+    tbml_pool_t *pool;
+    CHECK_OK(tbml_pool_create(4, &pool));
+    tbml_read_options seq = opts(), par = opts();
+    seq.header = par.header = 1;
+    seq.infer_schema = par.infer_schema = 1;
+    par.pool = pool;
+    par.chunk_size = 4096;
+    tbml_table *a, *b;
+    CHECK_OK(read_mem(tbml_read_csv_input, csv, &seq, &a));
+    CHECK_OK(read_mem(tbml_read_csv_input, csv, &par, &b));
+    CHECK(b->nbatches > 10); /* it really was split */
+    char *da = dump(a), *db = dump(b), *sa = schema_str(a), *sb = schema_str(b);
+    CHECK(strcmp(da, db) == 0);
+    CHECK(strcmp(sa, sb) == 0);
+    CHECK(strcmp(sa,
+                 "root\n |-- id: long (nullable = true)\n |-- name: string (nullable = true)\n"
+                 " |-- score: double (nullable = true)\n |-- flag: boolean (nullable = true)\n") ==
+          0);
+    CHECK(tbml_table_nrows(a) == 20000 && seq.bad_records == par.bad_records &&
+          seq.bad_records > 1000);
+    tbml_free(da);
+    tbml_free(db);
+    tbml_free(sa);
+    tbml_free(sb);
+    tbml_table_free(a);
+    tbml_table_free(b);
+
+    /* text and JSON too: the JSON is the CSV written back out */
+    CHECK_OK(read_mem(tbml_read_text_input, csv, &seq, &a));
+    CHECK_OK(read_mem(tbml_read_text_input, csv, &par, &b));
+    da = dump(a);
+    db = dump(b);
+    CHECK(strcmp(da, db) == 0 && tbml_table_nrows(a) == 20001);
+    tbml_free(da);
+    tbml_free(db);
+    tbml_table_free(a);
+    tbml_table_free(b);
+    tbml_pool_free(pool);
+    tbml_free(csv);
+}
+
+static void test_files_sealed_roundtrip(void)
+{
+    char dir[] = "/tmp/tbml-readers-XXXXXX";
+    CHECK(mkdtemp(dir) != NULL);
+    char plain[256], sealed[256], json[256], sjson[256];
+    snprintf(plain, sizeof(plain), "%s/data.csv", dir);
+    snprintf(sealed, sizeof(sealed), "%s/data.csv.sealed", dir);
+    snprintf(json, sizeof(json), "%s/data.json", dir);
+    snprintf(sjson, sizeof(sjson), "%s/data.json.sealed", dir);
+    char *csv = gen_csv(5000);
+    FILE *f = fopen(plain, "wb");
+    fputs(csv, f);
+    fclose(f);
+
+    tbml_key_t *key, *other;
+    CHECK_OK(tbml_key_generate("datakey", &key));
+    CHECK_OK(tbml_key_generate("datakey", &other));
+    tbml_pool_t *pool;
+    CHECK_OK(tbml_pool_create(3, &pool));
+    tbml_read_options o = opts();
+    o.header = 1;
+    o.infer_schema = 1;
+    o.pool = pool;
+    o.chunk_size = 100000; /* several segments per range, ranges not segment-aligned in the text */
+    tbml_table *a, *b, *c, *d;
+    CHECK_OK(tbml_read_csv(plain, &o, &a));
+    /* write it sealed (as CSV with a header) and read it back */
+    o.key = key;
+    CHECK_OK(tbml_write_csv(a, sealed, &o));
+    CHECK_OK(tbml_read_csv(sealed, &o, &b));
+    char *da = dump(a), *db = dump(b);
+    CHECK(strcmp(da, db) == 0);
+    tbml_free(db);
+    /* JSON lines, plain and sealed, read back equal */
+    o.key = NULL;
+    CHECK_OK(tbml_write_json(a, json, &o));
+    o.key = key;
+    CHECK_OK(tbml_write_json(a, sjson, &o));
+    o.key = NULL;
+    CHECK_OK(tbml_read_json(json, &o, &c));
+    o.key = key;
+    CHECK_OK(tbml_read_json(sjson, &o, &d));
+    char *dc = dump(c), *dd = dump(d);
+    CHECK(strcmp(dc, dd) == 0 && strlen(dc) > 10000);
+    tbml_free(dc);
+    tbml_free(dd);
+    /* a sealed file without its key, or with another key of the same name */
+    tbml_table *x = NULL;
+    o.key = NULL;
+    CHECK_ST(tbml_read_csv(sealed, &o, &x), TBML_E_KEY);
+    o.key = other;
+    CHECK_ST(tbml_read_csv(sealed, &o, &x), TBML_E_AUTH);
+    /* a tampered byte in the middle fails the read */
+    struct stat st;
+    stat(sealed, &st);
+    f = fopen(sealed, "r+b");
+    fseek(f, st.st_size / 2, SEEK_SET);
+    int ch = fgetc(f);
+    fseek(f, st.st_size / 2, SEEK_SET);
+    fputc(ch ^ 1, f);
+    fclose(f);
+    o.key = key;
+    CHECK_ST(tbml_read_csv(sealed, &o, &x), TBML_E_AUTH);
+    CHECK(x == NULL);
+    /* a missing file */
+    CHECK_ST(tbml_read_csv("/nonexistent/x.csv", &o, &x), TBML_E_NOTFOUND);
+    /* a writer that fails leaves nothing: a path in a missing folder */
+    CHECK(tbml_write_csv(a, "/nonexistent/out.csv", &o) != TBML_OK);
+    tbml_free(da);
+    tbml_table_free(a);
+    tbml_table_free(b);
+    tbml_table_free(c);
+    tbml_table_free(d);
+    tbml_key_free(key);
+    tbml_key_free(other);
+    tbml_pool_free(pool);
+    tbml_free(csv);
+    unlink(plain);
+    unlink(sealed);
+    unlink(json);
+    unlink(sjson);
+    rmdir(dir);
+}
+
+static void test_csv_write_quoting(void)
+{
+    char dir[] = "/tmp/tbml-writers-XXXXXX";
+    CHECK(mkdtemp(dir) != NULL);
+    char path[256];
+    snprintf(path, sizeof(path), "%s/out.csv", dir);
+    tbml_read_options o = opts();
+    o.header = 1;
+    tbml_table *t;
+    const char *in = "a,b\n\"x,y\",\"q\"\"\"\n\" lead\",\n\"\",\"two\nlines\"\n";
+    o.multiline = 1;
+    CHECK_OK(read_mem(tbml_read_csv_input, in, &o, &t));
+    CHECK_OK(tbml_write_csv(t, path, &o));
+    FILE *f = fopen(path, "rb");
+    char buf[256] = {0};
+    size_t n = fread(buf, 1, sizeof(buf) - 1, f);
+    buf[n] = '\0';
+    fclose(f);
+    CHECK(strcmp(buf, in) == 0);
+    if (strcmp(buf, in)) fprintf(stderr, "wrote:\n%s", buf);
+    tbml_table_free(t);
+    unlink(path);
+    rmdir(dir);
+}
+
+/* The fast decimal path must give strtod's correctly rounded double for every input. */
+static void test_parse_f64_vs_strtod(void)
+{
+    uint64_t x = 0x1234567;
+    int bad = 0;
+    char buf[64];
+    for (int i = 0; i < 200000; i++) {
+        x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+        int len = 0, nd = 1 + (int)(x % 20), dot = (int)((x >> 8) % (uint64_t)(nd + 1));
+        if ((x >> 16) & 1) buf[len++] = '-';
+        uint64_t y = x;
+        for (int k = 0; k < nd; k++) {
+            if (k == dot && k) buf[len++] = '.';
+            y = y * 6364136223846793005ULL + 1;
+            buf[len++] = (char)('0' + (y >> 60) % 10);
+        }
+        if ((x >> 20) % 4 == 0) len += sprintf(buf + len, "e%d", (int)((x >> 24) % 60) - 30);
+        buf[len] = '\0';
+        double got, want = strtod(buf, NULL);
+        if (!reader_parse_f64(buf, (size_t)len, &got) || memcmp(&got, &want, sizeof(got)) != 0) {
+            if (bad++ < 5) fprintf(stderr, "parse_f64(%s) = %.17g, strtod %.17g\n", buf, got, want);
+        }
+    }
+    CHECK(bad == 0);
+    double d;
+    CHECK(!reader_parse_f64("1e", 2, &d) && !reader_parse_f64(".", 1, &d) &&
+          !reader_parse_f64("1.5x", 4, &d));
+    CHECK(reader_parse_f64(".5", 2, &d) && d == 0.5 && reader_parse_f64("5.", 2, &d) && d == 5.0);
+    CHECK(reader_parse_f64("-Infinity", 9, &d) && d < -1e308);
+    int64_t v;
+    CHECK(reader_parse_i64("-9223372036854775808", 20, &v) && v == INT64_MIN);
+    CHECK(!reader_parse_i64("9223372036854775808", 19, &v) && !reader_parse_i64("-", 1, &v));
+}
+
+int main(void)
+{
+    test_parse_f64_vs_strtod();
+    test_text();
+    test_csv_basics();
+    test_csv_multiline();
+    test_csv_modes();
+    test_json();
+    test_people_golden();
+    test_parallel_equals_sequential();
+    test_files_sealed_roundtrip();
+    test_csv_write_quoting();
+    return check_done();
+}

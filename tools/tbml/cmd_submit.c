@@ -1,0 +1,416 @@
+/* tbml submit and tbml run-example (docs/submit.md): spark-submit's options for local runs, then
+ * exec of the application with its settings in a memfd passed as --tbml-conf-fd=N (see
+ * include/tbml/app.h). run-example finds tbml-example-NAME next to this tool or in ../examples. */
+#include "cli.h"
+
+#include "tbml/app.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+static const char *const g_submit_options[] = {
+    "--master",          "--name",           "--conf",    "--properties-file", "--driver-memory",
+    "--executor-memory", "--executor-cores", "--verbose", "--sgx-enabled",     "--help",
+};
+
+typedef struct {
+    const char *master;
+    const char *name;
+    const char *driver_memory, *executor_memory, *executor_cores;
+    const char *properties_file;
+    int verbose;
+    int nconf;
+    const char **conf; /* "k=v" */
+    /* from the properties file (owned) */
+    char **props;
+    int nprops;
+} submit_opts;
+
+static size_t edit_distance(const char *a, const char *b)
+{
+    size_t la = strlen(a), lb = strlen(b);
+    size_t *prev = tbml_malloc((lb + 1) * sizeof(size_t)),
+           *cur = tbml_malloc((lb + 1) * sizeof(size_t));
+    for (size_t j = 0; j <= lb; j++)
+        prev[j] = j;
+    for (size_t i = 1; i <= la; i++) {
+        cur[0] = i;
+        for (size_t j = 1; j <= lb; j++) {
+            size_t sub = prev[j - 1] + (a[i - 1] != b[j - 1]);
+            size_t del = prev[j] + 1, ins = cur[j - 1] + 1;
+            cur[j] = sub < del ? (sub < ins ? sub : ins) : (del < ins ? del : ins);
+        }
+        size_t *t = prev;
+        prev = cur;
+        cur = t;
+    }
+    size_t d = prev[lb];
+    tbml_free(prev);
+    tbml_free(cur);
+    return d;
+}
+
+/* The known option nearest to arg (before any '='), or NULL when none is close. */
+static const char *nearest_option(const char *arg)
+{
+    char name[128];
+    snprintf(name, sizeof(name), "%s", arg);
+    char *eq = strchr(name, '=');
+    if (eq) *eq = '\0';
+    const char *best = NULL;
+    size_t bestd = (size_t)-1;
+    for (size_t i = 0; i < sizeof(g_submit_options) / sizeof(g_submit_options[0]); i++) {
+        size_t d = edit_distance(name, g_submit_options[i]);
+        if (d < bestd) {
+            bestd = d;
+            best = g_submit_options[i];
+        }
+    }
+    return bestd <= 4 ? best : NULL;
+}
+
+static void submit_usage(FILE *f, int example)
+{
+    fprintf(
+        f,
+        "usage: tbml %s [options] %s [ARGS]\n\n"
+        "%s\n\n"
+        "options (spark-submit's, for local runs):\n"
+        "  --master local[N]|local[*]|local  worker threads (default local[*]: all cores)\n"
+        "  --name NAME                       application name\n"
+        "  --conf KEY=VALUE                  a setting for the application (repeatable)\n"
+        "  --properties-file FILE            settings as spark-defaults.conf lines (KEY VALUE)\n"
+        "  --driver-memory MEM               e.g. 2g (recorded; the driver is this process)\n"
+        "  --executor-memory MEM             memory operators may use before spilling (e.g. 4g)\n"
+        "  --executor-cores N                recorded for the application\n"
+        "  --verbose                         print the parsed settings\n"
+        "  --sgx-enabled false               accepted for the seed's scripts; see 'tbml tee'\n",
+        example ? "run-example" : "submit", example ? "NAME" : "APP",
+        example ? "Runs a bundled example (tbml-example-NAME), as Spark's bin/run-example does."
+                : "Runs APP, a program built against libtbml, with the given settings "
+                  "(docs/submit.md).");
+}
+
+/* Parses options up to the first non-option; *i is left at it. Returns -1 on success, else an
+ * exit code. */
+static int parse_options(int argc, char **argv, int *i, submit_opts *o, int example)
+{
+    for (; *i < argc; (*i)++) {
+        const char *a = argv[*i];
+        if (a[0] != '-') break;
+        if (strcmp(a, "--") == 0) {
+            (*i)++;
+            break;
+        }
+        if (cli_is_help(a)) {
+            submit_usage(stdout, example);
+            return 0;
+        }
+        if (strcmp(a, "--verbose") == 0 || strcmp(a, "-v") == 0) {
+            o->verbose = 1;
+            continue;
+        }
+        const char *names[] = {"--master",          "--name",          "--conf",
+                               "--properties-file", "--driver-memory", "--executor-memory",
+                               "--executor-cores",  "--sgx-enabled"};
+        int which = -1;
+        const char *v = NULL;
+        for (int k = 0; k < 8 && which < 0; k++) {
+            size_t n = strlen(names[k]);
+            if (strncmp(a, names[k], n) == 0 && (a[n] == '\0' || a[n] == '=')) {
+                which = k;
+                if (a[n] == '=')
+                    v = a + n + 1;
+                else if (*i + 1 < argc)
+                    v = argv[++*i];
+                else
+                    return cli_usage_error("%s needs a value", names[k]);
+            }
+        }
+        if (which < 0) {
+            const char *hint = nearest_option(a);
+            if (hint) return cli_usage_error("unknown option '%s' (did you mean %s?)", a, hint);
+            return cli_usage_error("unknown option '%s'", a);
+        }
+        if (strchr(v, '\n'))
+            return cli_usage_error("%s: the value may not contain a newline", names[which]);
+        switch (which) {
+        case 0:
+            o->master = v;
+            break;
+        case 1:
+            o->name = v;
+            break;
+        case 2:
+            if (!strchr(v, '=') || v[0] == '=')
+                return cli_usage_error("--conf needs KEY=VALUE, not '%s'", v);
+            o->conf = tbml_realloc(o->conf, (size_t)(o->nconf + 1) * sizeof(char *));
+            o->conf[o->nconf++] = v;
+            break;
+        case 3:
+            o->properties_file = v;
+            break;
+        case 4:
+            o->driver_memory = v;
+            break;
+        case 5:
+            o->executor_memory = v;
+            break;
+        case 6:
+            o->executor_cores = v;
+            break;
+        case 7:
+            if (strcmp(v, "false") == 0) break;
+            if (strcmp(v, "true") == 0) {
+                tbml_error(TBML_E_UNSUPPORTED,
+                           "--sgx-enabled true: run trusted jobs with 'tbml tee' instead");
+                return cli_fail(TBML_E_UNSUPPORTED);
+            }
+            return cli_usage_error("--sgx-enabled takes true or false, not '%s'", v);
+        }
+    }
+    return -1;
+}
+
+/* spark-defaults.conf: "key value" or "key=value" lines, '#' comments. Known spark.* keys fill the
+ * options not given on the command line; every line also becomes a --conf entry. */
+static int read_properties(submit_opts *o)
+{
+    FILE *f = fopen(o->properties_file, "r");
+    if (!f) {
+        tbml_error(TBML_E_IO, "%s: cannot open: %s", o->properties_file, strerror(errno));
+        return cli_fail(TBML_E_IO);
+    }
+    char line[4096];
+    int lineno = 0;
+    while (fgets(line, sizeof(line), f)) {
+        lineno++;
+        size_t n = strlen(line);
+        while (n && (line[n - 1] == '\n' || line[n - 1] == '\r' || line[n - 1] == ' ' ||
+                     line[n - 1] == '\t'))
+            line[--n] = '\0';
+        char *p = line;
+        while (*p == ' ' || *p == '\t')
+            p++;
+        if (!*p || *p == '#' || *p == '!') continue;
+        char *sep = p + strcspn(p, " \t=:");
+        if (!*sep) {
+            fclose(f);
+            tbml_error(TBML_E_FORMAT, "%s:%d:1: expected 'key value'", o->properties_file, lineno);
+            return cli_fail(TBML_E_FORMAT);
+        }
+        *sep++ = '\0';
+        while (*sep == ' ' || *sep == '\t' || *sep == '=' || *sep == ':')
+            sep++;
+        size_t kl = strlen(p), vl = strlen(sep);
+        char *kv = tbml_malloc(kl + vl + 2);
+        sprintf(kv, "%s=%s", p, sep);
+        o->props = tbml_realloc(o->props, (size_t)(o->nprops + 1) * sizeof(char *));
+        o->props[o->nprops++] = kv;
+    }
+    fclose(f);
+    return -1;
+}
+
+static const char *prop(const submit_opts *o, const char *key)
+{
+    size_t n = strlen(key);
+    for (int i = o->nprops - 1; i >= 0; i--)
+        if (strncmp(o->props[i], key, n) == 0 && o->props[i][n] == '=') return o->props[i] + n + 1;
+    return NULL;
+}
+
+/* Writes the settings file into a memfd the application inherits; returns the fd or -1. */
+static int write_settings(const submit_opts *o, const char *name)
+{
+    int fd = memfd_create("tbml-submit-settings", 0); /* no CLOEXEC: the application reads it */
+    if (fd < 0) {
+        tbml_error(TBML_E_IO, "cannot create the settings file: %s", strerror(errno));
+        return -1;
+    }
+    char *text = NULL;
+    size_t len = 0;
+    FILE *m = open_memstream(&text, &len);
+    const char *master = o->master ? o->master : prop(o, "spark.master");
+    const char *dm = o->driver_memory ? o->driver_memory : prop(o, "spark.driver.memory");
+    const char *em = o->executor_memory ? o->executor_memory : prop(o, "spark.executor.memory");
+    const char *ec = o->executor_cores ? o->executor_cores : prop(o, "spark.executor.cores");
+    fprintf(m, "master=%s\nname=%s\nverbose=%d\nlog-level=%s\n", master ? master : "local[*]", name,
+            o->verbose,
+            tbml_log_get_level() == TBML_LOG_ERROR  ? "error"
+            : tbml_log_get_level() == TBML_LOG_WARN ? "warn"
+            : tbml_log_get_level() == TBML_LOG_INFO ? "info"
+                                                    : "debug");
+    int64_t size;
+    if (dm && !tbml_memory_parse(dm, &size)) fprintf(m, "driver-memory=%lld\n", (long long)size);
+    if (em && !tbml_memory_parse(em, &size)) fprintf(m, "executor-memory=%lld\n", (long long)size);
+    if (ec) fprintf(m, "executor-cores=%d\n", atoi(ec));
+    for (int i = 0; i < o->nprops; i++)
+        fprintf(m, "conf.%s\n", o->props[i]);
+    for (int i = 0; i < o->nconf; i++)
+        fprintf(m, "conf.%s\n", o->conf[i]);
+    fclose(m);
+    tbml_status st = tbml_write_all(fd, text, len, "settings");
+    free(text);
+    if (st) {
+        close(fd);
+        return -1;
+    }
+    return fd;
+}
+
+/* Checks the values that can be checked before starting the application. */
+static int validate(const submit_opts *o)
+{
+    int n;
+    int64_t size;
+    const char *master = o->master ? o->master : prop(o, "spark.master");
+    if (master && tbml_master_parse(master, &n)) return cli_fail(TBML_E_ARG);
+    const char *dm = o->driver_memory ? o->driver_memory : prop(o, "spark.driver.memory");
+    const char *em = o->executor_memory ? o->executor_memory : prop(o, "spark.executor.memory");
+    const char *ec = o->executor_cores ? o->executor_cores : prop(o, "spark.executor.cores");
+    if (dm && tbml_memory_parse(dm, &size))
+        return cli_usage_error("--driver-memory: %s", tbml_errmsg());
+    if (em && tbml_memory_parse(em, &size))
+        return cli_usage_error("--executor-memory: %s", tbml_errmsg());
+    if (ec) {
+        char *end;
+        long c = strtol(ec, &end, 10);
+        if (*end || c < 1 || c > 1024)
+            return cli_usage_error("--executor-cores needs a count, not '%s'", ec);
+    }
+    return -1;
+}
+
+static int run_app(submit_opts *o, const char *app, int argc, char **argv, const char *name)
+{
+    int code = validate(o);
+    if (code >= 0) return code;
+    if (o->verbose) {
+        fprintf(
+            stderr,
+            "Parsed arguments:\n  master          %s\n  name            %s\n  primaryResource %s\n",
+            o->master ? o->master
+                      : (prop(o, "spark.master") ? prop(o, "spark.master") : "local[*]"),
+            name, app);
+        fprintf(stderr, "  driverMemory    %s\n  executorMemory  %s\n  executorCores   %s\n",
+                o->driver_memory ? o->driver_memory : "(default)",
+                o->executor_memory ? o->executor_memory : "(default)",
+                o->executor_cores ? o->executor_cores : "(default)");
+        for (int i = 0; i < o->nconf; i++) {
+            /* print keys only: values may be secrets */
+            const char *eq = strchr(o->conf[i], '=');
+            fprintf(stderr, "  conf            %.*s=***\n", (int)(eq - o->conf[i]), o->conf[i]);
+        }
+    }
+    int fd = write_settings(o, name);
+    if (fd < 0) return cli_fail(TBML_E_IO);
+    char arg[64];
+    snprintf(arg, sizeof(arg), "%s%d", TBML_APP_CONF_FD_ARG, fd);
+    char **av = tbml_calloc((size_t)argc + 3, sizeof(char *));
+    av[0] = (char *)app;
+    av[1] = arg;
+    for (int i = 0; i < argc; i++)
+        av[2 + i] = argv[i];
+    fflush(stdout);
+    fflush(stderr);
+    if (strchr(app, '/'))
+        execv(app, av);
+    else
+        execvp(app, av);
+    int err = errno;
+    close(fd);
+    tbml_free(av);
+    tbml_error(err == ENOENT ? TBML_E_NOTFOUND : TBML_E_IO, "cannot run %s: %s", app,
+               strerror(err));
+    return cli_fail(err == ENOENT ? TBML_E_NOTFOUND : TBML_E_IO);
+}
+
+static void opts_free(submit_opts *o)
+{
+    for (int i = 0; i < o->nprops; i++)
+        tbml_free(o->props[i]);
+    tbml_free(o->props);
+    tbml_free(o->conf);
+}
+
+static int submit_main(int argc, char **argv, int example)
+{
+    submit_opts o = {0};
+    int i = 1, code;
+    code = parse_options(argc, argv, &i, &o, example);
+    if (code < 0 && o.properties_file) code = read_properties(&o);
+    if (code >= 0) goto out;
+    if (i >= argc) {
+        code = cli_usage_error("missing %s", example ? "the example NAME" : "the application APP");
+        goto out;
+    }
+    const char *target = argv[i];
+    char path[PATH_MAX];
+    if (example) {
+        /* tbml-example-NAME next to this tool (the build tree) or in ../examples (an install) */
+        char self[PATH_MAX];
+        ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+        if (n <= 0) {
+            tbml_error(TBML_E_IO, "cannot find this program's folder: %s", strerror(errno));
+            code = cli_fail(TBML_E_IO);
+            goto out;
+        }
+        self[n] = '\0';
+        char *slash = strrchr(self, '/');
+        *slash = '\0';
+        int found = 0;
+        if (strchr(target, '/') || !target[0]) {
+            code = cli_usage_error("bad example name '%s'", target);
+            goto out;
+        }
+        const char *dirs[] = {"", "/../examples"};
+        for (int d = 0; d < 2 && !found; d++) {
+            snprintf(path, sizeof(path), "%s%s/tbml-example-%s", self, dirs[d], target);
+            found = access(path, X_OK) == 0;
+        }
+        if (!found) {
+            /* list what there is, to help */
+            char list[1024] = "";
+            DIR *dir = opendir(self);
+            struct dirent *e;
+            while (dir && (e = readdir(dir)) != NULL) {
+                if (strncmp(e->d_name, "tbml-example-", 13) == 0 &&
+                    strlen(list) + strlen(e->d_name) < 900) {
+                    strcat(list, list[0] ? ", " : "");
+                    strcat(list, e->d_name + 13);
+                }
+            }
+            if (dir) closedir(dir);
+            tbml_error(TBML_E_NOTFOUND, "no example named '%s' (available: %s)", target,
+                       list[0] ? list : "none");
+            code = cli_fail(TBML_E_NOTFOUND);
+            goto out;
+        }
+        target = path;
+    }
+    const char *name = o.name ? o.name : prop(&o, "spark.app.name");
+    if (!name) {
+        const char *base = strrchr(argv[i], '/');
+        name = base ? base + 1 : argv[i];
+    }
+    code = run_app(&o, target, argc - i - 1, argv + i + 1, name);
+out:
+    opts_free(&o);
+    return code;
+}
+
+int cmd_submit(int argc, char **argv)
+{
+    return submit_main(argc, argv, 0);
+}
+int cmd_run_example(int argc, char **argv)
+{
+    return submit_main(argc, argv, 1);
+}
