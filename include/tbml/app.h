@@ -17,6 +17,8 @@ extern "C" {
 
 /* The first argument submit passes; tbml_app_init removes it. */
 #define TBML_APP_CONF_FD_ARG "--tbml-conf-fd="
+/* The same settings as a private file (ranks under mpirun inherit no descriptors). */
+#define TBML_APP_CONF_FILE_ARG "--tbml-conf-file="
 
 typedef struct {
     char *key;

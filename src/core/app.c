@@ -7,6 +7,7 @@
 
 #include <ctype.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -164,6 +165,20 @@ tbml_status tbml_app_init(int *argc, char ***argv, tbml_app_t **out)
         if (ret) goto out;
         for (int i = 1; i + 1 <= *argc; i++)
             av[i] = av[i + 1]; /* argv[argc] is NULL */
+        (*argc)--;
+    }
+    if (*argc > 1 && strncmp(av[1], TBML_APP_CONF_FILE_ARG, strlen(TBML_APP_CONF_FILE_ARG)) == 0) {
+        const char *path = av[1] + strlen(TBML_APP_CONF_FILE_ARG);
+        int fd = open(path, O_RDONLY | O_CLOEXEC);
+        if (fd < 0) {
+            ret = tbml_error(TBML_E_IO, "%s: %s", path, strerror(errno));
+            goto out;
+        }
+        ret = read_settings(app, fd);
+        close(fd);
+        if (ret) goto out;
+        for (int i = 1; i + 1 <= *argc; i++)
+            av[i] = av[i + 1];
         (*argc)--;
     }
     ret = tbml_master_parse(app->master, &app->nthreads);
