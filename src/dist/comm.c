@@ -617,8 +617,8 @@ tbml_status dist_exchange(tbml_comm_t *c, dist_send_spec *sends, int nsend, dist
             int waiting = r->next_done == r->next_recv && (!r->known || r->next_recv < r->nch);
             if (waiting && now - r->since > c->timeout) {
                 st = tbml_error(TBML_E_NET,
-                                "rank %d: no message from rank %d (tag %u) in %.0f s: rank %d died, hung or "
-                                "was killed; aborting the job",
+                                "rank %d: no message from rank %d (tag %u) in %.0f s: rank %d (or a rank it "
+                                "waits for) died, hung or was killed; aborting the job",
                                 c->rank, r->spec->peer, r->spec->tag, c->timeout, r->spec->peer);
                 goto out;
             }

@@ -25,13 +25,17 @@ check "wrong secret: rank 2 refused by name" grep -q "handshake refused rank 2" 
 check "wrong secret: no result" test ! -e wrong
 
 # a rank killed mid-job, and a hung rank: non-zero exit, bounded time, no result
+# (hang on 2 ranks: rank 0 waits on rank 1 itself, so the message must name it; with more ranks a
+# survivor may time out first on another survivor that waits on the hung rank)
 for how in die hang; do
   start=$SECONDS
-  run timeout 60 "${MPI[@]}" -np 3 "$BENCH" --check --"$how" 1 --out "$how"
+  np=3
+  [[ $how == die ]] || np=2
+  run timeout 60 "${MPI[@]}" -np "$np" "$BENCH" --check --"$how" 1 --out "$how"
   took=$((SECONDS - start))
   check "$how: exit non-zero (rc $RC)" test "$RC" -ne 0 -a "$RC" -ne 124
   check "$how: within the bound (timeout 3 s + start-up; took $took s)" test "$took" -lt 45
   check "$how: no result" test ! -e "$how"
 done
-check "hang: the error names the hung rank" grep -q "rank 1 died, hung or was killed\|from rank 1\|rank 1 took no message" "$ERR_FILE"
+check "hang: the error names the hung rank" grep -q "no message from rank 1\|rank 1 took no message" "$ERR_FILE"
 finish
