@@ -60,7 +60,7 @@ static void install(void)
 tbml_status dist_cleanup_add(const char *path, int is_dir)
 {
     if (strlen(path) >= PATH_SIZE) return tbml_error(TBML_E_ARG, "%s: path too long to clean up", path);
-    tbml_status st = tbml_error(TBML_E_INTERNAL, "too many private files to clean up at exit");
+    tbml_status st = TBML_E_INTERNAL;
     pthread_mutex_lock(&g_mu);
     if (!g_installed) {
         install();
@@ -76,7 +76,8 @@ tbml_status dist_cleanup_add(const char *path, int is_dir)
         }
     }
     pthread_mutex_unlock(&g_mu);
-    return st;
+    if (st) return tbml_error(st, "%s: too many private files to clean up at exit", path);
+    return TBML_OK;
 }
 
 void dist_cleanup_remove(const char *path)
