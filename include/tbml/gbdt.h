@@ -99,6 +99,10 @@ typedef struct {
     tbml_gbdt_allreduce_fn allreduce; /* NULL in one process */
     void *allreduce_ctx;
     int verbose; /* log one INFO line per round with the training metric */
+    /* Distributed: each rank trains on its own rows (m) but takes the bin cuts from cuts_from
+     * (the full data, the same on every rank) so every rank's histograms share one layout.
+     * NULL: from m. */
+    const tbml_gbdt_matrix *cuts_from;
 } tbml_gbdt_train_opts;
 
 /* Trains on m (labels in {0, 1} for binary:logistic, else TBML_E_ARG naming the row). Results

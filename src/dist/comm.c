@@ -1064,8 +1064,8 @@ void tbml_comm_free(tbml_comm_t *c)
 void tbml_comm_abort(tbml_comm_t *c, tbml_status st)
 {
     char msg[1200];
-    const char *m = tbml_errmsg();
-    if (c && c->broken && !*m) m = c->broken_msg;
+    /* the communicator's own failure is the root cause; callers may have wrapped it since */
+    const char *m = c && c->broken && c->broken_msg[0] ? c->broken_msg : tbml_errmsg();
     snprintf(msg, sizeof(msg), "%s", *m ? m : tbml_strerror(st));
     if (strncmp(msg, "rank ", 5) == 0)
         fprintf(stderr, "tbml: %s\n", msg); /* the message names the rank already */

@@ -545,7 +545,12 @@ tbml_status tbml_gbdt_train(const tbml_gbdt_params *params, const tbml_gbdt_matr
     t.m = m;
     t.pool = opts->pool ? opts->pool : own_pool;
     t.opts = opts;
-    if ((ret = gbdt_cuts_build(m, params->max_bin, t.pool, &t.cuts))) goto out;
+    if (opts->cuts_from && opts->cuts_from->nfeatures != m->nfeatures) {
+        ret = tbml_error(TBML_E_ARG, "gbdt: cuts from %d features for %d", opts->cuts_from->nfeatures, m->nfeatures);
+        goto out;
+    }
+    if ((ret = gbdt_cuts_build(opts->cuts_from ? opts->cuts_from : m, params->max_bin, t.pool, &t.cuts)))
+        goto out;
     gbdt_binned_build(m, &t.cuts, t.pool, &t.bins);
     t.rows = tbml_malloc(sizeof(uint32_t) * (size_t)m->nrows);
     t.tmp = tbml_malloc(sizeof(uint32_t) * (size_t)m->nrows);
