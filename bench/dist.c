@@ -3,6 +3,7 @@
  *
  *   bench_dist --bench [--aes-speed BYTES_PER_S] [--sizes LIST]   rank 0 prints one line per case
  *   bench_dist --check [--out FILE] [--die R | --hang R]          collectives vs a reference
+ *   bench_dist --keygen --out DIR     a job secret DIR/bench.key + DIR/pw (where no tbml tool is)
  *
  * The job secret comes from TBML_DIST_KEYFILE and TBML_DIST_PASSWORD_FILE (paths). */
 #include "tbml/comm.h"
@@ -220,13 +221,39 @@ static int bench(double aes_speed, int cores, const char *sizes)
     return 0;
 }
 
+/* A job secret for the bench without the tbml tool: a random key under a random password. */
+static int keygen(const char *dir)
+{
+    char kp[512], pp[512], pw[65];
+    uint8_t raw[32];
+    tbml_key_t *k = NULL;
+    if (!dir) return 2;
+    snprintf(kp, sizeof(kp), "%s/bench.key", dir);
+    snprintf(pp, sizeof(pp), "%s/pw", dir);
+    tbml_status st = tbml_random(raw, sizeof(raw));
+    tbml_hex(raw, sizeof(raw), pw);
+    if (!st) st = tbml_key_generate("bench", &k);
+    if (!st) st = tbml_keyfile_write(kp, k, pw, 64, (tbml_pwhash_params){1, 1024, 1});
+    tbml_key_free(k);
+    FILE *f = st ? NULL : fopen(pp, "w");
+    if (f) {
+        fprintf(f, "%s\n", pw);
+        fclose(f);
+    }
+    if (st || !f) {
+        fprintf(stderr, "bench_dist: keygen: %s\n", tbml_errmsg());
+        return 1;
+    }
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     const char *mode = NULL, *out = NULL, *sizes = "89112,16777216,268435456";
     int die = -1, hang = -1, cores = tbml_ncores();
     double aes_speed = 0;
     for (int i = 1; i < argc; i++) {
-        if (strcmp(argv[i], "--check") == 0 || strcmp(argv[i], "--bench") == 0)
+        if (strcmp(argv[i], "--check") == 0 || strcmp(argv[i], "--bench") == 0 || strcmp(argv[i], "--keygen") == 0)
             mode = argv[i] + 2;
         else if (strcmp(argv[i], "--out") == 0 && i + 1 < argc)
             out = argv[++i];
@@ -247,6 +274,7 @@ int main(int argc, char **argv)
         }
     }
     if (!mode) mode = "check";
+    if (strcmp(mode, "keygen") == 0) return keygen(out);
     tbml_status st = tbml_comm_open(NULL, &g_c);
     if (st) {
         fprintf(stderr, "bench_dist: %s\n", tbml_errmsg());

@@ -58,6 +58,9 @@ DIST_HIDDEN void dist_cleanup_remove(const char *path);
 /* Marks c failed without a message to anyone (a rank that vanishes in tests). */
 DIST_HIDDEN void dist_comm_mark_broken(tbml_comm_t *c);
 
+/* A buffer of at least size bytes owned by c (reused across calls; wiped at free). */
+DIST_HIDDEN uint8_t *dist_comm_scratch(tbml_comm_t *c, size_t size);
+
 /* The transport under c (for the MPI bench peer). */
 DIST_HIDDEN dist_transport *dist_comm_transport(tbml_comm_t *c);
 
