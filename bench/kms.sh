@@ -68,9 +68,10 @@ hyperfine -N --warmup 3 --runs 40 --export-json start.json \
 import json, sys
 r = {x["command"]: x for x in json.load(open(sys.argv[1]))["results"]}
 ms = lambda k: r[k]["mean"] * 1e3
+cpu = lambda k: (r[k]["user"] + r[k]["system"]) * 1e3  # steadier than wall time on a shared machine
 for k in ("bare", "none", "sim", "sim+key"):
-    print("%-8s mean %7.2f ms  median %7.2f ms  stddev %5.2f ms" % (k, ms(k), r[k]["median"] * 1e3, r[k]["stddev"] * 1e3))
-print("sim over none: +%.2f ms (target < 50 ms); ratio sim/none %.2fx" % (ms("sim") - ms("none"), ms("sim") / ms("none")))
+    print("%-8s mean %7.2f ms  median %7.2f ms  stddev %5.2f ms  cpu %6.2f ms" % (k, ms(k), r[k]["median"] * 1e3, r[k]["stddev"] * 1e3, cpu(k)))
+print("sim over none: +%.2f ms wall, +%.2f ms cpu (target < 50 ms); ratio sim/none %.2fx" % (ms("sim") - ms("none"), cpu("sim") - cpu("none"), ms("sim") / ms("none")))
 print("runtime (none) over bare exec: +%.2f ms" % (ms("none") - ms("bare")))
 print("sim with attested key release + unseal over none: +%.2f ms" % (ms("sim+key") - ms("none")))
 PY

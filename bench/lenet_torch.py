@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """The PyTorch peer for bench/lenet.sh: BigDL's LeNet-5 with the same data order (splitmix64
 Fisher-Yates per epoch, last batch wrapping to the epoch's first images), normalisation,
-initialisation ranges and SGD (lr / (1 + step * decay), no momentum) as tbml's trainer.
+initialisation ranges and SGD (lr / (1 + step * decay), momentum, dampening) as tbml's trainer.
 Prints one line per epoch and a final `RESULT images_per_s=... accuracy=... train_s=...`."""
 import argparse
 import gzip
@@ -54,8 +54,10 @@ def main():
     ap.add_argument("--dataPath", required=True)
     ap.add_argument("--maxEpoch", type=int, default=2)
     ap.add_argument("--batchSize", type=int, default=128)
-    ap.add_argument("--learningRate", type=float, default=0.01)
+    ap.add_argument("--learningRate", type=float, default=0.05)
     ap.add_argument("--learningRateDecay", type=float, default=0.0002)
+    ap.add_argument("--momentum", type=float, default=0.9)
+    ap.add_argument("--dampening", type=float, default=0.0)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--seed", type=int, default=1)
     a = ap.parse_args()
@@ -84,7 +86,9 @@ def main():
             bound = 1.0 / math.sqrt(m.weight[0].numel())
             nn.init.uniform_(m.weight, -bound, bound)
             nn.init.uniform_(m.bias, -bound, bound)
-    opt = torch.optim.SGD(model.parameters(), lr=a.learningRate)
+    # BigDL's SGD with explicit dampening is Torch's: the first step's buffer is the gradient
+    opt = torch.optim.SGD(model.parameters(), lr=a.learningRate, momentum=a.momentum,
+                          dampening=a.dampening)
     loss_fn = nn.NLLLoss()
 
     n, B = len(tr_y), a.batchSize

@@ -98,11 +98,11 @@ typedef struct {
     tbml_pool_t *pool;                /* threads to use; NULL: a pool of params.nthread is made */
     tbml_gbdt_allreduce_fn allreduce; /* NULL in one process */
     void *allreduce_ctx;
-    int verbose; /* log one INFO line per round with the training metric */
-    /* Distributed: each rank trains on its own rows (m) but takes the bin cuts from cuts_from
-     * (the full data, the same on every rank) so every rank's histograms share one layout.
-     * NULL: from m. */
+    /* Where the quantile cuts come from: NULL, the training rows; else this matrix's features.
+     * Workers of a distributed trainer must bin alike, so each passes the same rows here (e.g.
+     * a sample gathered from all of them) along with allreduce. */
     const tbml_gbdt_matrix *cuts_from;
+    int verbose; /* log one INFO line per round with the training metric */
 } tbml_gbdt_train_opts;
 
 /* Trains on m (labels in {0, 1} for binary:logistic, else TBML_E_ARG naming the row). Results

@@ -78,6 +78,12 @@ TBML_NODISCARD tbml_status tbml_input_scan_lines_part(tbml_input_t *in, tbml_poo
                                                       size_t chunk_size, int part, int nparts,
                                                       tbml_chunk_fn fn, void *arg);
 
+/* Progress of long scans: when on and stderr is a terminal, scans longer than a second keep one
+ * line on stderr up to date ("[scan FILE] 120.5 / 500.0 MB (24%)") and erase it when done; piped
+ * output gets nothing. Off by default; tbml_app_init turns it on unless --conf
+ * spark.ui.showConsoleProgress=false. Set once at start-up, before scans run. */
+void tbml_input_set_progress(int on);
+
 /* ---- outputs -----------------------------------------------------------------------------------
  */
 

@@ -40,9 +40,11 @@ TBML_NODISCARD tbml_status tbml_kms_serve(const tbml_kms_serve_options *opt, con
                                           size_t password_size);
 
 /* Verifies an audit log's hash chain. On success *entries is the number of entries and head_hex
- * the last entry's hash (keep it elsewhere to detect truncation later). A broken chain:
- * TBML_E_AUTH naming the line. */
-TBML_NODISCARD tbml_status tbml_kms_audit_verify(const char *path, uint64_t *entries, char head_hex[65]);
+ * the last entry's hash (keep both elsewhere to detect truncation later). A broken chain:
+ * TBML_E_AUTH naming the line. anchor, if not NULL, is "SEQ:HEX" from an earlier run: entry SEQ
+ * must exist and have that hash, so a log cut back before SEQ or rewritten from scratch fails. */
+TBML_NODISCARD tbml_status tbml_kms_audit_verify(const char *path, const char *anchor, uint64_t *entries,
+                                                 char head_hex[65]);
 
 #ifdef __cplusplus
 }

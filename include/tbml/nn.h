@@ -72,6 +72,11 @@ int tbml_nn_layer_count(const tbml_nn_t *nn);
 int tbml_nn_output_size(const tbml_nn_t *nn);
 /* Input features per sample (c*h*w). */
 int tbml_nn_input_size(const tbml_nn_t *nn);
+/* How raw input values (IDX bytes) become network inputs: v * scale + offset. Saved with the
+ * model, so prediction normalises as training did. A new network has scale 1, offset 0. */
+void tbml_nn_set_input_transform(tbml_nn_t *nn, double scale, double offset);
+void tbml_nn_input_transform(const tbml_nn_t *nn, double *scale, double *offset);
+
 /* One line per layer ("conv2d 1->6 5x5 ...") into buf (always NUL-terminated). */
 void tbml_nn_describe(const tbml_nn_t *nn, char *buf, size_t size);
 

@@ -31,7 +31,9 @@ typedef tbml_status (*tbml_sql_key_fn)(void *ctx, const char *key_path, tbml_key
 typedef void (*tbml_sql_progress_fn)(void *ctx, int stage, int nstages, int64_t rows,
                                      int64_t bytes, int done);
 
-/* nthreads <= 0: all cores. The default partition count equals the thread count. */
+/* nthreads <= 0: all cores. Shuffles make 200 partitions unless spark.sql.shuffle.partitions says
+ * otherwise; hash partitioning is Spark's (Murmur3, seed 42), so grouped rows come out in the
+ * order Spark gives them. */
 TBML_NODISCARD tbml_status tbml_session_create(int nthreads, tbml_session_t **out);
 /* Frees the session, its views and its pool. DataFrames of the session must be freed first. */
 void tbml_session_free(tbml_session_t *s);

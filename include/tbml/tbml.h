@@ -4,4 +4,5 @@
 #include "tbml/core.h"
 #include "tbml/crypto.h"
 #include "tbml/seal.h"
+#include "tbml/pki.h"
 #endif

@@ -80,12 +80,8 @@ static void push_context(argv_builder *b, const tbml_launch_options *o, tbml_mpi
         push(b, fl == TBML_MPI_MPICH ? "-hosts" : "-H");
         push(b, host);
     }
-    for (size_t i = 0; i < o->nenv; i++) {
-        if (fl == TBML_MPI_MPICH) {
-            push(b, "-genvlist");
-        } else {
-            push(b, "-x");
-        }
+    for (size_t i = 0; fl != TBML_MPI_MPICH && i < o->nenv; i++) {
+        push(b, "-x");
         push(b, o->env[i]);
     }
     for (int i = 0; i < app_argc; i++)
@@ -120,6 +116,20 @@ tbml_status tbml_launch_argv(const tbml_launch_options *o, int app_argc, char *c
     if (o->hostfile) {
         push(&b, fl == TBML_MPI_MPICH ? "-f" : "--hostfile");
         push(&b, o->hostfile);
+    }
+    if (fl == TBML_MPI_MPICH && o->nenv) {
+        /* hydra takes one global, comma-separated list */
+        size_t len = 1;
+        for (size_t i = 0; i < o->nenv; i++)
+            len += strlen(o->env[i]) + 1;
+        char *list = tbml_calloc(1, len);
+        for (size_t i = 0; i < o->nenv; i++) {
+            if (i) strcat(list, ",");
+            strcat(list, o->env[i]);
+        }
+        push(&b, "-genvlist");
+        push(&b, list);
+        tbml_free(list);
     }
     if (!cluster && o->hostfile) {
         /* client mode: the driver (rank 0) here, the executors where the hostfile says */

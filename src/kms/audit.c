@@ -35,7 +35,7 @@ tbml_status kms_audit_open(kms_audit *a, const char *path, int sync)
     pthread_mutex_init(&a->lock, NULL);
     a->sync = sync;
     a->fd = -1;
-    tbml_status st = tbml_kms_audit_verify(path, &n, head);
+    tbml_status st = tbml_kms_audit_verify(path, NULL, &n, head);
     if (st == TBML_E_NOTFOUND) {
         n = 0;
         memset(a->head, 0, 32);
@@ -81,7 +81,6 @@ tbml_status kms_audit_append(kms_audit *a, json_t *entry)
         line = realloc(line, n + 2);
         line[n] = '\n';
         st = tbml_write_all(a->fd, line, n + 1, "audit log");
-        if (!st && a->sync && fdatasync(a->fd) != 0) st = tbml_error(TBML_E_IO, "audit log: fdatasync: %s", strerror(errno));
         free(line);
         if (!st) {
             memcpy(a->head, h, 32);
@@ -89,13 +88,22 @@ tbml_status kms_audit_append(kms_audit *a, json_t *entry)
         }
     }
     pthread_mutex_unlock(&a->lock);
+    /* Outside the lock, so concurrent appends share one journal commit (group commit); the caller
+     * answers only after its own entry is on disk. */
+    if (!st && a->sync && fdatasync(a->fd) != 0) st = tbml_error(TBML_E_IO, "audit log: fdatasync: %s", strerror(errno));
     return st;
 }
 
-tbml_status tbml_kms_audit_verify(const char *path, uint64_t *entries, char head_hex[65])
+tbml_status tbml_kms_audit_verify(const char *path, const char *anchor, uint64_t *entries, char head_hex[65])
 {
-    uint8_t *buf = NULL, prev[32], h[32];
+    uint8_t *buf = NULL, prev[32], h[32], anchor_hash[32];
     size_t size;
+    unsigned long long anchor_seq = 0;
+    char anchor_hex[65];
+    int anchor_seen = 0;
+    if (anchor && (sscanf(anchor, "%llu:%64s", &anchor_seq, anchor_hex) != 2 || anchor_seq == 0 ||
+                   tee_unhex(anchor_hex, anchor_hash, 32)))
+        return tbml_error(TBML_E_ARG, "anchor '%s' is not SEQ:HASH as 'tbml kms audit' prints it", anchor);
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0) return tbml_error(errno == ENOENT ? TBML_E_NOTFOUND : TBML_E_IO, "%s: %s", path, strerror(errno));
     tbml_status st = tbml_read_all(fd, path, AUDIT_MAX_SIZE, &buf, &size);
@@ -131,12 +139,21 @@ tbml_status tbml_kms_audit_verify(const char *path, uint64_t *entries, char head
                 st = tbml_error(TBML_E_AUTH, "%s:%llu: entry was modified (its hash does not match)", path,
                                 (unsigned long long)n + 1);
             if (!st) memcpy(prev, h, 32);
+            if (!st && anchor && n + 1 == anchor_seq) {
+                anchor_seen = 1;
+                if (!tbml_ct_equal(h, anchor_hash, 32))
+                    st = tbml_error(TBML_E_AUTH, "%s:%llu: entry %llu is not the anchored one (the log was rewritten)",
+                                    path, anchor_seq, anchor_seq);
+            }
         }
         json_decref(e);
         n++;
         off = (size_t)(nl - buf) + 1;
     }
     tbml_free(buf);
+    if (!st && anchor && !anchor_seen)
+        st = tbml_error(TBML_E_AUTH, "%s: %llu entries, but the anchor names entry %llu: the log was cut back", path,
+                        (unsigned long long)n, anchor_seq);
     if (st) return st;
     *entries = n;
     tbml_hex(prev, 32, head_hex);

@@ -119,10 +119,8 @@ static int ci_prefix(const char *line, size_t len, const char *name)
     return len > n && strncasecmp(line, name, n) == 0 && line[n] == ':';
 }
 
-/* Parses the request head in buf[0..head_len) (ending in CRLFCRLF). Returns 0 or an HTTP
- * status for the error; *msg names the problem. */
-static int parse_head(const char *buf, size_t head_len, kms_request *req, size_t *content_length, int *keep_alive,
-                      const char **msg)
+int kms_http_parse_head(const char *buf, size_t head_len, kms_request *req, size_t *content_length, int *keep_alive,
+                        const char **msg)
 {
     const char *p = buf, *end = buf + head_len;
     const char *eol = memchr(p, '\r', (size_t)(end - p));
@@ -136,15 +134,16 @@ static int parse_head(const char *buf, size_t head_len, kms_request *req, size_t
     if (!sp1 || !sp2 || sp1 == p || (size_t)(sp1 - p) >= sizeof(req->method) || sp2 == sp1 + 1 ||
         (size_t)(sp2 - sp1 - 1) >= sizeof(req->path))
         return *msg = "malformed request line", 400;
+    /* Check the raw bytes (a NUL must not end a field early), then copy. */
+    for (const char *m = p; m < sp1; m++)
+        if (*m < 'A' || *m > 'Z') return *msg = "malformed method", 400;
+    if (sp1[1] != '/') return *msg = "the path must start with /", 400;
+    for (const char *q = sp1 + 1; q < sp2; q++)
+        if ((unsigned char)*q <= 0x20 || (unsigned char)*q >= 0x7f) return *msg = "bad character in path", 400;
     memcpy(req->method, p, (size_t)(sp1 - p));
     req->method[sp1 - p] = '\0';
     memcpy(req->path, sp1 + 1, (size_t)(sp2 - sp1 - 1));
     req->path[sp2 - sp1 - 1] = '\0';
-    for (const char *m = req->method; *m; m++)
-        if (*m < 'A' || *m > 'Z') return *msg = "malformed method", 400;
-    if (req->path[0] != '/') return *msg = "the path must start with /", 400;
-    for (const char *q = req->path; *q; q++)
-        if ((unsigned char)*q <= 0x20 || (unsigned char)*q >= 0x7f) return *msg = "bad character in path", 400;
     size_t vlen = (size_t)(eol - sp2 - 1);
     if (vlen == 8 && memcmp(sp2 + 1, "HTTP/1.1", 8) == 0)
         *keep_alive = 1;
@@ -167,6 +166,8 @@ static int parse_head(const char *buf, size_t head_len, kms_request *req, size_t
         while (v < eol && (*v == ' ' || *v == '\t')) v++;
         size_t vl = (size_t)(eol - v);
         while (vl > 0 && (v[vl - 1] == ' ' || v[vl - 1] == '\t')) vl--;
+        for (const char *q = v; q < v + vl; q++)
+            if ((unsigned char)*q < 0x20 && *q != '\t') return *msg = "control character in a header value", 400;
         if (ci_prefix(p, len, "Content-Length")) {
             if (have_len) return *msg = "repeated Content-Length", 400;
             if (vl == 0 || vl > 9) return vl > 9 ? (*msg = "body too large", 413) : (*msg = "bad Content-Length", 400);
@@ -236,7 +237,7 @@ static void serve_conn(conn *c)
         snprintf(req.peer, sizeof(req.peer), "%s", c->peer);
         int keep_alive;
         const char *msg = NULL;
-        int err = parse_head(c->buf, head_len, &req, &clen, &keep_alive, &msg);
+        int err = kms_http_parse_head(c->buf, head_len, &req, &clen, &keep_alive, &msg);
         if (err) {
             send_error(c, err, msg);
             return;
@@ -389,8 +390,9 @@ tbml_status kms_http_run(kms_http_t *h, volatile int *stop)
         }
     }
     pthread_attr_destroy(&attr);
-    /* Connections notice the stop within a tick; give them a bounded time to finish. */
-    for (int i = 0; i < 200 && atomic_load(&h->active) > 0; i++) usleep(50000);
+    /* Connections notice the stop within a tick and every step they take has a deadline, so this
+     * ends; the service's state must outlive them. */
+    while (atomic_load(&h->active) > 0) usleep(50000);
     return TBML_OK;
 }
 

@@ -39,6 +39,12 @@ typedef struct {
     void *ctx;
 } kms_http_config;
 
+/* Parses a request head buf[0..head_len) that ends in CRLF CRLF into req (method, path,
+ * Authorization), *content_length and *keep_alive. Returns 0, or the HTTP status to answer with
+ * (400, 411, 413, 431, 501, 505) and *msg naming the problem. Exposed for tests and fuzzing. */
+int kms_http_parse_head(const char *buf, size_t head_len, kms_request *req, size_t *content_length, int *keep_alive,
+                        const char **msg);
+
 typedef struct kms_http kms_http_t;
 
 /* Binds and listens; *port gets the bound port. */

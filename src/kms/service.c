@@ -59,18 +59,50 @@ static tbml_status write_secret_file(const char *path, const char *text)
     return st;
 }
 
+/* Removes what a failed init left in its temporary folder. */
+static void remove_init_tree(const char *tmp)
+{
+    static const char *const files[] = {KMS_ROOT_KEY_FILE, KMS_STATE_FILE, KMS_AUDIT_FILE, KMS_TOKEN_FILE,
+                                        KMS_TLS_DIR "/key.pem", KMS_TLS_DIR "/cert.pem", KMS_TLS_DIR "/bundle.p12"};
+    char path[4096];
+    for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
+        snprintf(path, sizeof(path), "%s/%s", tmp, files[i]);
+        unlink(path);
+    }
+    snprintf(path, sizeof(path), "%s/%s", tmp, KMS_TLS_DIR);
+    rmdir(path);
+    rmdir(tmp);
+}
+
+static tbml_status init_into(const char *dir, const char *password, size_t password_size, tbml_pwhash_params params,
+                             const char *const *san, size_t san_count);
+
+/* Builds the state in a temporary sibling folder and renames it into place, so a failed init
+ * leaves nothing half-made behind. */
 tbml_status tbml_kms_init(const char *dir, const char *password, size_t password_size, tbml_pwhash_params params,
                           const char *const *san, size_t san_count)
 {
-    char path[4096], token_hex[65], token_hash_hex[65];
+    char tmp[4096];
+    struct stat sb;
+    if (stat(dir, &sb) == 0 && !(S_ISDIR(sb.st_mode) && rmdir(dir) == 0))
+        return tbml_error(TBML_E_ARG, "%s already exists: give a new folder for the key service state", dir);
+    snprintf(tmp, sizeof(tmp), "%s.init-XXXXXX", dir);
+    if (!mkdtemp(tmp)) return tbml_error(TBML_E_IO, "%s: cannot create: %s", tmp, strerror(errno));
+    tbml_status st = init_into(tmp, password, password_size, params, san, san_count);
+    if (!st && rename(tmp, dir) != 0) st = tbml_error(TBML_E_IO, "%s: cannot rename into place: %s", dir, strerror(errno));
+    if (st) remove_init_tree(tmp);
+    return st;
+}
+
+static tbml_status init_into(const char *dir, const char *password, size_t password_size, tbml_pwhash_params params,
+                             const char *const *san, size_t san_count)
+{
+    char path[4096], token_hex[66], token_hash_hex[65]; /* token_hex gets a newline */
     uint8_t token[32], th[32];
     tbml_key_t *root = NULL;
     kms_store s;
     int store_open = 0;
     memset(&s, 0, sizeof(s));
-    if (mkdir(dir, 0700) != 0 && errno != EEXIST) return tbml_error(TBML_E_IO, "%s: %s", dir, strerror(errno));
-    snprintf(path, sizeof(path), "%s/%s", dir, KMS_STATE_FILE);
-    if (access(path, F_OK) == 0) return tbml_error(TBML_E_ARG, "%s already holds a key service state", dir);
     tbml_status st = tbml_key_generate("kms-root", &root);
     if (st) return st;
     snprintf(path, sizeof(path), "%s/%s", dir, KMS_ROOT_KEY_FILE);
@@ -492,6 +524,7 @@ static void handle_admin(kms_service *k, const kms_request *req, json_t *body, k
             }
         }
         tbml_wipe(kb, sizeof(kb));
+        if (imp) tbml_wipe((char *)imp, strlen(imp)); /* jansson frees without wiping */
     } else if (strcmp(req->method, "PUT") == 0 && strcmp(what, "policy") == 0) {
         json_t *p = json_object_get(body, "policy");
         const char *why = policy_invalid(p);

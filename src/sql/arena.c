@@ -135,6 +135,8 @@ void sql_ctx_release(sql_ctx *cx)
         regfree((regex_t *)cx->regexes[i]);
     for (int i = 0; i < cx->nsets; i++)
         sql_vset_free(cx->sets[i]);
-    cx->nregexes = cx->nsets = 0;
+    for (int i = 0; i < cx->nplans; i++)
+        tbml_schema_clear(&cx->plans[i]->schema);
+    cx->nregexes = cx->nsets = cx->nplans = 0;
     sql_arena_free(cx->a);
 }

@@ -153,7 +153,8 @@ void sql_batch_encode(const tbml_batch *b, uint8_t **out, size_t *size)
         case TBML_TYPE_STRING:
             for (size_t i = 0; i <= n; i++)
                 put_u64(&w, (uint64_t)(col->offsets[i] - col->offsets[0]));
-            put(&w, col->chars + col->offsets[0], (size_t)(col->offsets[n] - col->offsets[0]));
+            if (col->offsets[n] > col->offsets[0])
+                put(&w, col->chars + col->offsets[0], (size_t)(col->offsets[n] - col->offsets[0]));
             break;
         default:
             for (size_t i = 0; i < n; i++)
@@ -201,7 +202,7 @@ tbml_status sql_batch_decode(const uint8_t *buf, size_t size, tbml_batch **out)
     uint32_t nc;
     uint64_t nrows;
     if (!get(&r, magic, 4) || memcmp(magic, "TBMB", 4) != 0 || !get_u32(&r, &nc) || !get_u64(&r, &nrows) ||
-        nc > 100000 || nrows > size * 8 + 1)
+        nc > 100000 || nrows > ((uint64_t)1 << 40))
         return tbml_error(TBML_E_FORMAT, "exchange: malformed batch header");
     tbml_schema schema;
     tbml_schema_init(&schema);
@@ -229,6 +230,11 @@ tbml_status sql_batch_decode(const uint8_t *buf, size_t size, tbml_batch **out)
         col->nrows = (int64_t)n;
         col->capacity = (int64_t)n;
         if (col->type == TBML_TYPE_NULL) continue;
+        if (r.n - r.o < n) { /* every stored row takes at least a byte: no allocation past the input */
+            c++;
+            st = tbml_error(TBML_E_FORMAT, "exchange: truncated column %u", c - 1);
+            break;
+        }
         size_t sz = n ? n : 1;
         int ok = 1;
         if (hdr[1]) {
@@ -257,6 +263,7 @@ tbml_status sql_batch_decode(const uint8_t *buf, size_t size, tbml_batch **out)
             }
             if (!ok) break;
             size_t cs = (size_t)col->offsets[n];
+            tbml_free(col->chars); /* replaces the empty one of column_init */
             col->chars = tbml_malloc(cs ? cs : 1);
             col->chars_size = (int64_t)cs;
             col->chars_capacity = (int64_t)(cs ? cs : 1);

@@ -87,22 +87,16 @@ static tbml_status route(xsink *s, const tbml_batch *b)
     int *dst = tbml_malloc((size_t)n * sizeof(int));
     tbml_status st = TBML_OK;
     if (p->exch == EXCH_HASH) {
-        uint64_t *h = tbml_malloc((size_t)n * sizeof(uint64_t));
         const tbml_column **kc = tbml_calloc((size_t)(p->nhkeys + 1), sizeof(*kc));
         tbml_column *tmp = tbml_calloc((size_t)(p->nhkeys + 1), sizeof(*tmp));
         int k;
         for (k = 0; k < p->nhkeys; k++)
             if ((st = sql_eval(p->hkeys[k], b, &tmp[k], &kc[k]))) break;
-        if (!st) {
-            sql_hash_columns(kc, p->nhkeys, n, h);
-            for (int64_t i = 0; i < n; i++)
-                dst[i] = (int)((h[i] >> 17) % (uint64_t)P);
-        }
+        if (!st) sql_spark_partition(kc, p->nhkeys, n, P, dst);
         for (int j = 0; j < k; j++)
             if (kc[j] == &tmp[j]) tbml_column_clear(&tmp[j]);
         tbml_free(kc);
         tbml_free(tmp);
-        tbml_free(h);
     } else {
         /* range: the first bound not below the row names its partition */
         const tbml_batch *bd = s->bounds;
@@ -119,19 +113,29 @@ static tbml_status route(xsink *s, const tbml_batch *b)
         }
     }
     if (!st) {
+        /* counting sort of the rows by destination, then one take per destination */
         int64_t *idx = tbml_malloc((size_t)n * sizeof(int64_t));
-        int64_t *cnt = tbml_calloc((size_t)P, sizeof(int64_t));
+        int64_t *start = tbml_calloc((size_t)P + 1, sizeof(int64_t));
         for (int64_t i = 0; i < n; i++)
-            cnt[dst[i]]++;
+            start[dst[i] + 1]++;
+        for (int d = 0; d < P; d++)
+            start[d + 1] += start[d];
+        int64_t *fill = tbml_malloc((size_t)P * sizeof(int64_t));
+        memcpy(fill, start, (size_t)P * sizeof(int64_t));
+        for (int64_t i = 0; i < n; i++)
+            idx[fill[dst[i]]++] = i;
         for (int d = 0; d < P && !st; d++) {
-            if (!cnt[d]) continue;
-            int64_t k = 0;
-            for (int64_t i = 0; i < n; i++)
-                if (dst[i] == d) idx[k++] = i;
-            st = x->xb->send(ex, s->src, d, sql_batch_take(b, idx, k));
+            int64_t cnt = start[d + 1] - start[d];
+            if (!cnt) continue;
+            if (cnt == n) {
+                st = x->xb->send(ex, s->src, d, sql_batch_copy(b));
+                break;
+            }
+            st = x->xb->send(ex, s->src, d, sql_batch_take(b, idx + start[d], cnt));
         }
+        tbml_free(fill);
+        tbml_free(start);
         tbml_free(idx);
-        tbml_free(cnt);
     }
     tbml_free(dst);
     return st;
@@ -350,7 +354,8 @@ tbml_status sql_exec(sql_ctx *cx, sql_plan *p, tbml_table **out)
     x.pool = sql_session_pool(cx->s);
     x.nparts = sql_session_partitions(cx->s);
     x.serialize = sql_session_serialize(cx->s);
-    x.xb = &sql_exchange_local;
+    x.xb = sql_session_exchange(cx->s);
+    if (!x.xb) x.xb = &sql_exchange_local;
     x.nstages = count_stages(p) + 1;
     tbml_status st = prepare(&x, p);
     sql_blist *outs = tbml_calloc((size_t)x.nparts, sizeof(sql_blist));

@@ -171,7 +171,7 @@ static tbml_status eval_arith(const sql_expr *e, const tbml_batch *b, tbml_colum
                     out->i64[i] = 0;
                     set_null(out, i, n);
                 } else {
-                    out->i64[i] = (int64_t)(p[i * sx] / d);
+                    out->i64[i] = sql_double_to_long(p[i * sx] / d);
                 }
             }
             break;
@@ -526,7 +526,7 @@ static void fn_row(const sql_expr *e, sql_value *a, int na, sql_value *r, char *
                 int64_t q = a[0].i / p10, rem = a[0].i % p10;
                 if (rem * 2 >= p10) q++;
                 else if (rem * 2 <= -p10) q--;
-                r->i = q * p10;
+                r->i = (int64_t)((uint64_t)q * (uint64_t)p10);
             }
             return;
         }
@@ -538,8 +538,8 @@ static void fn_row(const sql_expr *e, sql_value *a, int na, sql_value *r, char *
         r->f = isfinite(rv / p10) ? rv / p10 : f;
         return;
     }
-    case FN_FLOOR: r->i = (int64_t)floor(a[0].f); return;
-    case FN_CEIL: r->i = (int64_t)ceil(a[0].f); return;
+    case FN_FLOOR: r->i = sql_double_to_long(floor(a[0].f)); return;
+    case FN_CEIL: r->i = sql_double_to_long(ceil(a[0].f)); return;
     case FN_SQRT:
         if (a[0].f < 0)
             r->f = NAN;

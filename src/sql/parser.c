@@ -366,6 +366,16 @@ static tbml_status parse_unary(parser *p, ast_expr **out)
             *out = x;
             return TBML_OK;
         }
+        if (x->kind == A_DOUBLE && x->pos == pos + 1 && x->sval && strcmp(x->sval, "9223372036854775808") == 0) {
+            x->kind = A_INT; /* the one long whose magnitude is not a long */
+            x->ival = INT64_MIN;
+        }
+        if (x->kind == A_INT && x->pos == pos + 1) {
+            x->pos = pos;
+            x->sval = sql_printf(p->a, "-%s", x->sval);
+            *out = x;
+            return TBML_OK;
+        }
         if (x->kind == A_DOUBLE && x->pos == pos + 1) {
             x->dval = -x->dval;
             x->pos = pos;
@@ -1144,7 +1154,11 @@ static void name_rec(sbuf *b, const ast_expr *e, int depth)
         sb_str(b, "CAST(");
         name_rec(b, e->args[0], depth + 1);
         sb_str(b, " AS ");
-        sb_str(b, sql_type_sql_name(e->cast_type));
+        /* the type as written, upper-cased: CAST(age AS INT) */
+        for (const char *t = e->name ? e->name : sql_type_sql_name(e->cast_type); *t; t++) {
+            char ch = (char)((*t >= 'a' && *t <= 'z') ? *t - 32 : *t);
+            sb_add(b, &ch, 1);
+        }
         sb_str(b, ")");
         break;
     case A_BETWEEN:

@@ -54,6 +54,7 @@ static sql_plan *new_plan(sql_ctx *cx, plan_kind k)
     p->id = cx->next_id++;
     p->limit = -1;
     tbml_schema_init(&p->schema);
+    sql_push(cx->a, (void ***)&cx->plans, &cx->nplans, &cx->capplans, p);
     return p;
 }
 
@@ -311,14 +312,11 @@ static tbml_status run_subquery(binder *b, const ast_query *q, int pos, tbml_tab
         return st;
     }
     if (p->schema.nfields != 1 && pos >= 0) {
-        sql_plan_free(p);
         return sql_error_at(TBML_E_ARG, b->cx->src, pos,
                             "a subquery used as a value must return one column, not %d",
                             p->schema.nfields);
     }
-    st = sql_exec(b->cx, p, out);
-    sql_plan_free(p);
-    return st;
+    return sql_exec(b->cx, p, out);
 }
 
 /* ---- aggregates ---- */
@@ -643,6 +641,7 @@ static tbml_status bind_func(binder *b, const ast_expr *a, sql_expr **out)
     }
 #undef IS
     *out = e;
+    if (e->kind == E_FN && e->op == FN_SPLIT) return TBML_OK; /* size() and [i] need the call */
     return fold(cx, out);
 }
 
@@ -1757,6 +1756,89 @@ static sql_plan *optimize(sql_ctx *cx, sql_plan *p)
     return p;
 }
 
+/* ---- projection pruning: only the columns a parent reads are computed ----
+ * Walks the plan top-down with the set of output columns its parent needs. A projection's unneeded
+ * outputs become placeholders (a NULL-typed literal: a column with only a row count), so no
+ * index changes anywhere; a scan passes on only the needed columns of its table. */
+static void mark_cols(const sql_expr *e, uint8_t *need, int n, int delta)
+{
+    if (e->kind == E_COL) {
+        int c = e->col + delta;
+        if (c >= 0 && c < n) need[c] = 1;
+    }
+    for (int i = 0; i < e->nargs; i++)
+        mark_cols(e->args[i], need, n, delta);
+}
+
+static void prune(sql_ctx *cx, sql_plan *p, const uint8_t *need)
+{
+    int n = p->nchild ? p->child[0]->schema.nfields : 0;
+    uint8_t *cn = sql_alloc(cx->a, (size_t)n + 1);
+    switch (p->kind) {
+    case P_SCAN:
+        for (int i = 0; i < p->schema.nfields; i++)
+            p->used[i] = need[i];
+        return;
+    case P_VALUES: return;
+    case P_PROJECT:
+        for (int i = 0; i < p->nexprs; i++) {
+            if (need[i]) {
+                mark_cols(p->exprs[i], cn, n, 0);
+            } else if (p->exprs[i]->kind != E_LIT) {
+                sql_expr *ph = mk(cx, E_LIT, TBML_TYPE_NULL);
+                ph->lit.type = TBML_TYPE_NULL;
+                ph->lit.isnull = 1;
+                p->exprs[i] = ph;
+            }
+        }
+        break;
+    case P_FILTER:
+        memcpy(cn, need, (size_t)n);
+        mark_cols(p->pred, cn, n, 0);
+        break;
+    case P_AGG:
+        for (int k = 0; k < p->nkeys; k++)
+            cn[k] = 1;
+        for (int a = 0; a < p->naggs; a++)
+            if (p->aggs[a].arg >= 0) cn[p->aggs[a].arg] = 1;
+        break;
+    case P_SORT:
+    case P_EXCHANGE:
+        memcpy(cn, need, (size_t)n);
+        for (int k = 0; k < p->nsort; k++)
+            cn[p->sort_cols[k]] = 1;
+        for (int k = 0; k < p->nhkeys; k++)
+            mark_cols(p->hkeys[k], cn, n, 0);
+        break;
+    case P_LIMIT:
+    case P_UNION:
+        memcpy(cn, need, (size_t)n);
+        break;
+    case P_JOIN: {
+        int nl = n, nr = p->child[1]->schema.nfields;
+        uint8_t *rn = sql_alloc(cx->a, (size_t)nr + 1);
+        int semi = p->join_type == JOIN_SEMI || p->join_type == JOIN_ANTI;
+        for (int i = 0; i < nl; i++)
+            cn[i] = need[i];
+        for (int i = 0; i < nr && !semi; i++)
+            rn[i] = need[nl + i];
+        for (int k = 0; k < p->njkeys; k++) {
+            mark_cols(p->lkeys[k], cn, nl, 0);
+            mark_cols(p->rkeys[k], rn, nr, 0);
+        }
+        if (p->residual) {
+            mark_cols(p->residual, cn, nl, 0);
+            mark_cols(p->residual, rn, nr, -nl);
+        }
+        prune(cx, p->child[0], cn);
+        prune(cx, p->child[1], rn);
+        return;
+    }
+    }
+    for (int i = 0; i < p->nchild; i++)
+        prune(cx, p->child[i], cn);
+}
+
 /* ---- physical planning: partitions and exchanges ---- */
 static sql_plan *exchange(sql_ctx *cx, sql_plan *child, int kind)
 {
@@ -1893,19 +1975,13 @@ tbml_status sql_plan_query(sql_ctx *cx, const ast_query *q, sql_plan **out)
     tbml_status st = plan_query_logical(cx, q, &r);
     if (st) return st;
     sql_plan *p = optimize(cx, r.plan);
+    uint8_t *all = sql_alloc(cx->a, (size_t)p->schema.nfields + 1);
+    memset(all, 1, (size_t)p->schema.nfields);
+    prune(cx, p, all);
     *out = physical(cx, p);
     return TBML_OK;
 }
 
-static void plan_free_rec(sql_plan *p)
-{
-    if (!p) return;
-    for (int i = 0; i < p->nchild; i++)
-        plan_free_rec(p->child[i]);
-    tbml_schema_clear(&p->schema);
-}
-
-void sql_plan_free(sql_plan *p) { plan_free_rec(p); }
 
 /* ---- EXPLAIN ---- */
 typedef struct {

@@ -27,6 +27,7 @@ struct tbml_session {
     void *key_ctx;
     tbml_sql_progress_fn progress_fn;
     void *progress_ctx;
+    const void *exchange; /* sql_exchange_backend; NULL: the local one */
 };
 
 struct tbml_df {
@@ -46,7 +47,7 @@ tbml_status tbml_session_create(int nthreads, tbml_session_t **out)
     tbml_session_t *s = tbml_calloc(1, sizeof(*s));
     s->pool = pool;
     s->nthreads = tbml_pool_size(pool);
-    s->nparts = s->nthreads;
+    s->nparts = 200; /* Spark's spark.sql.shuffle.partitions */
     s->broadcast_threshold = 10 * 1024 * 1024;
     *out = s;
     return TBML_OK;
@@ -159,6 +160,8 @@ tbml_pool_t *sql_session_pool(tbml_session_t *s) { return s->pool; }
 int sql_session_partitions(tbml_session_t *s) { return s->nparts; }
 int64_t sql_session_broadcast_threshold(tbml_session_t *s) { return s->broadcast_threshold; }
 int sql_session_serialize(tbml_session_t *s) { return s->serialize; }
+const void *sql_session_exchange(tbml_session_t *s) { return s->exchange; }
+void sql_session_set_exchange(tbml_session_t *s, const void *backend) { s->exchange = backend; }
 
 void sql_session_progress(tbml_session_t *s, int stage, int nstages, int64_t rows, int64_t bytes, int done)
 {
@@ -229,7 +232,6 @@ static tbml_df_t *df_new(tbml_session_t *s)
 void tbml_df_free(tbml_df_t *df)
 {
     if (!df) return;
-    if (df->plan) sql_plan_free(df->plan);
     sql_ctx_release(&df->cx);
     tbml_table_free(df->result);
     tbml_free(df->sql);
@@ -312,7 +314,6 @@ static tbml_status run_stmt(tbml_session_t *s, const char *sql, tbml_df_t **out)
         if ((ret = sql_plan_query(&d->cx, st->query, &d->plan))) goto fail;
         char *text;
         sql_plan_explain(d->plan, &text);
-        sql_plan_free(d->plan);
         d->plan = NULL;
         static const char *names[] = {"plan"};
         d->result = string_table(1, names);
@@ -330,7 +331,6 @@ static tbml_status run_stmt(tbml_session_t *s, const char *sql, tbml_df_t **out)
         /* plan it now so errors show at creation, as Spark does */
         sql_plan *p;
         if ((ret = sql_plan_query(&d->cx, st->query, &p))) goto fail;
-        sql_plan_free(p);
         char *text = tbml_malloc((size_t)(st->query_end - st->query_pos) + 1);
         memcpy(text, sql + st->query_pos, (size_t)(st->query_end - st->query_pos));
         text[st->query_end - st->query_pos] = '\0';

@@ -205,6 +205,8 @@ SQL_HIDDEN int sql_value_eq(const sql_value *a, const sql_value *b);
  * live in *buf (tbml_free it). */
 SQL_HIDDEN void sql_value_cast(const sql_value *v, tbml_type t, sql_value *out, char **buf);
 /* Formats v as CAST(v AS STRING) does; returns a tbml_malloc'd string. */
+/* (long) d as Java casts it: truncation, saturating at the ends, NaN as 0. */
+SQL_HIDDEN int64_t sql_double_to_long(double d);
 SQL_HIDDEN char *sql_value_to_string(const sql_value *v, size_t *n);
 SQL_HIDDEN int sql_parse_date(const char *s, size_t n, int64_t *days);
 SQL_HIDDEN int sql_parse_timestamp(const char *s, size_t n, int64_t *us);
@@ -223,6 +225,10 @@ SQL_HIDDEN void sql_vset_free(sql_vset *s);
 /* row hashing of key columns (exchange partitioning, joins, aggregation) */
 SQL_HIDDEN void sql_hash_columns(const tbml_column *const *cols, int ncols, int64_t nrows,
                                  uint64_t *out);
+
+/* The partition of each row as Spark's HashPartitioning gives it: pmod(murmur3(keys, 42), n). */
+SQL_HIDDEN void sql_spark_partition(const tbml_column *const *cols, int ncols, int64_t nrows,
+                                    int nparts, int *out);
 
 /* ---- batch helpers (batch.c) ---- */
 typedef struct {
@@ -311,13 +317,14 @@ typedef struct {
     int nregexes, capregexes;
     sql_vset **sets;
     int nsets, capsets;
+    struct sql_plan **plans; /* every plan node made, for their schemas */
+    int nplans, capplans;
 } sql_ctx;
 SQL_HIDDEN void sql_ctx_keep_regex(sql_ctx *cx, void *re);
 SQL_HIDDEN void sql_ctx_keep_set(sql_ctx *cx, sql_vset *set);
 SQL_HIDDEN void sql_ctx_release(sql_ctx *cx); /* frees what the statement kept, and the arena */
 
 SQL_HIDDEN tbml_status sql_plan_query(sql_ctx *cx, const ast_query *q, sql_plan **out);
-SQL_HIDDEN void sql_plan_free(sql_plan *p); /* frees the schemas (the arena holds the rest) */
 SQL_HIDDEN void sql_plan_explain(const sql_plan *p, char **out);
 
 /* Runs a plan to completion; the result holds its rows in partition order. */
@@ -335,6 +342,10 @@ SQL_HIDDEN tbml_pool_t *sql_session_pool(tbml_session_t *s);
 SQL_HIDDEN int sql_session_partitions(tbml_session_t *s);
 SQL_HIDDEN int64_t sql_session_broadcast_threshold(tbml_session_t *s);
 SQL_HIDDEN int sql_session_serialize(tbml_session_t *s);
+/* The session's exchange backend (exchange.h): the local one unless the distributed runtime
+ * installed another. */
+SQL_HIDDEN const void *sql_session_exchange(tbml_session_t *s);
+SQL_HIDDEN void sql_session_set_exchange(tbml_session_t *s, const void *backend);
 SQL_HIDDEN void sql_session_progress(tbml_session_t *s, int stage, int nstages, int64_t rows,
                                      int64_t bytes, int done);
 

@@ -449,7 +449,7 @@ static int parse_double(const char *s, size_t n, double *out)
     return 1;
 }
 
-static int64_t double_to_long(double f)
+int64_t sql_double_to_long(double f)
 {
     if (isnan(f)) return 0;
     if (f >= 9.2233720368547758e18) return INT64_MAX;
@@ -478,7 +478,7 @@ void sql_value_cast(const sql_value *v, tbml_type t, sql_value *out, char **buf)
     case TBML_TYPE_INT64:
         switch (v->type) {
         case TBML_TYPE_BOOL: out->i = v->i; return;
-        case TBML_TYPE_DOUBLE: out->i = double_to_long(v->f); return;
+        case TBML_TYPE_DOUBLE: out->i = sql_double_to_long(v->f); return;
         case TBML_TYPE_STRING: out->isnull = !parse_long(v->s, v->n, &out->i); return;
         case TBML_TYPE_TIMESTAMP: /* seconds, rounded down as Spark does */
             out->i = v->i >= 0 ? v->i / 1000000 : -((-v->i + 999999) / 1000000);
@@ -540,7 +540,7 @@ void sql_value_cast(const sql_value *v, tbml_type t, sql_value *out, char **buf)
         case TBML_TYPE_STRING: out->isnull = !sql_parse_timestamp(v->s, v->n, &out->i); return;
         case TBML_TYPE_DATE: out->i = v->i * 86400000000LL; return;
         case TBML_TYPE_INT64: out->i = v->i * 1000000; return;
-        case TBML_TYPE_DOUBLE: out->i = double_to_long(v->f * 1e6); return;
+        case TBML_TYPE_DOUBLE: out->i = sql_double_to_long(v->f * 1e6); return;
         default: out->isnull = 1; return;
         }
     case TBML_TYPE_NULL: out->isnull = 1; return;
@@ -671,4 +671,86 @@ void sql_vset_foreach(const sql_vset *s, void (*fn)(void *ctx, const sql_value *
 {
     for (int64_t i = 0; i < s->cap; i++)
         if (s->used[i]) fn(ctx, &s->slots[i]);
+}
+
+/* ---- Spark's partitioning hash: Murmur3_x86_32 with seed 42, as HashPartitioning uses, so a
+ * hash exchange sends every key to the partition Spark would, and grouped results come out in
+ * Spark's order. ---- */
+static inline uint32_t rotl32(uint32_t x, int r) { return (x << r) | (x >> (32 - r)); }
+static inline uint32_t mix_k1(uint32_t k)
+{
+    k *= 0xcc9e2d51u;
+    k = rotl32(k, 15);
+    return k * 0x1b873593u;
+}
+static inline uint32_t mix_h1(uint32_t h, uint32_t k)
+{
+    h ^= k;
+    h = rotl32(h, 13);
+    return h * 5 + 0xe6546b64u;
+}
+static inline uint32_t fmix32(uint32_t h, uint32_t len)
+{
+    h ^= len;
+    h ^= h >> 16;
+    h *= 0x85ebca6bu;
+    h ^= h >> 13;
+    h *= 0xc2b2ae35u;
+    h ^= h >> 16;
+    return h;
+}
+static inline uint32_t spark_hash_int(uint32_t v, uint32_t seed) { return fmix32(mix_h1(seed, mix_k1(v)), 4); }
+static inline uint32_t spark_hash_long(uint64_t v, uint32_t seed)
+{
+    uint32_t h = mix_h1(seed, mix_k1((uint32_t)v));
+    h = mix_h1(h, mix_k1((uint32_t)(v >> 32)));
+    return fmix32(h, 8);
+}
+/* Spark's hashUnsafeBytes: little-endian words, then each tail byte as a signed int */
+static uint32_t spark_hash_bytes(const char *s, size_t n, uint32_t seed)
+{
+    uint32_t h = seed;
+    size_t aligned = n - n % 4;
+    for (size_t i = 0; i < aligned; i += 4) {
+        uint32_t w = (uint32_t)(uint8_t)s[i] | (uint32_t)(uint8_t)s[i + 1] << 8 |
+                     (uint32_t)(uint8_t)s[i + 2] << 16 | (uint32_t)(uint8_t)s[i + 3] << 24;
+        h = mix_h1(h, mix_k1(w));
+    }
+    for (size_t i = aligned; i < n; i++)
+        h = mix_h1(h, mix_k1((uint32_t)(int32_t)(signed char)s[i]));
+    return fmix32(h, (uint32_t)n);
+}
+
+void sql_spark_partition(const tbml_column *const *cols, int ncols, int64_t nrows, int nparts, int *out)
+{
+    for (int64_t r = 0; r < nrows; r++) {
+        uint32_t h = 42;
+        for (int k = 0; k < ncols; k++) {
+            const tbml_column *c = cols[k];
+            if (c->type == TBML_TYPE_NULL || tbml_column_is_null(c, r)) continue; /* NULL keeps the hash */
+            switch (c->type) {
+            case TBML_TYPE_BOOL: h = spark_hash_int(c->u8[r] ? 1u : 0u, h); break;
+            case TBML_TYPE_DATE: h = spark_hash_int((uint32_t)(int32_t)c->i64[r], h); break;
+            case TBML_TYPE_DOUBLE: {
+                double f = c->f64[r];
+                if (f == 0) f = 0; /* -0.0 as 0.0 */
+                if (isnan(f)) f = NAN;
+                uint64_t u;
+                memcpy(&u, &f, 8);
+                h = spark_hash_long(u, h);
+                break;
+            }
+            case TBML_TYPE_STRING: {
+                size_t n;
+                const char *s = tbml_column_str(c, r, &n);
+                h = spark_hash_bytes(s, n, h);
+                break;
+            }
+            default: h = spark_hash_long((uint64_t)c->i64[r], h); break;
+            }
+        }
+        int32_t hs = (int32_t)h;
+        int m = (int)(hs % nparts);
+        out[r] = m < 0 ? m + nparts : m;
+    }
 }

@@ -292,6 +292,16 @@ static int is_regular(const char *path)
     return stat(path, &sb) == 0 && S_ISREG(sb.st_mode);
 }
 
+static int is_sealed_file(const char *path)
+{
+    uint8_t head[8];
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return 0;
+    ssize_t n = read(fd, head, sizeof(head));
+    close(fd);
+    return n == (ssize_t)sizeof(head) && tbml_sealed_probe(head, sizeof(head));
+}
+
 static tbml_status add_sealed(json_t *sealed, const char *path, int argv_index)
 {
     tbml_sealed_info info;
@@ -349,7 +359,14 @@ tbml_status tbml_manifest_build(const tbml_manifest_options *opt, int argc, char
         int is_sealed = 0;
         for (size_t s = 0; s < json_array_size(sealed); s++)
             is_sealed |= strcmp(json_string_value(json_object_get(json_array_get(sealed, s), "path")), abs) == 0;
-        if (!is_sealed && (st = add_hashed(&b, abs, "argument", NULL))) goto out;
+        if (is_sealed) continue;
+        /* An argument that is a sealed file is a sealed input even without --sealed: the job
+         * could do nothing with its ciphertext. */
+        if (is_sealed_file(abs)) {
+            if ((st = add_sealed(sealed, abs, a))) goto out;
+        } else if ((st = add_hashed(&b, abs, "argument", NULL))) {
+            goto out;
+        }
     }
     for (size_t i = 0; i < opt->ntrusted; i++) {
         absolute(opt->trusted[i], abs);

@@ -338,8 +338,12 @@ static tbml_status validate(const json_t *r, const char *name)
     if (v) {
         if (!json_is_object(v)) return bad(name, "signature", "must be an object");
         if ((st = only_members(v, sig, name, "signature"))) return st;
-        for (size_t i = 0; sig[i]; i++)
-            if (!json_object_get(v, sig[i])) return bad(name, "signature", "is incomplete: sign the manifest again");
+        for (size_t i = 0; sig[i]; i++) {
+            json_t *f = json_object_get(v, sig[i]);
+            int want_int = strcmp(sig[i], "exponent") == 0;
+            if (!f || (want_int ? !json_is_integer(f) : !json_is_string(f)))
+                return bad(name, "signature", "is incomplete or malformed: sign the manifest again");
+        }
     }
     return TBML_OK;
 }

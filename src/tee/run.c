@@ -117,14 +117,14 @@ tbml_status tbml_tee_run(const tbml_manifest_t *m, const tbml_run_options *ropt,
     const char *backend = tbml_manifest_backend(m);
     TBML_LOG_I("measured launch of '%s': measurement %s signer %s backend %s", tbml_manifest_name(m), meas_hex,
                signer_hex, backend);
+    if (ropt && ropt->dry_run) { /* no key requests, no side effects */
+        printf("verified %s: measurement %s signer %s backend %s\n", tbml_manifest_name(m), meas_hex, signer_hex, backend);
+        *exit_code = 0;
+        goto out;
+    }
     if ((st = tee_runtime_start(m, ropt, meas, signer, &rt))) goto out;
     if (rt.delegated) { /* gramine: the enclave loader runs the job and re-checks every file */
         *exit_code = rt.exit_code;
-        goto out;
-    }
-    if (ropt && ropt->dry_run) {
-        printf("verified %s: measurement %s signer %s backend %s\n", tbml_manifest_name(m), meas_hex, signer_hex, backend);
-        *exit_code = 0;
         goto out;
     }
     fflush(NULL);

@@ -83,7 +83,8 @@ static tbml_status open_sealed_inputs(const tbml_manifest_t *m, const tbml_run_o
     ident.svn = (uint16_t)tbml_manifest_svn(m);
     ident.debug = tbml_manifest_debug(m);
     tbml_kms_client_t *kc = NULL;
-    tbml_status st = tbml_kms_client_open(url, ca, NULL, &kc);
+    /* tbml.kms.pin (curl's "sha256//BASE64" of the service's public key) narrows trust further. */
+    tbml_status st = tbml_kms_client_open(url, ca, tbml_manifest_conf(m, "tbml.kms.pin"), &kc);
     if (st) return st;
     rt->argc = json_array_size(json_object_get(r, "argv"));
     rt->argv_override = tbml_calloc(rt->argc + 1, sizeof(char *));

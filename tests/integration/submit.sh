@@ -33,9 +33,7 @@ expect 2 "unknown option '--nmae'.*--name" "$TBML" run-example --nmae x pi
 # an application that prints the settings it was handed
 cat >"$work/app.sh" <<'APP'
 #!/usr/bin/env bash
-fd=${1#--tbml-conf-fd=}
-[[ "$1" == --tbml-conf-fd=* ]] || { echo "no settings fd" >&2; exit 3; }
-shift
+fd=${TBML_SUBMIT_FD:?no settings fd}
 cat "/proc/self/fd/$fd"
 echo "args=$*"
 env | grep -c hunter2 || true

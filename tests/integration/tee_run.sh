@@ -121,4 +121,17 @@ assert 'type = "encrypted"' in t
 assert open("gdir/argv", "rb").read() == b"python3\0helloworld.py\0"
 EOF
 ok "Gramine manifest exported: trusted files with sha256, strict, argv file, enclave size, threads"
+# a native libtbml example (the pi example from the analytics branch), when it is built here
+PI=${TBML_BUILD:-}/tbml-example-pi
+if [[ -x $PI ]]; then
+  "$T" manifest --out pi.json --tee-backend sim --master 'local[2]' "$PI" 4
+  [[ $(role_of pi.json "$PI") == entrypoint ]] || fail "pi not the entrypoint"
+  "$T" sign --key enclave.pem pi.json >/dev/null
+  want=$("$PI" 4)
+  got=$("$T" --log-level error run pi.json)
+  [[ $got == "$want" && $got == *"Pi is roughly 3.1"* ]] || fail "pi under the runtime: '$got', direct: '$want'"
+  ok "pi example under the sim runtime prints what it prints natively"
+else
+  echo "skip - tbml-example-pi not built in this tree"
+fi
 echo "all tee run integration checks passed"

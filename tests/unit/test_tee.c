@@ -184,6 +184,36 @@ static void test_wrap(void)
     CHECK_ST(tbml_x25519_wrap(zero, NULL, 0, key, 32, out), TBML_E_KEY); /* low-order point */
 }
 
+/* tbml_tee_submit: manifest, sign and run in one call, as `tbml submit --sgx-enabled true`. */
+static void test_submit(void)
+{
+    char dir[] = "/tmp/tbml-test-submit-XXXXXX", key[PATH_MAX], out[PATH_MAX];
+    if (!mkdtemp(dir)) return;
+    snprintf(key, sizeof(key), "%s/enclave.pem", dir);
+    snprintf(out, sizeof(out), "%s/job.json", dir);
+    tbml_rsa_t *k = NULL;
+    CHECK_OK(tbml_rsa_generate(3072, 3, &k));
+    CHECK_OK(tbml_rsa_write_pem(k, key));
+    tbml_rsa_free(k);
+    tbml_manifest_options opt;
+    memset(&opt, 0, sizeof(opt));
+    opt.backend = "none";
+    char *argv[] = {"/bin/sh", "-c", "exit 3", NULL};
+    int code = -1;
+    tbml_run_options ro;
+    memset(&ro, 0, sizeof(ro));
+    CHECK_ST(tbml_tee_submit(&opt, NULL, out, &ro, 3, argv, &code), TBML_E_ARG);
+    CHECK_OK(tbml_tee_submit(&opt, key, out, &ro, 3, argv, &code));
+    CHECK(code == 3);
+    tbml_manifest_t *m = NULL;
+    CHECK_OK(tbml_manifest_load(out, &m));
+    if (m) CHECK_OK(tbml_manifest_verify(m, NULL, NULL));
+    tbml_manifest_free(m);
+    unlink(out);
+    unlink(key);
+    rmdir(dir);
+}
+
 int main(void)
 {
     const char *src = getenv("TBML_SRC");
@@ -195,5 +225,6 @@ int main(void)
     test_elf_deps_match_ldd("/usr/bin/openssl");
     test_evidence();
     test_wrap();
+    test_submit();
     return check_done();
 }

@@ -21,12 +21,14 @@ static void usage(FILE *f)
                "       tbml kms admin --url https://HOST:PORT --ca CERT.pem [--pin sha256//B64] --token-file F\n"
                "                      enroll APP | create-key APP KEY | import-key APP KEYFILE |\n"
                "                      policy APP POLICY.json | list\n"
-               "       tbml kms audit (--state DIR | FILE)\n\n"
+               "       tbml kms audit (--state DIR | FILE) [--anchor SEQ:HASH]\n\n"
                "The root key is sealed under a password read from --password-file F, --password-fd N or\n"
                "the terminal; never from argv or the environment. Clients verify the service against\n"
                "DIR/tls/cert.pem (or a CA that signed its certificate); there is no way to skip that.\n"
                "Policy JSON: {\"measurements\": [HEX...]} and/or {\"mrsigner\": HEX, \"product_id\": N,\n"
-               "\"min_svn\": N}, plus \"allow_debug\" and \"insecure_allow_simulated\" (both false by default).\n");
+               "\"min_svn\": N}, plus \"allow_debug\" and \"insecure_allow_simulated\" (both false by default).\n"
+               "audit prints the head as SEQ:HASH; keep it elsewhere and pass it back as --anchor to\n"
+               "detect a log that was cut back or rewritten since.\n");
 }
 
 static int kms_init(int argc, char **argv)
@@ -229,18 +231,24 @@ static int kms_admin(int argc, char **argv)
 
 static int kms_audit(int argc, char **argv)
 {
-    char path[4096];
-    if (argc == 4 && strcmp(argv[2], "--state") == 0)
-        snprintf(path, sizeof(path), "%s/audit.log", argv[3]);
-    else if (argc == 3 && argv[2][0] != '-')
-        snprintf(path, sizeof(path), "%s", argv[2]);
-    else
-        return cli_usage_error("give --state DIR or the audit log FILE");
+    char path[4096] = "";
+    const char *anchor = NULL;
+    for (int i = 2; i < argc; i++) {
+        if (strcmp(argv[i], "--state") == 0 && i + 1 < argc)
+            snprintf(path, sizeof(path), "%s/audit.log", argv[++i]);
+        else if (strcmp(argv[i], "--anchor") == 0 && i + 1 < argc)
+            anchor = argv[++i];
+        else if (argv[i][0] != '-' && !path[0])
+            snprintf(path, sizeof(path), "%s", argv[i]);
+        else
+            return cli_usage_error("unknown option '%s'", argv[i]);
+    }
+    if (!path[0]) return cli_usage_error("give --state DIR or the audit log FILE");
     uint64_t n;
     char head[65];
-    tbml_status st = tbml_kms_audit_verify(path, &n, head);
+    tbml_status st = tbml_kms_audit_verify(path, anchor, &n, head);
     if (st) return cli_fail(st);
-    printf("audit log ok: %llu entries, head %s\n", (unsigned long long)n, head);
+    printf("audit log ok: %llu entries, head %llu:%s\n", (unsigned long long)n, (unsigned long long)n, head);
     return 0;
 }
 

@@ -107,6 +107,7 @@ typedef struct {
     tbml_session_t *s;
     int fmt;
     progress_state *prog;
+    int timing; /* "Time taken" lines on stderr, as spark-sql prints them */
 } runner;
 
 /* Runs every statement of text; stops at the first error when stop_on_error. Returns the
@@ -126,7 +127,12 @@ static int run_script(runner *r, const char *text, int stop_on_error)
         tbml_status st = tbml_sql(r->s, stmt, &df);
         if (!st) st = tbml_df_collect(df, &t);
         progress(r->prog, 0, 0, 0, 0, 1);
+        double took = tbml_now() - r->prog->start;
         if (!st) st = print_result(t, r->fmt);
+        if (!st && r->timing) {
+            int64_t n = t->schema.nfields ? tbml_table_nrows(t) : 0;
+            fprintf(stderr, "Time taken: %.3f seconds, Fetched %lld row(s)\n", took, (long long)n);
+        }
         tbml_table_free(t);
         tbml_df_free(df);
         tbml_free(stmt);
@@ -234,6 +240,7 @@ static void usage(FILE *f)
                "  --format FMT           table (Spark's show(), default), csv or json (lines)\n"
                "  --password-file F      the key files' password: first line of F\n"
                "  --password-fd N        ... or read from descriptor N (else the TTY asks once)\n"
+               "  --timing               print 'Time taken' per statement on stderr (default on a TTY)\n"
                "  --master local[N]      N worker threads (local[*]: all cores; default)\n"
                "  --conf K=V             spark.sql.shuffle.partitions, spark.sql.autoBroadcastJoinThreshold, ...\n"
                "  --name, --properties-file, --driver-memory, --executor-memory, --executor-cores,\n"
@@ -243,7 +250,7 @@ static void usage(FILE *f)
 int cmd_sql(int argc, char **argv)
 {
     const char *exec = NULL, *file = NULL, *master = "local[*]";
-    int fmt = FMT_TABLE, nconf = 0;
+    int fmt = FMT_TABLE, nconf = 0, timing = isatty(2);
     const char **conf = tbml_calloc((size_t)argc + 1, sizeof(char *));
     key_state ks;
     memset(&ks, 0, sizeof(ks));
@@ -258,12 +265,18 @@ int cmd_sql(int argc, char **argv)
             rc = 2;
             goto out;
         }
-        if (pr > 0) continue;
+        if (pr > 0) {
+            i--; /* it moved past its value; the loop steps once more */
+            continue;
+        }
         const char *v = i + 1 < argc ? argv[i + 1] : NULL;
         if (cli_is_help(a)) {
             usage(stdout);
             goto out;
         } else if (strcmp(a, "--verbose") == 0 || strcmp(a, "-v") == 0) {
+            continue;
+        } else if (strcmp(a, "--timing") == 0) {
+            timing = 1;
             continue;
         }
         if (!v) {
@@ -335,7 +348,7 @@ int cmd_sql(int argc, char **argv)
     tbml_session_set_key_lookup(s, load_key, &ks);
     progress_state prog = {isatty(2), 0, 0};
     tbml_session_set_progress(s, progress, &prog);
-    runner r = {s, fmt, &prog};
+    runner r = {s, fmt, &prog, timing};
     if (file) {
         int fd = strcmp(file, "-") == 0 ? 0 : open(file, O_RDONLY);
         if (fd < 0) {

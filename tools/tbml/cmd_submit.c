@@ -1,5 +1,5 @@
 /* tbml submit and tbml run-example (docs/submit.md): spark-submit's options for local runs, then
- * exec of the application with its settings in a memfd passed as --tbml-conf-fd=N (see
+ * exec of the application with its settings in a memfd whose number is in TBML_SUBMIT_FD (see
  * include/tbml/app.h). run-example finds tbml-example-NAME next to this tool or in ../examples. */
 #include "cli.h"
 
@@ -336,13 +336,17 @@ static int run_app(submit_opts *o, const char *app, int argc, char **argv, const
     }
     int fd = write_settings(o, name);
     if (fd < 0) return cli_fail(TBML_E_IO);
-    char arg[64];
-    snprintf(arg, sizeof(arg), "%s%d", TBML_APP_CONF_FD_ARG, fd);
-    char **av = tbml_calloc((size_t)argc + 3, sizeof(char *));
+    char num[16];
+    snprintf(num, sizeof(num), "%d", fd);
+    if (setenv(TBML_APP_FD_ENV, num, 1) != 0) {
+        close(fd);
+        tbml_error(TBML_E_NOMEM, "cannot set %s", TBML_APP_FD_ENV);
+        return cli_fail(TBML_E_NOMEM);
+    }
+    char **av = tbml_calloc((size_t)argc + 2, sizeof(char *));
     av[0] = (char *)app;
-    av[1] = arg;
     for (int i = 0; i < argc; i++)
-        av[2 + i] = argv[i];
+        av[1 + i] = argv[i];
     fflush(stdout);
     fflush(stderr);
     if (strchr(app, '/'))

@@ -1,7 +1,7 @@
 /* `tbml train --model gbdt`: gradient-boosted trees on the user's own CSV (plain or sealed),
  * with XGBoost's parameter names, written to a model file (sealed when a key is given). */
 #include "cli.h"
-
+#include "tbml/app.h"
 #include "tbml/comm.h"
 #include "tbml/gbdt.h"
 #include "train.h"
@@ -34,18 +34,6 @@ static void usage(FILE *f)
         "  --test-fraction F         hold out a seeded fraction F of rows and report test metrics\n"
         "  --split-seed N            the hold-out's seed (default 42)\n"
         "  --verbose                 the training metric after every round\n");
-}
-
-static int parse_master(const char *s, int *threads)
-{
-    char *end;
-    if (strcmp(s, "local") == 0) return *threads = 1, 0;
-    if (strcmp(s, "local[*]") == 0) return *threads = 0, 0;
-    if (strncmp(s, "local[", 6) != 0) return -1;
-    long n = strtol(s + 6, &end, 10);
-    if (end == s + 6 || strcmp(end, "]") != 0 || n < 1 || n > 1024) return -1;
-    *threads = (int)n;
-    return 0;
 }
 
 static void report(const char *what, const tbml_gbdt_model_t *model, const tbml_gbdt_matrix *m)
@@ -116,8 +104,7 @@ int cmd_train_gbdt(int argc, char **argv)
         } else if (strcmp(opt, "--key") == 0) {
             key_path = v;
         } else if (strcmp(opt, "--master") == 0) {
-            if (parse_master(v, &threads))
-                return cli_usage_error("--master: '%s' is not local, local[N] or local[*]", v);
+            if (tbml_master_parse(v, &threads)) return cli_fail(TBML_E_ARG);
         } else if (strcmp(opt, "--test-fraction") == 0) {
             char *end;
             test_fraction = strtod(v, &end);

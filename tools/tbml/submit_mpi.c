@@ -1,6 +1,7 @@
 /* `tbml submit --master mpi`: turns spark-submit's executor options into an mpirun command
  * (src/dist/launch.c), gives every rank the settings and the job secret as private files (paths in
- * exported variables, never values), runs it and removes the files, failure included. */
+ * exported variables, never values: TBML_SUBMIT_FILE, TBML_DIST_KEYFILE, TBML_DIST_PASSWORD_FILE),
+ * runs it and removes the files, failure included. */
 #include "cli.h"
 #include "submit_mpi.h"
 
@@ -57,7 +58,7 @@ int submit_mpi_run(const submit_mpi_opts *m, int settings_fd, int executor_cores
     tbml_launch_secret_t *sec = NULL;
     uint8_t *text = NULL;
     size_t len = 0;
-    char **mv = NULL, **av = NULL, *settings = NULL, arg[700];
+    char **mv = NULL, **av = NULL, *settings = NULL;
     int mc = 0, code = 1;
     if (m->dist_key && !m->dist_password_file)
         return cli_usage_error("--dist-key needs --dist-password-file (every rank reads the password from it)");
@@ -79,14 +80,13 @@ int submit_mpi_run(const submit_mpi_opts *m, int settings_fd, int executor_cores
         setenv("TBML_DIST_KEYFILE", tbml_launch_secret_keyfile(sec), 1);
         setenv("TBML_DIST_PASSWORD_FILE", tbml_launch_secret_password_file(sec), 1);
     }
-    const char *env[3] = {"TBML_DIST_KEYFILE", "TBML_DIST_PASSWORD_FILE", "TBML_DIST_TIMEOUT"};
-    size_t nenv = getenv("TBML_DIST_TIMEOUT") ? 3 : 2;
-    snprintf(arg, sizeof(arg), "%s%s", TBML_APP_CONF_FILE_ARG, settings);
-    av = tbml_calloc((size_t)argc + 3, sizeof(char *));
+    setenv(TBML_APP_FILE_ENV, settings, 1);
+    const char *env[4] = {"TBML_DIST_KEYFILE", "TBML_DIST_PASSWORD_FILE", TBML_APP_FILE_ENV, "TBML_DIST_TIMEOUT"};
+    size_t nenv = getenv("TBML_DIST_TIMEOUT") ? 4 : 3;
+    av = tbml_calloc((size_t)argc + 2, sizeof(char *));
     av[0] = (char *)app;
-    av[1] = arg;
     for (int i = 0; i < argc; i++)
-        av[2 + i] = argv[i];
+        av[1 + i] = argv[i];
     tbml_launch_options lo = {0};
     lo.num_executors = nexec(m);
     lo.executor_cores = executor_cores;
@@ -95,7 +95,7 @@ int submit_mpi_run(const submit_mpi_opts *m, int settings_fd, int executor_cores
     lo.as_root = -1;
     lo.env = env;
     lo.nenv = nenv;
-    st = tbml_launch_argv(&lo, argc + 2, av, &mv, &mc);
+    st = tbml_launch_argv(&lo, argc + 1, av, &mv, &mc);
     if (st) goto out;
     if (verbose) {
         fprintf(stderr, "Launching:");
