@@ -18,6 +18,9 @@ extern "C" {
 
 /* The environment variable holding the settings' descriptor number. */
 #define TBML_APP_FD_ENV "TBML_SUBMIT_FD"
+/* Ranks started by mpirun inherit no descriptors: `tbml submit --master mpi` puts the settings in
+ * a private file (0600, removed after the job) and its path in this variable instead. */
+#define TBML_APP_FILE_ENV "TBML_SUBMIT_FILE"
 
 typedef struct {
     char *key;

@@ -8,6 +8,7 @@
 
 #include <ctype.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -164,6 +165,17 @@ tbml_status tbml_app_init(int *argc, char ***argv, tbml_app_t **out)
         unsetenv(TBML_APP_FD_ENV);
         ret = read_settings(app, (int)fd);
         close((int)fd);
+        if (ret) goto out;
+    }
+    const char *filevar = fdvar ? NULL : getenv(TBML_APP_FILE_ENV);
+    if (filevar && *filevar) {
+        int fd = open(filevar, O_RDONLY | O_CLOEXEC);
+        if (fd < 0) {
+            ret = tbml_error(TBML_E_IO, "%s: %s", filevar, strerror(errno));
+            goto out;
+        }
+        ret = read_settings(app, fd);
+        close(fd);
         if (ret) goto out;
     }
     ret = tbml_master_parse(app->master, &app->nthreads);

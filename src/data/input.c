@@ -276,13 +276,23 @@ static void scan_worker(int ith, int nth, void *p)
 tbml_status tbml_input_scan_lines(tbml_input_t *in, tbml_pool_t *pool, size_t chunk_size,
                                   tbml_chunk_fn fn, void *arg)
 {
+    return tbml_input_scan_lines_part(in, pool, chunk_size, 0, 1, fn, arg);
+}
+
+tbml_status tbml_input_scan_lines_part(tbml_input_t *in, tbml_pool_t *pool, size_t chunk_size, int part,
+                                       int nparts, tbml_chunk_fn fn, void *arg)
+{
+    if (nparts < 1 || part < 0 || part >= nparts)
+        return tbml_error(TBML_E_ARG, "scan: part %d of %d", part, nparts);
     scan_state *s = tbml_calloc(1, sizeof(*s));
+    int64_t all = tbml_input_chunk_count(in, chunk_size);
     s->in = in;
     s->span = chunk_span(in, chunk_size);
-    s->nchunks = tbml_input_chunk_count(in, chunk_size);
+    /* this part's chunks: a contiguous run, so a rank reads (and decrypts) only its segments */
+    s->nchunks = all * (part + 1) / nparts;
     s->fn = fn;
     s->arg = arg;
-    atomic_init(&s->next, 0);
+    atomic_init(&s->next, all * part / nparts);
     atomic_init(&s->fail_at, s->nchunks);
     atomic_init(&s->done_size, 0);
     s->progress = g_progress && isatty(STDERR_FILENO);

@@ -3,6 +3,7 @@
  * include/tbml/app.h). run-example finds tbml-example-NAME next to this tool or in ../examples. */
 #include "cli.h"
 
+#include "submit_mpi.h"
 #include "tbml/app.h"
 #include "tee_submit.h"
 
@@ -18,6 +19,7 @@
 static const char *const g_submit_options[] = {
     "--master",          "--name",           "--conf",    "--properties-file", "--driver-memory",
     "--executor-memory", "--executor-cores", "--verbose", "--sgx-enabled",     "--help",
+    "--num-executors",   "--deploy-mode",    "--dist-key", "--dist-password-file",
 };
 
 typedef struct {
@@ -26,6 +28,7 @@ typedef struct {
     const char *driver_memory, *executor_memory, *executor_cores;
     const char *properties_file;
     int verbose;
+    submit_mpi_opts mpi; /* --master mpi (submit_mpi.c) */
     int nconf;
     const char **conf; /* "k=v" */
     /* from the properties file (owned) */
@@ -92,7 +95,8 @@ static void submit_usage(FILE *f, int example)
         "  --executor-cores N                recorded for the application\n"
         "  --verbose                         print the parsed settings\n"
         "  --sgx-enabled true|false          true: run APP in the trusted runtime (see "
-        "docs/submit.md)\n",
+        "docs/submit.md)\n"
+        SUBMIT_MPI_USAGE,
         example ? "run-example" : "submit", example ? "NAME" : "APP",
         example ? "Runs a bundled example (tbml-example-NAME), as Spark's bin/run-example does."
                 : "Runs APP, a program built against libtbml, with the given settings "
@@ -122,12 +126,13 @@ static int parse_options(int argc, char **argv, int *i, submit_opts *o, int exam
             o->verbose = 1;
             continue;
         }
-        const char *names[] = {"--master",          "--name",          "--conf",
+        const char *names[8 + SUBMIT_MPI_NOPTS] = {"--master",          "--name",          "--conf",
                                "--properties-file", "--driver-memory", "--executor-memory",
                                "--executor-cores",  "--sgx-enabled"};
         int which = -1;
         const char *v = NULL;
-        for (int k = 0; k < 8 && which < 0; k++) {
+        for (int k = 0; k < 8 + SUBMIT_MPI_NOPTS && which < 0; k++) {
+            if (k >= 8) names[k] = g_submit_options[10 + (k - 8)];
             size_t n = strlen(names[k]);
             if (strncmp(a, names[k], n) == 0 && (a[n] == '\0' || a[n] == '=')) {
                 which = k;
@@ -146,6 +151,11 @@ static int parse_options(int argc, char **argv, int *i, submit_opts *o, int exam
         }
         if (strchr(v, '\n'))
             return cli_usage_error("%s: the value may not contain a newline", names[which]);
+        if (which >= 8) {
+            int code = submit_mpi_option(&o->mpi, which - 8, v);
+            if (code >= 0) return code;
+            continue;
+        }
         switch (which) {
         case 0:
             o->master = v;
@@ -292,6 +302,21 @@ static int validate(const submit_opts *o)
 
 static int run_app(submit_opts *o, const char *app, int argc, char **argv, const char *name)
 {
+    const char *mmaster = o->master ? o->master : prop(o, "spark.master");
+    if (submit_mpi_master(mmaster)) {
+        /* each rank is a local process with --executor-cores threads (docs/deploy.md) */
+        const char *ec = o->executor_cores ? o->executor_cores : prop(o, "spark.executor.cores");
+        char local[32];
+        snprintf(local, sizeof(local), "local[%d]", submit_mpi_threads(&o->mpi, ec ? atoi(ec) : 0));
+        o->master = local;
+        int code = validate(o);
+        if (code >= 0) return code;
+        int fd = write_settings(o, name);
+        if (fd < 0) return cli_fail(TBML_E_IO);
+        return submit_mpi_run(&o->mpi, fd, ec ? atoi(ec) : 0, o->verbose, app, argc, argv);
+    }
+    if (o->mpi.num_executors || o->mpi.deploy_mode || o->mpi.dist_key)
+        return cli_usage_error("--num-executors, --deploy-mode and --dist-key need --master mpi");
     int code = validate(o);
     if (code >= 0) return code;
     if (o->verbose) {
