@@ -166,12 +166,31 @@ typedef struct {
     wc_table *tables; /* one per thread */
 } wc_job;
 
+/* Words are looked up in batches: hash a batch, prefetch the slots, then insert. Most lookups of
+ * rare words miss the cache, and overlapping those misses is worth more than anything else here. */
+#define BATCH 32
+
+typedef struct {
+    uint64_t a, b, h;
+    uint32_t n;
+} short_word;
+
+static void flush_batch(wc_table *t, const short_word *q, int nq)
+{
+    for (int i = 0; i < nq; i++)
+        __builtin_prefetch(&t->slots[q[i].h & t->mask]);
+    for (int i = 0; i < nq; i++)
+        add_short(t, q[i].a, q[i].b, q[i].n, q[i].h, 1);
+}
+
 static tbml_status count_chunk(int ith, const tbml_chunk *c, void *arg)
 {
     wc_job *job = arg;
     wc_table *t = &job->tables[ith];
     const char *p = c->data, *end = c->data + c->size;
     const uint8_t *sp = g_space;
+    short_word q[BATCH];
+    int nq = 0;
     for (;;) {
         while (p < end && sp[(uint8_t)*p])
             p++;
@@ -180,28 +199,36 @@ static tbml_status count_chunk(int ith, const tbml_chunk *c, void *arg)
         while (p < end && !sp[(uint8_t)*p])
             p++;
         uint32_t n = (uint32_t)(p - w);
-        if (n <= INLINE_MAX) {
-            uint64_t a = 0, b = 0;
-            if (end - w >= 16) { /* two whole loads, then mask off what follows the word */
-                memcpy(&a, w, 8);
-                memcpy(&b, w + 8, 8);
-                if (n < 8) {
-                    a &= (1ULL << (8 * n)) - 1;
-                    b = 0;
-                } else if (n < 16) {
-                    b &= n == 8 ? 0 : (1ULL << (8 * (n - 8))) - 1;
-                }
-            } else {
-                char tmp[16] = {0};
-                memcpy(tmp, w, n);
-                memcpy(&a, tmp, 8);
-                memcpy(&b, tmp + 8, 8);
-            }
-            add_short(t, a, b, n, hash_short(a, b, n), 1);
-        } else {
+        if (n > INLINE_MAX) {
             add_long(t, w, n, hash_long(w, n), 1, 1);
+            continue;
+        }
+        uint64_t a = 0, b = 0;
+        if (end - w >= 16) { /* two whole loads, then mask off what follows the word */
+            memcpy(&a, w, 8);
+            memcpy(&b, w + 8, 8);
+            if (n < 8) {
+                a &= (1ULL << (8 * n)) - 1;
+                b = 0;
+            } else if (n < 16) {
+                b &= n == 8 ? 0 : (1ULL << (8 * (n - 8))) - 1;
+            }
+        } else {
+            char tmp[16] = {0};
+            memcpy(tmp, w, n);
+            memcpy(&a, tmp, 8);
+            memcpy(&b, tmp + 8, 8);
+        }
+        q[nq].a = a;
+        q[nq].b = b;
+        q[nq].n = n;
+        q[nq].h = hash_short(a, b, n);
+        if (++nq == BATCH) {
+            flush_batch(t, q, nq);
+            nq = 0;
         }
     }
+    flush_batch(t, q, nq);
     return TBML_OK;
 }
 

@@ -22,8 +22,9 @@ typedef struct {
     const char *data_path;    /* folder with {train,t10k}-{images-idx3,labels-idx1}-ubyte[.gz] */
     int max_epoch;            /* default 2 (the seed's run; BigDL's own default is 20) */
     int batch_size;           /* default 128 */
-    tbml_sgd_config sgd;      /* default lr 0.01, decay 0.0002, momentum 0 */
+    tbml_sgd_config sgd;      /* default lr 0.05, decay 0.0002, momentum 0.9, dampening 0 */
     int threads;              /* from --master local[N]; default all cores */
+    tbml_pool_t *pool;        /* borrowed (e.g. tbml_app_t's); NULL: a pool of `threads` */
     uint64_t seed;            /* initialisation and shuffling; default 1 */
     double mean, std;         /* normalisation; < 0: computed from the training images */
     int train_limit;          /* use only the first N training images (0: all) */

@@ -37,7 +37,10 @@ int cmd_train_lenet(int argc, char **argv)
             tbml_free(rest);
             return 2;
         }
-        if (took) continue;
+        if (took) {
+            i--; /* it leaves i on the next argument; the loop steps there */
+            continue;
+        }
         if (strcmp(argv[i], "--key") == 0 || strncmp(argv[i], "--key=", 6) == 0) {
             if (argv[i][5] == '=') {
                 key_path = argv[i] + 6;

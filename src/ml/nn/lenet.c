@@ -1,6 +1,7 @@
 /* The LeNet-5 job: options, data loading and normalisation, the seeded shuffle, the epoch loop
  * with BigDL's log lines, the live progress line, the --summary CSV and the saved model. */
 #include "tbml/lenet.h"
+#include "tbml/app.h"
 #include "tbml/idx.h"
 
 #include "nn_internal.h"
@@ -19,7 +20,13 @@ tbml_lenet_options tbml_lenet_defaults(void)
     o.data_path = NULL;
     o.max_epoch = 2;
     o.batch_size = 128;
+    /* BigDL's lenet5.py defaults (lr 0.01, no momentum) reach only 70% on Fashion-MNIST in 2
+     * epochs, and PyTorch with the same settings agrees; these reach the issue's targets:
+     * BigDL's Scala lenet learning rate and Torch-style momentum (dampening 0). */
     o.sgd = tbml_sgd_defaults();
+    o.sgd.learning_rate = 0.05;
+    o.sgd.momentum = 0.9;
+    o.sgd.dampening = 0.0;
     o.threads = tbml_ncores();
     o.seed = 1;
     o.mean = -1;
@@ -30,24 +37,7 @@ tbml_lenet_options tbml_lenet_defaults(void)
 
 tbml_status tbml_parse_master(const char *s, int *threads)
 {
-    if (strcmp(s, "local") == 0) {
-        *threads = 1;
-        return TBML_OK;
-    }
-    if (strcmp(s, "local[*]") == 0) {
-        *threads = tbml_ncores();
-        return TBML_OK;
-    }
-    if (strncmp(s, "local[", 6) == 0) {
-        char *end;
-        errno = 0;
-        long n = strtol(s + 6, &end, 10);
-        if (!errno && end != s + 6 && strcmp(end, "]") == 0 && n >= 1 && n <= 1024) {
-            *threads = (int)n;
-            return TBML_OK;
-        }
-    }
-    return tbml_error(TBML_E_ARG, "--master '%s': expected local, local[N] or local[*]", s);
+    return tbml_master_parse(s, threads);
 }
 
 void tbml_lenet_usage(FILE *f, const char *prog)
@@ -61,9 +51,11 @@ void tbml_lenet_usage(FILE *f, const char *prog)
         "  -f, --dataPath DIR          the IDX folder (required)\n"
         "  -e, --maxEpoch N            epochs (2)\n"
         "  -b, --batchSize N           mini-batch size (128)\n"
-        "  -l, --learningRate X        SGD learning rate (0.01)\n"
+        "  -l, --learningRate X        SGD learning rate (0.05)\n"
         "  -k, --learningRateDecay X   lr / (1 + step * X) (0.0002)\n"
-        "  -m, --momentum X            SGD momentum, BigDL dampening = momentum (0)\n"
+        "  -m, --momentum X            SGD momentum (0.9)\n"
+        "      --dampening X           momentum dampening (0; BigDL's SGD class defaults it to\n"
+        "                              the momentum, which cancels the momentum's speed-up)\n"
         "      --weightDecay X         L2 weight decay (0)\n"
         "      --master local[N]       threads: local, local[N], local[*] (local[*])\n"
         "      --seed N                initialisation and shuffling seed (1)\n"
@@ -73,7 +65,8 @@ void tbml_lenet_usage(FILE *f, const char *prog)
         "      --summary FILE          per-iteration and per-epoch metrics as CSV\n"
         "  -o, --save FILE             write the trained model (docs/formats/model.md)\n"
         "      --init FILE             start from a saved model\n"
-        "      --progress / --no-progress  live progress line (default: when stderr is a TTY)\n",
+        "      --progress / --no-progress  live progress line (default: when stderr is a TTY)\n"
+        "\nBigDL's lenet5.py settings exactly: --learningRate 0.01 --momentum 0.\n",
         prog);
 }
 
@@ -372,8 +365,11 @@ tbml_status tbml_lenet_run(const tbml_lenet_options *o, tbml_lenet_result *res)
     } else if ((ret = tbml_nn_lenet5(classes, o->seed, &nn))) {
         goto out;
     }
-    if ((ret = tbml_pool_create(o->threads, &pool))) goto out;
-    if ((ret = tbml_trainer_create(nn, TBML_LOSS_CLASSNLL, o->batch_size, pool, &o->sgd, &tr)))
+    /* the model carries its normalisation, so `tbml predict` feeds it as training did */
+    tbml_nn_set_input_transform(nn, 1.0 / (255.0 * std), -mean / std);
+    if (!o->pool && (ret = tbml_pool_create(o->threads, &pool))) goto out;
+    tbml_pool_t *use = o->pool ? o->pool : pool;
+    if ((ret = tbml_trainer_create(nn, TBML_LOSS_CLASSNLL, o->batch_size, use, &o->sgd, &tr)))
         goto out;
 
     test_x = tbml_malloc(sizeof(float) * (size_t)test.n * 784);
@@ -444,7 +440,7 @@ tbml_status tbml_lenet_run(const tbml_lenet_options *o, tbml_lenet_result *res)
         if (progress) fprintf(stderr, "\r\033[K");
         long correct = 0;
         double tloss = 0;
-        if ((ret = tbml_nn_evaluate(nn, pool, TBML_LOSS_CLASSNLL, test_x, test.labels, test.n, NULL,
+        if ((ret = tbml_nn_evaluate(nn, use, TBML_LOSS_CLASSNLL, test_x, test.labels, test.n, NULL,
                                     NULL, &correct, &tloss)))
             goto out;
         float acc = test.n ? (float)correct / (float)test.n : 0.0f;

@@ -39,6 +39,8 @@ tbml_status tbml_nn_create(int c, int h, int w, tbml_nn_t **out)
     nn->in_c = c;
     nn->in_h = h;
     nn->in_w = w;
+    nn->in_scale = 1.0;
+    nn->in_offset = 0.0;
     *out = nn;
     return TBML_OK;
 }
@@ -220,6 +222,18 @@ void tbml_nn_init(tbml_nn_t *nn, uint64_t seed)
         for (size_t i = 0; i < L->w_count + L->b_count; i++)
             nn->params[L->w_off + i] = (float)nn_rand_uniform(&st, -stdv, stdv);
     }
+}
+
+void tbml_nn_set_input_transform(tbml_nn_t *nn, double scale, double offset)
+{
+    nn->in_scale = scale;
+    nn->in_offset = offset;
+}
+
+void tbml_nn_input_transform(const tbml_nn_t *nn, double *scale, double *offset)
+{
+    *scale = nn->in_scale;
+    *offset = nn->in_offset;
 }
 
 size_t tbml_nn_param_count(const tbml_nn_t *nn)
