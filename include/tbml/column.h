@@ -97,7 +97,7 @@ void tbml_column_append_from(tbml_column *c, const tbml_column *src, int64_t row
 static inline const char *tbml_column_str(const tbml_column *c, int64_t row, size_t *size)
 {
     *size = (size_t)(c->offsets[row + 1] - c->offsets[row]);
-    return c->chars + c->offsets[row];
+    return c->chars ? c->chars + c->offsets[row] : ""; /* no bytes yet: only empty strings */
 }
 
 /* ---- batches and tables ---- */

@@ -121,6 +121,9 @@ TBML_NODISCARD tbml_status tbml_write_all(int fd, const void *buf, size_t size, 
 TBML_NODISCARD tbml_status tbml_outfile_write(tbml_outfile_t *f, const void *buf, size_t size);
 /* fsync + rename + fsync of the folder; frees f whatever the outcome. */
 TBML_NODISCARD tbml_status tbml_outfile_commit(tbml_outfile_t *f);
+/* Like commit, but fails with TBML_E_ARG if path exists, atomically (link(2) instead of rename),
+ * so a key file is never replaced even by one created while it was being written. */
+TBML_NODISCARD tbml_status tbml_outfile_commit_new(tbml_outfile_t *f);
 /* Removes the temporary file and frees f. NULL is fine. */
 void tbml_outfile_abort(tbml_outfile_t *f);
 

@@ -35,6 +35,11 @@ typedef struct {
     int progress;             /* live line on stderr: -1 when stderr is a TTY, 0 off, 1 on */
     const tbml_key_t *key;    /* opens sealed inputs and seals the saved model; borrowed */
     FILE *log;                /* where the epoch lines go; NULL = stdout */
+    /* Distributed data-parallel SGD (include/tbml/comm.h; borrowed, NULL = one process): each
+     * rank computes the gradient of its share of every global batch of batch_size samples, a
+     * sealed allreduce sums them, every rank applies the same update; rank 0 validates, prints
+     * and writes the outputs. */
+    struct tbml_comm *comm;
 } tbml_lenet_options;
 
 typedef struct {

@@ -113,6 +113,15 @@ TBML_NODISCARD tbml_status tbml_trainer_step(tbml_trainer_t *tr, const float *x,
 TBML_NODISCARD tbml_status tbml_trainer_gradient(tbml_trainer_t *tr, const float *x,
                                                  const int32_t *labels, int n, float *loss,
                                                  const float **grad);
+/* Distributed data-parallel training: after each step's local gradient (the mean over this
+ * process's n samples) and loss sum are computed, fn turns them into the global ones in place
+ * (mean gradient over all processes' samples, summed loss, total sample count), e.g. with a
+ * sealed allreduce (src/ml/nn/lenet.c); then every process applies the same update. A failing
+ * fn fails the step before any parameter changes. fn NULL: one process. */
+typedef tbml_status (*tbml_grad_reduce_fn)(float *grad, size_t count, double *loss_sum, int *n,
+                                           void *arg);
+void tbml_trainer_set_reduce(tbml_trainer_t *tr, tbml_grad_reduce_fn fn, void *arg);
+
 /* SGD steps taken so far (BigDL's evalCounter). */
 long tbml_trainer_steps(const tbml_trainer_t *tr);
 /* The learning rate the next step will use. */

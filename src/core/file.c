@@ -71,7 +71,12 @@ static void outfile_release(tbml_outfile_t *f)
     tbml_free(f);
 }
 
-tbml_status tbml_outfile_commit(tbml_outfile_t *f)
+static tbml_status outfile_finish(tbml_outfile_t *f, int replace);
+
+tbml_status tbml_outfile_commit(tbml_outfile_t *f) { return outfile_finish(f, 1); }
+tbml_status tbml_outfile_commit_new(tbml_outfile_t *f) { return outfile_finish(f, 0); }
+
+static tbml_status outfile_finish(tbml_outfile_t *f, int replace)
 {
     tbml_status ret = TBML_OK;
     if (!f->tmp) { /* stdout */
@@ -88,9 +93,17 @@ tbml_status tbml_outfile_commit(tbml_outfile_t *f)
         goto out;
     }
     f->fd = -1;
-    if (rename(f->tmp, f->path) != 0) {
+    if (replace && rename(f->tmp, f->path) != 0) {
         ret = tbml_error(TBML_E_IO, "%s: rename failed: %s", f->path, strerror(errno));
         goto out;
+    }
+    if (!replace) {
+        if (link(f->tmp, f->path) != 0) {
+            ret = tbml_error(errno == EEXIST ? TBML_E_ARG : TBML_E_IO, "%s: %s", f->path,
+                             errno == EEXIST ? "already exists; refusing to overwrite" : strerror(errno));
+            goto out;
+        }
+        unlink(f->tmp);
     }
     /* make the rename itself durable */
     char *dir = tbml_strdup(f->path);

@@ -117,7 +117,7 @@ tbml_status tbml_keyfile_write(const char *path, const tbml_key_t *key, const ch
         goto out;
     if ((ret = tbml_outfile_open(path, &f))) goto out;
     if ((ret = tbml_outfile_write(f, buf, hsize + TBML_KEY_SIZE + 16))) goto out;
-    ret = tbml_outfile_commit(f); /* mkstemp made it 0600 */
+    ret = tbml_outfile_commit_new(f); /* mkstemp made it 0600; never replaces a key file */
     f = NULL;
 out:
     tbml_outfile_abort(f);

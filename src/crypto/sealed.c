@@ -382,7 +382,13 @@ tbml_status tbml_sealed_writer_open(int fd, const char *path_for_errors, const t
     slot_pool_init(&w->slots, w->dkey, (size_t)segment_size + SEALED_TAG_SIZE);
     off_t pos = lseek(fd, 0, SEEK_CUR);
     struct stat sb;
-    w->base = (pos >= 0 && fstat(fd, &sb) == 0 && S_ISREG(sb.st_mode)) ? (int64_t)pos : -1;
+    /* segment writes pwrite at computed offsets: not on pipes, nor with O_APPEND (where Linux
+     * ignores pwrite's offset) */
+    int fl = fcntl(fd, F_GETFL);
+    w->base =
+        (pos >= 0 && fl >= 0 && !(fl & O_APPEND) && fstat(fd, &sb) == 0 && S_ISREG(sb.st_mode))
+            ? (int64_t)pos
+            : -1;
 
     if (segment_size < TBML_SEAL_SEGMENT_MIN || segment_size > TBML_SEAL_SEGMENT_MAX) {
         ret = tbml_error(TBML_E_ARG, "%s: segment size %u is out of range (%u..%u)", path,

@@ -118,6 +118,10 @@ void tbml_column_init(tbml_column *c, tbml_type type, int64_t capacity)
         /* offsets[0] must exist even for an empty column, so readers can index nrows + 1 */
         c->offsets = tbml_malloc(sizeof(int64_t));
         c->offsets[0] = 0;
+        /* and chars too: tbml_column_str's chars + offset must not be NULL + 0 (undefined) for a
+         * column of empty strings */
+        c->chars = tbml_malloc(1);
+        c->chars_capacity = 1;
     }
     if (capacity > 0) column_reserve(c, capacity);
 }

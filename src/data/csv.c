@@ -51,7 +51,7 @@ static void scratch_put(csv_tok *t, const char *s, size_t n)
         t->scratch = tbml_realloc(t->scratch, c);
         t->scap = c;
     }
-    memcpy(t->scratch + t->slen, s, n);
+    if (n) memcpy(t->scratch + t->slen, s, n);
     t->slen += n;
 }
 

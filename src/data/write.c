@@ -22,7 +22,7 @@ static void put(wbuf *w, const char *s, size_t n)
         w->buf = tbml_realloc(w->buf, c);
         w->cap = c;
     }
-    memcpy(w->buf + w->len, s, n);
+    if (n) memcpy(w->buf + w->len, s, n);
     w->len += n;
 }
 

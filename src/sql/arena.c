@@ -40,7 +40,10 @@ char *sql_strndup(sql_arena *a, const char *s, size_t n)
     return p;
 }
 
-char *sql_strdup(sql_arena *a, const char *s) { return sql_strndup(a, s, strlen(s)); }
+char *sql_strdup(sql_arena *a, const char *s)
+{
+    return sql_strndup(a, s, strlen(s));
+}
 
 char *sql_printf(sql_arena *a, const char *fmt, ...)
 {
@@ -135,6 +138,8 @@ void sql_ctx_release(sql_ctx *cx)
         regfree((regex_t *)cx->regexes[i]);
     for (int i = 0; i < cx->nsets; i++)
         sql_vset_free(cx->sets[i]);
-    cx->nregexes = cx->nsets = 0;
+    for (int i = 0; i < cx->nplans; i++)
+        tbml_schema_clear(&cx->plans[i]->schema);
+    cx->nregexes = cx->nsets = cx->nplans = 0;
     sql_arena_free(cx->a);
 }

@@ -6,6 +6,12 @@
 
 #include <string.h>
 
+/* memcpy that accepts NULL with a zero size (empty columns have no arrays) */
+static inline void mcpy(void *d, const void *src, size_t n)
+{
+    if (n) memcpy(d, src, n);
+}
+
 void sql_blist_push(sql_blist *l, tbml_batch *b)
 {
     if (l->n == l->cap) {
@@ -71,6 +77,7 @@ void sql_column_take(tbml_column *dst, const tbml_column *src, const int64_t *id
         for (int64_t i = 0; i < n; i++)
             if (idx[i] >= 0) tot += src->offsets[idx[i] + 1] - src->offsets[idx[i]];
         dst->offsets = tbml_realloc(dst->offsets, (sz + 1) * 8);
+        tbml_free(dst->chars); /* replaces the empty one of column_init */
         dst->chars = tbml_malloc(tot > 0 ? (size_t)tot : 1);
         dst->chars_capacity = tot > 0 ? tot : 1;
         int64_t o = 0;
@@ -78,7 +85,7 @@ void sql_column_take(tbml_column *dst, const tbml_column *src, const int64_t *id
         for (int64_t i = 0; i < n; i++) {
             if (idx[i] >= 0) {
                 int64_t s = src->offsets[idx[i]], len = src->offsets[idx[i] + 1] - s;
-                memcpy(dst->chars + o, src->chars + s, (size_t)len);
+                if (len) memcpy(dst->chars + o, src->chars + s, (size_t)len);
                 o += len;
             }
             dst->offsets[i + 1] = o;
@@ -86,7 +93,8 @@ void sql_column_take(tbml_column *dst, const tbml_column *src, const int64_t *id
         dst->chars_size = o;
         break;
     }
-    case TBML_TYPE_NULL: break;
+    case TBML_TYPE_NULL:
+        break;
     }
     dst->nrows = n;
     dst->capacity = n;
@@ -98,7 +106,7 @@ tbml_batch *sql_batch_from_columns(const tbml_schema *schema, tbml_column *cols,
     tbml_schema_copy(&b->schema, schema);
     if (schema->nfields > 0) {
         b->cols = tbml_calloc((size_t)schema->nfields, sizeof(tbml_column));
-        memcpy(b->cols, cols, (size_t)schema->nfields * sizeof(tbml_column));
+        mcpy(b->cols, cols, (size_t)schema->nfields * sizeof(tbml_column));
         memset(cols, 0, (size_t)schema->nfields * sizeof(tbml_column));
     }
     b->nrows = nrows;
@@ -156,6 +164,7 @@ tbml_batch *sql_batch_concat(const tbml_schema *schema, tbml_batch *const *bs, i
                 chars += bs[i]->cols[c].offsets[bs[i]->nrows] - bs[i]->cols[c].offsets[0];
             d->offsets = tbml_realloc(d->offsets, (sz + 1) * 8);
             d->offsets[0] = 0;
+            tbml_free(d->chars); /* replaces the empty one of column_init */
             d->chars = tbml_malloc(chars > 0 ? (size_t)chars : 1);
             d->chars_capacity = chars > 0 ? chars : 1;
         } else if (t == TBML_TYPE_BOOL) {
@@ -171,23 +180,29 @@ tbml_batch *sql_batch_concat(const tbml_schema *schema, tbml_batch *const *bs, i
             int64_t n = bs[i]->nrows;
             if (any_null) {
                 if (s->valid)
-                    memcpy(d->valid + r, s->valid, (size_t)n);
+                    mcpy(d->valid + r, s->valid, (size_t)n);
                 else
                     memset(d->valid + r, 1, (size_t)n);
             }
             switch (t) {
-            case TBML_TYPE_BOOL: memcpy(d->u8 + r, s->u8, (size_t)n); break;
-            case TBML_TYPE_DOUBLE: memcpy(d->f64 + r, s->f64, (size_t)n * 8); break;
+            case TBML_TYPE_BOOL:
+                mcpy(d->u8 + r, s->u8, (size_t)n);
+                break;
+            case TBML_TYPE_DOUBLE:
+                mcpy(d->f64 + r, s->f64, (size_t)n * 8);
+                break;
             case TBML_TYPE_STRING: {
                 /* the source may be a slice: its offsets need not start at 0 */
                 int64_t base = s->offsets[0], len = s->offsets[n] - base;
-                if (len) memcpy(d->chars + co, s->chars + base, (size_t)len);
+                if (len) mcpy(d->chars + co, s->chars + base, (size_t)len);
                 for (int64_t k = 0; k < n; k++)
                     d->offsets[r + k + 1] = co + s->offsets[k + 1] - base;
                 co += len;
                 break;
             }
-            default: memcpy(d->i64 + r, s->i64, (size_t)n * 8); break;
+            default:
+                mcpy(d->i64 + r, s->i64, (size_t)n * 8);
+                break;
             }
             r += n;
         }
@@ -206,10 +221,17 @@ int64_t sql_batch_size(const tbml_batch *b)
     for (int c = 0; c < b->schema.nfields; c++) {
         const tbml_column *col = &b->cols[c];
         switch (col->type) {
-        case TBML_TYPE_NULL: break;
-        case TBML_TYPE_BOOL: size += b->nrows; break;
-        case TBML_TYPE_STRING: size += col->chars_size + 8 * b->nrows; break;
-        default: size += 8 * b->nrows; break;
+        case TBML_TYPE_NULL:
+            break;
+        case TBML_TYPE_BOOL:
+            size += b->nrows;
+            break;
+        case TBML_TYPE_STRING:
+            size += col->chars_size + 8 * b->nrows;
+            break;
+        default:
+            size += 8 * b->nrows;
+            break;
         }
     }
     return size;
@@ -224,31 +246,32 @@ void sql_column_copy(tbml_column *dst, const tbml_column *src, int64_t n)
     size_t sz = n > 0 ? (size_t)n : 1;
     if (src->valid) {
         dst->valid = tbml_malloc(sz);
-        memcpy(dst->valid, src->valid, (size_t)n);
+        mcpy(dst->valid, src->valid, (size_t)n);
     }
     switch (src->type) {
     case TBML_TYPE_BOOL:
         dst->u8 = tbml_malloc(sz);
-        memcpy(dst->u8, src->u8, (size_t)n);
+        mcpy(dst->u8, src->u8, (size_t)n);
         break;
     case TBML_TYPE_DOUBLE:
         dst->f64 = tbml_malloc(sz * 8);
-        memcpy(dst->f64, src->f64, (size_t)n * 8);
+        mcpy(dst->f64, src->f64, (size_t)n * 8);
         break;
     case TBML_TYPE_STRING: {
         int64_t base = src->offsets[0], len = src->offsets[n] - base;
         dst->offsets = tbml_realloc(dst->offsets, (sz + 1) * 8);
         for (int64_t i = 0; i <= n; i++)
             dst->offsets[i] = src->offsets[i] - base;
+        tbml_free(dst->chars); /* replaces the empty one of column_init */
         dst->chars = tbml_malloc(len > 0 ? (size_t)len : 1);
-        if (len) memcpy(dst->chars, src->chars + base, (size_t)len);
+        if (len) mcpy(dst->chars, src->chars + base, (size_t)len);
         dst->chars_size = len;
         dst->chars_capacity = len > 0 ? len : 1;
         break;
     }
     default:
         dst->i64 = tbml_malloc(sz * 8);
-        memcpy(dst->i64, src->i64, (size_t)n * 8);
+        mcpy(dst->i64, src->i64, (size_t)n * 8);
         break;
     }
 }

@@ -36,7 +36,8 @@ static void stage_task(int ith, int nth, void *arg)
 static tbml_status run_stage(sql_xc *x, sql_plan *p, part_fn fn)
 {
     int P = x->nparts;
-    stage_arg a = {x, p, fn, tbml_calloc((size_t)P, sizeof(tbml_status)), tbml_calloc((size_t)P, 1024)};
+    stage_arg a = {x, p, fn, tbml_calloc((size_t)P, sizeof(tbml_status)),
+                   tbml_calloc((size_t)P, 1024)};
     tbml_pool_run(x->pool, stage_task, &a);
     tbml_status st = TBML_OK;
     for (int i = 0; i < P; i++)
@@ -47,7 +48,8 @@ static tbml_status run_stage(sql_xc *x, sql_plan *p, part_fn fn)
     tbml_free(a.st);
     tbml_free(a.msg);
     x->stage++;
-    sql_session_progress(x->cx->s, x->stage, x->nstages, __atomic_load_n(&x->rows, __ATOMIC_RELAXED),
+    sql_session_progress(x->cx->s, x->stage, x->nstages,
+                         __atomic_load_n(&x->rows, __ATOMIC_RELAXED),
                          __atomic_load_n(&x->bytes, __ATOMIC_RELAXED), 0);
     return st;
 }
@@ -87,22 +89,16 @@ static tbml_status route(xsink *s, const tbml_batch *b)
     int *dst = tbml_malloc((size_t)n * sizeof(int));
     tbml_status st = TBML_OK;
     if (p->exch == EXCH_HASH) {
-        uint64_t *h = tbml_malloc((size_t)n * sizeof(uint64_t));
         const tbml_column **kc = tbml_calloc((size_t)(p->nhkeys + 1), sizeof(*kc));
         tbml_column *tmp = tbml_calloc((size_t)(p->nhkeys + 1), sizeof(*tmp));
         int k;
         for (k = 0; k < p->nhkeys; k++)
             if ((st = sql_eval(p->hkeys[k], b, &tmp[k], &kc[k]))) break;
-        if (!st) {
-            sql_hash_columns(kc, p->nhkeys, n, h);
-            for (int64_t i = 0; i < n; i++)
-                dst[i] = (int)((h[i] >> 17) % (uint64_t)P);
-        }
+        if (!st) sql_spark_partition(kc, p->nhkeys, n, P, dst);
         for (int j = 0; j < k; j++)
             if (kc[j] == &tmp[j]) tbml_column_clear(&tmp[j]);
         tbml_free(kc);
         tbml_free(tmp);
-        tbml_free(h);
     } else {
         /* range: the first bound not below the row names its partition */
         const tbml_batch *bd = s->bounds;
@@ -119,19 +115,29 @@ static tbml_status route(xsink *s, const tbml_batch *b)
         }
     }
     if (!st) {
+        /* counting sort of the rows by destination, then one take per destination */
         int64_t *idx = tbml_malloc((size_t)n * sizeof(int64_t));
-        int64_t *cnt = tbml_calloc((size_t)P, sizeof(int64_t));
+        int64_t *start = tbml_calloc((size_t)P + 1, sizeof(int64_t));
         for (int64_t i = 0; i < n; i++)
-            cnt[dst[i]]++;
+            start[dst[i] + 1]++;
+        for (int d = 0; d < P; d++)
+            start[d + 1] += start[d];
+        int64_t *fill = tbml_malloc((size_t)P * sizeof(int64_t));
+        memcpy(fill, start, (size_t)P * sizeof(int64_t));
+        for (int64_t i = 0; i < n; i++)
+            idx[fill[dst[i]]++] = i;
         for (int d = 0; d < P && !st; d++) {
-            if (!cnt[d]) continue;
-            int64_t k = 0;
-            for (int64_t i = 0; i < n; i++)
-                if (dst[i] == d) idx[k++] = i;
-            st = x->xb->send(ex, s->src, d, sql_batch_take(b, idx, k));
+            int64_t cnt = start[d + 1] - start[d];
+            if (!cnt) continue;
+            if (cnt == n) {
+                st = x->xb->send(ex, s->src, d, sql_batch_copy(b));
+                break;
+            }
+            st = x->xb->send(ex, s->src, d, sql_batch_take(b, idx + start[d], cnt));
         }
+        tbml_free(fill);
+        tbml_free(start);
         tbml_free(idx);
-        tbml_free(cnt);
     }
     tbml_free(dst);
     return st;
@@ -147,7 +153,8 @@ static tbml_status xsink_put(sql_sink *base, tbml_batch *b, int owned)
     }
     if (owned && (s->p->exch == EXCH_GATHER || s->p->exch == EXCH_BROADCAST) && b->nrows > 0) {
         __atomic_fetch_add(&s->x->bytes, sql_batch_size(b), __ATOMIC_RELAXED);
-        return s->x->xb->send(s->p->rt->x, s->src, s->p->exch == EXCH_GATHER ? 0 : SQL_EXCHANGE_ALL, b);
+        return s->x->xb->send(s->p->rt->x, s->src, s->p->exch == EXCH_GATHER ? 0 : SQL_EXCHANGE_ALL,
+                              b);
     }
     st = route(s, b);
     if (owned) tbml_batch_free(b);
@@ -219,7 +226,10 @@ static tbml_status sort_part(sql_xc *x, sql_plan *p, int part)
     return op_sort_run(x, p, part, &p->rt->parts[part]);
 }
 
-static tbml_status join_part(sql_xc *x, sql_plan *p, int part) { return op_join_build(x, p, part); }
+static tbml_status join_part(sql_xc *x, sql_plan *p, int part)
+{
+    return op_join_build(x, p, part);
+}
 
 static int count_stages(const sql_plan *p)
 {
@@ -238,7 +248,8 @@ static tbml_status prepare(sql_xc *x, sql_plan *p)
     for (int i = 0; i < p->nchild; i++)
         if ((st = prepare(x, p->child[i]))) return st;
     switch (p->kind) {
-    case P_EXCHANGE: return run_exchange(x, p);
+    case P_EXCHANGE:
+        return run_exchange(x, p);
     case P_AGG:
         rt_of(x, p);
         return run_stage(x, p, agg_part);
@@ -251,7 +262,8 @@ static tbml_status prepare(sql_xc *x, sql_plan *p)
         p->rt->jt = tbml_calloc((size_t)p->rt->njt, sizeof(*p->rt->jt));
         if (p->broadcast) return op_join_build(x, p, -1); /* one table, shared read-only */
         return run_stage(x, p, join_part);
-    default: return TBML_OK;
+    default:
+        return TBML_OK;
     }
 }
 
@@ -268,16 +280,24 @@ static tbml_status emit_list(sql_blist *l, sql_sink *out)
 tbml_status sql_stream(sql_xc *x, sql_plan *p, int part, sql_sink *out)
 {
     switch (p->kind) {
-    case P_SCAN: return op_scan_stream(x, p, part, out);
-    case P_VALUES: return op_values_stream(x, p, part, out);
-    case P_FILTER: return op_filter_stream(x, p, part, out);
-    case P_PROJECT: return op_project_stream(x, p, part, out);
-    case P_LIMIT: return op_limit_stream(x, p, part, out);
-    case P_UNION: return op_union_stream(x, p, part, out);
-    case P_JOIN: return op_join_stream(x, p, part, out);
+    case P_SCAN:
+        return op_scan_stream(x, p, part, out);
+    case P_VALUES:
+        return op_values_stream(x, p, part, out);
+    case P_FILTER:
+        return op_filter_stream(x, p, part, out);
+    case P_PROJECT:
+        return op_project_stream(x, p, part, out);
+    case P_LIMIT:
+        return op_limit_stream(x, p, part, out);
+    case P_UNION:
+        return op_union_stream(x, p, part, out);
+    case P_JOIN:
+        return op_join_stream(x, p, part, out);
     case P_AGG:
     case P_SORT:
-    case P_EXCHANGE: return emit_list(&p->rt->parts[part], out);
+    case P_EXCHANGE:
+        return emit_list(&p->rt->parts[part], out);
     }
     return tbml_error(TBML_E_INTERNAL, "unknown plan node");
 }
@@ -350,7 +370,8 @@ tbml_status sql_exec(sql_ctx *cx, sql_plan *p, tbml_table **out)
     x.pool = sql_session_pool(cx->s);
     x.nparts = sql_session_partitions(cx->s);
     x.serialize = sql_session_serialize(cx->s);
-    x.xb = &sql_exchange_local;
+    x.xb = sql_session_exchange(cx->s);
+    if (!x.xb) x.xb = &sql_exchange_local;
     x.nstages = count_stages(p) + 1;
     tbml_status st = prepare(&x, p);
     sql_blist *outs = tbml_calloc((size_t)x.nparts, sizeof(sql_blist));
@@ -382,7 +403,8 @@ tbml_status sql_exec(sql_ctx *cx, sql_plan *p, tbml_table **out)
             memset(&outs[i], 0, sizeof(outs[i]));
         }
         x.stage = x.nstages;
-        sql_session_progress(cx->s, x.stage, x.nstages, rows, __atomic_load_n(&x.bytes, __ATOMIC_RELAXED), 1);
+        sql_session_progress(cx->s, x.stage, x.nstages, rows,
+                             __atomic_load_n(&x.bytes, __ATOMIC_RELAXED), 1);
         *out = t;
     }
     for (int i = 0; i < x.nparts; i++)

@@ -8,7 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-int op_sort_cmp_rows(const sql_plan *p, const tbml_batch *a, int64_t ra, const tbml_batch *b, int64_t rb)
+int op_sort_cmp_rows(const sql_plan *p, const tbml_batch *a, int64_t ra, const tbml_batch *b,
+                     int64_t rb)
 {
     for (int k = 0; k < p->nsort; k++) {
         int c = p->sort_cols[k];
@@ -84,7 +85,8 @@ static tbml_status sort_put(sql_sink *base, tbml_batch *b, int owned)
     sql_blist_push(&s->rows, owned ? b : sql_batch_copy(b));
     s->nrows += b->nrows;
     int64_t lim = s->p->limit;
-    if (lim >= 0 && s->nrows > (lim * 2 > 65536 ? lim * 2 : 65536)) compact(s);
+    int64_t keep = lim > INT64_MAX / 2 ? INT64_MAX : lim * 2;
+    if (lim >= 0 && s->nrows > (keep > 65536 ? keep : 65536)) compact(s);
     return TBML_OK;
 }
 

@@ -65,7 +65,23 @@ int main(void)
     CHECK_OK(tbml_outfile_write(f, "whole", 5));
     CHECK_OK(tbml_outfile_commit(f));
     CHECK(stat(path, &sb) == 0 && sb.st_size == 5 && (sb.st_mode & 0777) == 0600);
+    /* commit_new never replaces: the existing file keeps its content, no temporary is left */
+    CHECK_OK(tbml_outfile_open(path, &f));
+    CHECK_OK(tbml_outfile_write(f, "other", 5));
+    CHECK_ST(tbml_outfile_commit_new(f), TBML_E_ARG);
+    CHECK(strstr(tbml_errmsg(), "already exists") != NULL);
+    FILE *fp = fopen(path, "r");
+    char got[16] = {0};
+    CHECK(fp && fread(got, 1, sizeof(got), fp) == 5 && memcmp(got, "whole", 5) == 0);
+    if (fp) fclose(fp);
     unlink(path);
-    rmdir(dir);
+    char fresh[300];
+    snprintf(fresh, sizeof(fresh), "%s/new.txt", dir);
+    CHECK_OK(tbml_outfile_open(fresh, &f));
+    CHECK_OK(tbml_outfile_write(f, "new", 3));
+    CHECK_OK(tbml_outfile_commit_new(f));
+    CHECK(stat(fresh, &sb) == 0 && sb.st_size == 3);
+    unlink(fresh);
+    CHECK(rmdir(dir) == 0); /* fails if a temporary was left behind */
     return check_done();
 }

@@ -408,6 +408,16 @@ static void test_keys_and_inspect(void)
     CHECK_ST(tbml_sealed_writer_finish(w), TBML_E_IO);
     tbml_sealed_writer_free(w);
 
+    /* segment writes refuse an O_APPEND fd, where pwrite would ignore the offset */
+    char apath[300];
+    snprintf(apath, sizeof(apath), "%s/append.sealed", dir);
+    fd = open(apath, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+    CHECK_OK(tbml_sealed_writer_open(fd, apath, g_key, 64, &w));
+    CHECK_ST(tbml_sealed_writer_segment(w, 0, 1, data, 10), TBML_E_ARG);
+    tbml_sealed_writer_free(w);
+    close(fd);
+    unlink(apath);
+
     /* the sealed file may start after other bytes in the fd */
     fd = memfd_create("w3", MFD_CLOEXEC);
     CHECK(write(fd, "prefix", 6) == 6);

@@ -79,7 +79,8 @@ static tbml_status print_result(const tbml_table *t, int fmt)
 {
     if (t->schema.nfields == 0) return TBML_OK; /* a command without output */
     fflush(stdout);
-    if (fmt == FMT_TABLE && t->schema.nfields == 1 && strcmp(t->schema.fields[0].name, "plan") == 0) {
+    if (fmt == FMT_TABLE && t->schema.nfields == 1 &&
+        strcmp(t->schema.fields[0].name, "plan") == 0) {
         /* EXPLAIN: the plan as text, not cut into a table cell */
         for (int64_t b = 0; b < t->nbatches; b++)
             for (int64_t r = 0; r < t->batches[b]->nrows; r++) {
@@ -107,6 +108,7 @@ typedef struct {
     tbml_session_t *s;
     int fmt;
     progress_state *prog;
+    int timing; /* "Time taken" lines on stderr, as spark-sql prints them */
 } runner;
 
 /* Runs every statement of text; stops at the first error when stop_on_error. Returns the
@@ -126,7 +128,12 @@ static int run_script(runner *r, const char *text, int stop_on_error)
         tbml_status st = tbml_sql(r->s, stmt, &df);
         if (!st) st = tbml_df_collect(df, &t);
         progress(r->prog, 0, 0, 0, 0, 1);
+        double took = tbml_now() - r->prog->start;
         if (!st) st = print_result(t, r->fmt);
+        if (!st && r->timing) {
+            int64_t n = t->schema.nfields ? tbml_table_nrows(t) : 0;
+            fprintf(stderr, "Time taken: %.3f seconds, Fetched %lld row(s)\n", took, (long long)n);
+        }
         tbml_table_free(t);
         tbml_df_free(df);
         tbml_free(stmt);
@@ -223,27 +230,31 @@ static int shell(runner *r)
 
 static void usage(FILE *f)
 {
-    fprintf(f, "usage: tbml sql [submit options] [-e 'STATEMENTS' | -f FILE] [--format table|csv|json]\n"
-               "                [--password-file F | --password-fd N]\n\n"
-               "Runs Spark SQL statements separated by ';'. With neither -e nor -f, an interactive\n"
-               "shell. Views over files: CREATE TEMP VIEW v USING json|csv|text OPTIONS (path 'F'\n"
-               "[, header 'true', inferSchema 'true'] [, key 'DIR/NAME.key'] for a sealed file).\n\n"
-               "options:\n"
-               "  -e STATEMENTS          run these statements\n"
-               "  -f FILE                run the statements in FILE\n"
-               "  --format FMT           table (Spark's show(), default), csv or json (lines)\n"
-               "  --password-file F      the key files' password: first line of F\n"
-               "  --password-fd N        ... or read from descriptor N (else the TTY asks once)\n"
-               "  --master local[N]      N worker threads (local[*]: all cores; default)\n"
-               "  --conf K=V             spark.sql.shuffle.partitions, spark.sql.autoBroadcastJoinThreshold, ...\n"
-               "  --name, --properties-file, --driver-memory, --executor-memory, --executor-cores,\n"
-               "  --verbose, --sgx-enabled false   as tbml submit\n");
+    fprintf(
+        f,
+        "usage: tbml sql [submit options] [-e 'STATEMENTS' | -f FILE] [--format table|csv|json]\n"
+        "                [--password-file F | --password-fd N]\n\n"
+        "Runs Spark SQL statements separated by ';'. With neither -e nor -f, an interactive\n"
+        "shell. Views over files: CREATE TEMP VIEW v USING json|csv|text OPTIONS (path 'F'\n"
+        "[, header 'true', inferSchema 'true'] [, key 'DIR/NAME.key'] for a sealed file).\n\n"
+        "options:\n"
+        "  -e STATEMENTS          run these statements\n"
+        "  -f FILE                run the statements in FILE\n"
+        "  --format FMT           table (Spark's show(), default), csv or json (lines)\n"
+        "  --password-file F      the key files' password: first line of F\n"
+        "  --password-fd N        ... or read from descriptor N (else the TTY asks once)\n"
+        "  --timing               print 'Time taken' per statement on stderr (default on a TTY)\n"
+        "  --master local[N]      N worker threads (local[*]: all cores; default)\n"
+        "  --conf K=V             spark.sql.shuffle.partitions, "
+        "spark.sql.autoBroadcastJoinThreshold, ...\n"
+        "  --name, --properties-file, --driver-memory, --executor-memory, --executor-cores,\n"
+        "  --verbose, --sgx-enabled false   as tbml submit\n");
 }
 
 int cmd_sql(int argc, char **argv)
 {
     const char *exec = NULL, *file = NULL, *master = "local[*]";
-    int fmt = FMT_TABLE, nconf = 0;
+    int fmt = FMT_TABLE, nconf = 0, timing = isatty(2);
     const char **conf = tbml_calloc((size_t)argc + 1, sizeof(char *));
     key_state ks;
     memset(&ks, 0, sizeof(ks));
@@ -258,12 +269,18 @@ int cmd_sql(int argc, char **argv)
             rc = 2;
             goto out;
         }
-        if (pr > 0) continue;
+        if (pr > 0) {
+            i--; /* it moved past its value; the loop steps once more */
+            continue;
+        }
         const char *v = i + 1 < argc ? argv[i + 1] : NULL;
         if (cli_is_help(a)) {
             usage(stdout);
             goto out;
         } else if (strcmp(a, "--verbose") == 0 || strcmp(a, "-v") == 0) {
+            continue;
+        } else if (strcmp(a, "--timing") == 0) {
+            timing = 1;
             continue;
         }
         if (!v) {
@@ -335,11 +352,12 @@ int cmd_sql(int argc, char **argv)
     tbml_session_set_key_lookup(s, load_key, &ks);
     progress_state prog = {isatty(2), 0, 0};
     tbml_session_set_progress(s, progress, &prog);
-    runner r = {s, fmt, &prog};
+    runner r = {s, fmt, &prog, timing};
     if (file) {
         int fd = strcmp(file, "-") == 0 ? 0 : open(file, O_RDONLY);
         if (fd < 0) {
-            rc = cli_fail(tbml_error(errno == ENOENT ? TBML_E_NOTFOUND : TBML_E_IO, "%s: %s", file, strerror(errno)));
+            rc = cli_fail(tbml_error(errno == ENOENT ? TBML_E_NOTFOUND : TBML_E_IO, "%s: %s", file,
+                                     strerror(errno)));
             goto out;
         }
         uint8_t *data;

@@ -1,0 +1,1 @@
+SELECT a % 2, count(*), sum(d), avg(a), min(s), max(s), stddev(d), count(DISTINCT s) FROM t GROUP BY a % 2 HAVING count(*) > 0

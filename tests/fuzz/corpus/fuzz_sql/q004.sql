@@ -1,0 +1,1 @@
+SELECT t.a, u.s FROM t JOIN u ON t.a = u.a LEFT JOIN u v ON v.s = t.s

@@ -1,0 +1,1 @@
+SELECT lower(s), upper(s), length(s), substring(s, 2, 1), trim(s), concat(s, '!'), split(s, ',')[1] FROM t

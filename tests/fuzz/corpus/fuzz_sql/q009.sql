@@ -1,0 +1,1 @@
+SELECT year(to_date('2020-02-29')), month(DATE '2021-12-01'), CAST('2020-01-01 10:00:00' AS TIMESTAMP)

@@ -1,0 +1,1 @@
+SELECT x, count(*) FROM (SELECT a / 2 AS x FROM t) q GROUP BY x ORDER BY 1

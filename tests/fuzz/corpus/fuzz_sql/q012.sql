@@ -1,0 +1,1 @@
+SELECT DISTINCT coalesce(a, 7) FROM t; SELECT 1 +; SELECT `a` FROM t

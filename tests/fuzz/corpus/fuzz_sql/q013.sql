@@ -1,0 +1,1 @@
+EXPLAIN SELECT a, count(*) FROM t GROUP BY a

@@ -1,0 +1,1 @@
+SELECT a FROM t WHERE s NOT IN ('x,y', NULL) OR NOT (a <=> NULL)

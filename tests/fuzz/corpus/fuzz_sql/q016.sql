@@ -1,0 +1,1 @@
+SELECT * FROM t a, u b WHERE a.a = b.a AND a.d < b.d
