@@ -11,4 +11,7 @@
 #include "tbml/show.h"
 #include "tbml/app.h"
 #include "tbml/sql.h"
+#include "tbml/idx.h"
+#include "tbml/nn.h"
+#include "tbml/lenet.h"
 #endif
