@@ -394,12 +394,15 @@ tbml_status tbml_lenet_run(const tbml_lenet_options *o, tbml_lenet_result *res)
         goto out;
     /* distributed: this rank's share [lo, hi) of every batch; the same seed everywhere gives the
      * same initial model and shuffles, and the sealed allreduce keeps the models identical */
-    int rank = o->comm ? tbml_comm_rank(o->comm) : 0, nranks = o->comm ? tbml_comm_size(o->comm) : 1;
+    int rank = o->comm ? tbml_comm_rank(o->comm) : 0,
+        nranks = o->comm ? tbml_comm_size(o->comm) : 1;
     if (nranks > o->batch_size) {
-        ret = tbml_error(TBML_E_ARG, "lenet: a batch of %d cannot be shared by %d ranks", o->batch_size, nranks);
+        ret = tbml_error(TBML_E_ARG, "lenet: a batch of %d cannot be shared by %d ranks",
+                         o->batch_size, nranks);
         goto out;
     }
-    const int lo = (int)((long)o->batch_size * rank / nranks), hi = (int)((long)o->batch_size * (rank + 1) / nranks);
+    const int lo = (int)((long)o->batch_size * rank / nranks),
+              hi = (int)((long)o->batch_size * (rank + 1) / nranks);
     if (nranks > 1) tbml_trainer_set_reduce(tr, lenet_reduce, o->comm);
 
     test_x = tbml_malloc(sizeof(float) * (size_t)test.n * 784);
@@ -447,7 +450,8 @@ tbml_status tbml_lenet_run(const tbml_lenet_options *o, tbml_lenet_result *res)
             }
             double lr = tbml_trainer_current_lr(tr);
             float loss;
-            if ((ret = tbml_trainer_step(tr, x + (size_t)lo * 784, labels + lo, hi - lo, &loss))) goto out;
+            if ((ret = tbml_trainer_step(tr, x + (size_t)lo * 784, labels + lo, hi - lo, &loss)))
+                goto out;
             it_global++;
             double now = tbml_now(), dt = now - ts;
             train_time += dt;

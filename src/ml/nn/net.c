@@ -359,7 +359,8 @@ struct tbml_trainer {
     int n;
     int update;
     double clr;
-    /* distributed training: turns the local gradient into the global one (tbml_trainer_set_reduce) */
+    /* distributed training: turns the local gradient into the global one (tbml_trainer_set_reduce)
+     */
     tbml_grad_reduce_fn reduce_fn;
     void *reduce_arg;
     int sum_only;
@@ -547,7 +548,8 @@ static tbml_status run_step(tbml_trainer_t *tr, const float *x, const int32_t *l
         total += tr->work[t].loss;
     if (tr->reduce_fn) {
         /* the other ranks' gradients (a sealed allreduce), then the same update everywhere */
-        tbml_status st = tr->reduce_fn(tr->work[0].dparams, tr->nn->nparams, &total, &n, tr->reduce_arg);
+        tbml_status st =
+            tr->reduce_fn(tr->work[0].dparams, tr->nn->nparams, &total, &n, tr->reduce_arg);
         if (st) return st;
         if (update) {
             if (tr->pool)
