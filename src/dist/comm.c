@@ -229,6 +229,8 @@ struct tbml_comm {
     int plain;
     workers w;
     ctx_cache cc; /* the calling thread's contexts when there are no workers */
+    uint8_t notice[8]; /* the last "waiting for" notice sent (its sends may still be in flight) */
+    void **notice_reqs; /* per peer */
     uint8_t *scratch; /* grow-only buffer for collectives (the allreduce's incoming segment) */
     size_t scratch_size;
     int broken;
@@ -606,6 +608,52 @@ static tbml_status send_stream_poll(tbml_comm_t *c, send_stream *w, int *progres
     return TBML_OK;
 }
 
+/* Tells every peer that this rank has waited long for rank `peer`, so that a rank timing out on
+ * this one can say which rank the wait started from. Best effort, unsealed (it carries only two
+ * rank numbers, which MPI sees in the traffic pattern anyway) and only used in error messages. */
+static void send_notice(tbml_comm_t *c, int peer)
+{
+    if (!c->notice_reqs) c->notice_reqs = tbml_calloc((size_t)c->size, sizeof(void *));
+    for (int p = 0; p < c->size; p++) {
+        if (c->notice_reqs[p]) {
+            int done = 0;
+            if (c->t->ops->test(c->t, c->notice_reqs[p], &done) != TBML_OK || !done) return; /* still busy */
+            c->notice_reqs[p] = NULL;
+        }
+    }
+    put32(c->notice, (uint32_t)c->rank);
+    put32(c->notice + 4, (uint32_t)peer);
+    for (int p = 0; p < c->size; p++)
+        if (p != c->rank && c->t->ops->isend(c->t, p, DIST_TAG_NOTICE, c->notice, 8, &c->notice_reqs[p]) != TBML_OK)
+            c->notice_reqs[p] = NULL;
+}
+
+/* After a timeout on `peer`: follows the peers' latest "waiting for" notices from it to the rank
+ * the chain of waits ends at (the likely dead or hung one). Returns peer when nothing is known. */
+static int blame(tbml_comm_t *c, int peer)
+{
+    int *waits = tbml_malloc((size_t)c->size * sizeof(int));
+    for (int p = 0; p < c->size; p++) {
+        waits[p] = -1;
+        if (p == c->rank) continue;
+        for (;;) {
+            int found = 0;
+            size_t size = 0;
+            uint8_t buf[8];
+            if (c->t->ops->probe(c->t, p, DIST_TAG_NOTICE, &found, &size) != TBML_OK || !found) break;
+            if (size != 8) break;
+            if (c->t->ops->recv(c->t, p, DIST_TAG_NOTICE, buf, 8) != TBML_OK) break;
+            uint32_t who = get32(buf), on = get32(buf + 4);
+            if (who == (uint32_t)p && on < (uint32_t)c->size) waits[p] = (int)on;
+        }
+    }
+    int at = peer;
+    for (int hops = 0; hops < c->size && waits[at] >= 0 && waits[at] != c->rank; hops++)
+        at = waits[at];
+    tbml_free(waits);
+    return at;
+}
+
 tbml_status dist_exchange(tbml_comm_t *c, dist_send_spec *sends, int nsend, dist_recv_spec *recvs,
                           int nrecv)
 {
@@ -636,6 +684,7 @@ tbml_status dist_exchange(tbml_comm_t *c, dist_send_spec *sends, int nsend, dist
         rs[i].since = now;
     }
     unsigned round = 0;
+    int noticed = 0;
     double last_check = now;
     for (;;) {
         int progress = 0, pending = 0;
@@ -666,11 +715,22 @@ tbml_status dist_exchange(tbml_comm_t *c, dist_send_spec *sends, int nsend, dist
             recv_stream *r = &rs[i];
             /* a chunk being opened is progress in hand, not a silent peer */
             int waiting = r->next_done == r->next_recv && (!r->known || r->next_recv < r->nch);
+            if (waiting && !noticed && now - r->since > c->timeout / 2) {
+                send_notice(c, r->spec->peer);
+                noticed = 1;
+            }
             if (waiting && now - r->since > c->timeout) {
-                st = tbml_error(TBML_E_NET,
-                                "rank %d: no message from rank %d (tag %u) in %.0f s: rank %d (or a rank it "
-                                "waits for) died, hung or was killed; aborting the job",
-                                c->rank, r->spec->peer, r->spec->tag, c->timeout, r->spec->peer);
+                int culprit = blame(c, r->spec->peer);
+                if (culprit != r->spec->peer)
+                    st = tbml_error(TBML_E_NET,
+                                    "rank %d: no message from rank %d (tag %u) in %.0f s: rank %d is waiting for "
+                                    "rank %d, which died, hung or was killed; aborting the job",
+                                    c->rank, r->spec->peer, r->spec->tag, c->timeout, r->spec->peer, culprit);
+                else
+                    st = tbml_error(TBML_E_NET,
+                                    "rank %d: no message from rank %d (tag %u) in %.0f s: rank %d died, hung or "
+                                    "was killed; aborting the job",
+                                    c->rank, r->spec->peer, r->spec->tag, c->timeout, r->spec->peer);
                 goto out;
             }
         }
@@ -1114,6 +1174,11 @@ void tbml_comm_free(tbml_comm_t *c)
     pthread_cond_destroy(&c->w.cv);
     pthread_cond_destroy(&c->w.done_cv);
     cache_clear(&c->cc);
+    for (int p = 0; c->notice_reqs && p < c->size; p++) {
+        int done = 0;
+        if (c->notice_reqs[p]) (void)c->t->ops->test(c->t, c->notice_reqs[p], &done);
+    }
+    tbml_free(c->notice_reqs);
     if (c->t) c->t->ops->free(c->t);
     for (int p = 0; p < c->size; p++)
         tbml_free(c->seq[p].e);

@@ -18,6 +18,7 @@ enum {
     DIST_TAG_FREE,
     DIST_TAG_HELLO,
     DIST_TAG_CONFIRM,
+    DIST_TAG_NOTICE, /* "rank i is waiting for rank j": diagnostics for timeouts, never trusted */
     DIST_TAG_LIMIT, /* the transport must accept tags below this */
 };
 
