@@ -45,3 +45,17 @@ awk -v it="$iters" -v w="$wall" -v pi="$pips" -v ta="$tacc" -v pa="$pacc" \
   printf "peak RSS:   tbml %.1f MB, pytorch %.1f MB (target: tbml <= 256 MB)\n", tr / 1024, pr / 1024
   printf "CPU time:   tbml %s s, pytorch %s s (whole runs: loading, training, validation)\n", tc, pc
 }'
+
+# Training steps alone, 1 thread, per CPU-second: the comparison that a busy machine disturbs
+# least (a thread that waits for a core uses no CPU time).
+if [[ ! -x $build/bench/bench_nn_step ]]; then
+  cmake --build --preset release -j 2 --target bench_nn_step >/dev/null
+fi
+s=$("$build/bench/bench_nn_step" 1 300 128)
+p=$(/usr/bin/python3 bench/lenet_torch.py --dataPath "$data" --threads 1 --stepBench 100)
+echo "steps only, 1 thread: tbml: $s"
+echo "steps only, 1 thread: pytorch: $p"
+awk -v t="$(sed -E 's/.* ([0-9]+) images per CPU-second.*/\1/' <<<"$s")" \
+  -v p="$(sed -E 's/.*images_per_cpu_s=([0-9.]+).*/\1/' <<<"$p")" 'BEGIN {
+  printf "per CPU-second, 1 thread: tbml %.0f images, pytorch %.0f images, tbml/pytorch = %.2fx\n", t, p, t / p
+}'

@@ -20,7 +20,8 @@
     } while (0)
 
 /* parts[0] and parts[1].strip() of "name, age" lines, as the Python example's split(",") */
-static void split_line(const char *s, size_t n, const char **name, size_t *nn, const char **age, size_t *an)
+static void split_line(const char *s, size_t n, const char **name, size_t *nn, const char **age,
+                       size_t *an)
 {
     const char *comma = memchr(s, ',', n);
     *name = s;
@@ -63,7 +64,8 @@ int main(int argc, char **argv)
     if (key_file) TRY(example_load_key(key_file, password_file, &key));
     TRY(tbml_session_create(app->nthreads, &spark));
     for (int i = 0; i < app->nconf; i++)
-        if (strncmp(app->conf[i].key, "spark.sql.", 10) == 0 || strncmp(app->conf[i].key, "tbml.sql.", 9) == 0)
+        if (strncmp(app->conf[i].key, "spark.sql.", 10) == 0 ||
+            strncmp(app->conf[i].key, "tbml.sql.", 9) == 0)
             TRY(tbml_session_set_conf(spark, app->conf[i].key, app->conf[i].value));
 
     /* df = spark.read.json("people.json") */
@@ -75,9 +77,9 @@ int main(int argc, char **argv)
     TRY(tbml_df_from_table(spark, t, &df));
     t = NULL;
 
-    TRY(tbml_df_show(df, 20, stdout));        /* df.show() */
-    TRY(tbml_df_print_schema(df, stdout));    /* df.printSchema() */
-    TRY(tbml_df_select(df, "name", &d2));     /* df.select("name").show() */
+    TRY(tbml_df_show(df, 20, stdout));     /* df.show() */
+    TRY(tbml_df_print_schema(df, stdout)); /* df.printSchema() */
+    TRY(tbml_df_select(df, "name", &d2));  /* df.select("name").show() */
     TRY(tbml_df_show(d2, 20, stdout));
     tbml_df_free(d2);
     d2 = NULL;
@@ -103,7 +105,9 @@ int main(int argc, char **argv)
     TRY(tbml_read_text(txt_path, &o, &t));
     TRY(tbml_df_from_table(spark, t, &lines));
     t = NULL;
-    TRY(tbml_df_select(lines, "split(value, ',')[0] AS name, CAST(trim(split(value, ',')[1]) AS BIGINT) AS age", &people));
+    TRY(tbml_df_select(
+        lines, "split(value, ',')[0] AS name, CAST(trim(split(value, ',')[1]) AS BIGINT) AS age",
+        &people));
     TRY(tbml_df_create_temp_view(people, "people"));
     TRY(tbml_sql(spark, "SELECT name FROM people WHERE age BETWEEN 13 AND 19", &teens));
     TRY(tbml_df_collect(teens, &t));

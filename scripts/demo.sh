@@ -62,4 +62,17 @@ step "gradient-boosted trees: the XGBoost examples, and training on sealed data"
 step "trusted runtime and key service (scripts/demo_tee.sh)"
 TBML_SHARED=$shared "$root/scripts/demo_tee.sh" "$work"
 
+step "Spark SQL: the SQL basic walkthrough on the sealed people files, and queries over sealed files"
+mkdir -p "$work/sealed-people"
+ln -sf ../sealed/people.json.sealed "$work/sealed-people/people.json"
+ln -sf ../sealed/people.txt.sealed "$work/sealed-people/people.txt"
+"$tbml" run-example --master 'local[2]' sql_basic --key "$work/keys/datakey.key" \
+  --password-file "$work/password" "$work/sealed-people"
+"$tbml" sql --password-file "$work/password" -e "
+  CREATE TEMP VIEW people USING json OPTIONS (path '$work/sealed/people.json.sealed', key '$work/keys/datakey.key');
+  CREATE TEMP VIEW boston USING csv OPTIONS (path '$work/sealed/BostonHousing.csv.sealed', header 'true',
+    inferSchema 'true', key '$work/keys/datakey.key');
+  SELECT name, age FROM people WHERE age BETWEEN 13 AND 19;
+  SELECT chas, count(*) AS n, round(avg(medv), 2) AS avg_medv, max(crim) FROM boston GROUP BY chas ORDER BY chas"
+
 printf '\ndemo: done (work folder %s)\n' "$work"

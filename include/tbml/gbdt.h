@@ -102,6 +102,10 @@ typedef struct {
      * Workers of a distributed trainer must bin alike, so each passes the same rows here (e.g.
      * a sample gathered from all of them) along with allreduce. */
     const tbml_gbdt_matrix *cuts_from;
+    /* When set (nrows entries), receives every training row's margin as the trainer tracked it
+     * (leaf ranges for sampled rows, a walk of the bins for the others): predict on the same
+     * rows must agree, which tests check. */
+    double *train_margin_out;
     int verbose; /* log one INFO line per round with the training metric */
 } tbml_gbdt_train_opts;
 

@@ -17,11 +17,8 @@
 extern "C" {
 #endif
 
-/* A non-owning view of a float32 tensor in NCHW order (a 2-D tensor is N x C with h = w = 1). */
-typedef struct {
-    float *data;
-    int n, c, h, w;
-} tbml_tensor_t;
+/* Tensors are plain float32 arrays in NCHW order: a batch of n samples of shape (c, h, w) is
+ * n * c * h * w floats, sample after sample; a flat sample (after a reshape) has h = w = 1. */
 
 typedef enum {
     TBML_LAYER_CONV2D = 1, /* a = out channels, b = kernel h, c = kernel w, d = stride, e = pad */

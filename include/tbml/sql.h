@@ -28,8 +28,8 @@ typedef struct tbml_df tbml_df_t;
  * password as the caller sees fit). The session frees the key with tbml_key_free. */
 typedef tbml_status (*tbml_sql_key_fn)(void *ctx, const char *key_path, tbml_key_t **out);
 /* Progress of a running query, called from the calling thread between stages. */
-typedef void (*tbml_sql_progress_fn)(void *ctx, int stage, int nstages, int64_t rows,
-                                     int64_t bytes, int done);
+typedef void (*tbml_sql_progress_fn)(void *ctx, int stage, int nstages, int64_t rows, int64_t bytes,
+                                     int done);
 
 /* nthreads <= 0: all cores. Shuffles make 200 partitions unless spark.sql.shuffle.partitions says
  * otherwise; hash partitioning is Spark's (Murmur3, seed 42), so grouped rows come out in the

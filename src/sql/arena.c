@@ -40,7 +40,10 @@ char *sql_strndup(sql_arena *a, const char *s, size_t n)
     return p;
 }
 
-char *sql_strdup(sql_arena *a, const char *s) { return sql_strndup(a, s, strlen(s)); }
+char *sql_strdup(sql_arena *a, const char *s)
+{
+    return sql_strndup(a, s, strlen(s));
+}
 
 char *sql_printf(sql_arena *a, const char *fmt, ...)
 {

@@ -93,7 +93,8 @@ void sql_column_take(tbml_column *dst, const tbml_column *src, const int64_t *id
         dst->chars_size = o;
         break;
     }
-    case TBML_TYPE_NULL: break;
+    case TBML_TYPE_NULL:
+        break;
     }
     dst->nrows = n;
     dst->capacity = n;
@@ -184,8 +185,12 @@ tbml_batch *sql_batch_concat(const tbml_schema *schema, tbml_batch *const *bs, i
                     memset(d->valid + r, 1, (size_t)n);
             }
             switch (t) {
-            case TBML_TYPE_BOOL: mcpy(d->u8 + r, s->u8, (size_t)n); break;
-            case TBML_TYPE_DOUBLE: mcpy(d->f64 + r, s->f64, (size_t)n * 8); break;
+            case TBML_TYPE_BOOL:
+                mcpy(d->u8 + r, s->u8, (size_t)n);
+                break;
+            case TBML_TYPE_DOUBLE:
+                mcpy(d->f64 + r, s->f64, (size_t)n * 8);
+                break;
             case TBML_TYPE_STRING: {
                 /* the source may be a slice: its offsets need not start at 0 */
                 int64_t base = s->offsets[0], len = s->offsets[n] - base;
@@ -195,7 +200,9 @@ tbml_batch *sql_batch_concat(const tbml_schema *schema, tbml_batch *const *bs, i
                 co += len;
                 break;
             }
-            default: mcpy(d->i64 + r, s->i64, (size_t)n * 8); break;
+            default:
+                mcpy(d->i64 + r, s->i64, (size_t)n * 8);
+                break;
             }
             r += n;
         }
@@ -214,10 +221,17 @@ int64_t sql_batch_size(const tbml_batch *b)
     for (int c = 0; c < b->schema.nfields; c++) {
         const tbml_column *col = &b->cols[c];
         switch (col->type) {
-        case TBML_TYPE_NULL: break;
-        case TBML_TYPE_BOOL: size += b->nrows; break;
-        case TBML_TYPE_STRING: size += col->chars_size + 8 * b->nrows; break;
-        default: size += 8 * b->nrows; break;
+        case TBML_TYPE_NULL:
+            break;
+        case TBML_TYPE_BOOL:
+            size += b->nrows;
+            break;
+        case TBML_TYPE_STRING:
+            size += col->chars_size + 8 * b->nrows;
+            break;
+        default:
+            size += 8 * b->nrows;
+            break;
         }
     }
     return size;

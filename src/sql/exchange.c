@@ -50,7 +50,8 @@ static tbml_status local_finish(sql_exchange *x)
     for (int d = 0; d < P; d++) {
         int64_t n = 0;
         for (int s = 0; s < P; s++)
-            n += x->cells[(size_t)s * (size_t)(P + 1) + (size_t)d].n + x->cells[(size_t)s * (size_t)(P + 1) + (size_t)P].n;
+            n += x->cells[(size_t)s * (size_t)(P + 1) + (size_t)d].n +
+                 x->cells[(size_t)s * (size_t)(P + 1) + (size_t)P].n;
         x->lists[d] = tbml_malloc((size_t)(n > 0 ? n : 1) * sizeof(tbml_batch *));
         int64_t k = 0;
         for (int s = 0; s < P; s++) {
@@ -88,8 +89,8 @@ static void local_close(sql_exchange *x)
     tbml_free(x);
 }
 
-const sql_exchange_backend sql_exchange_local = {"local", local_open, local_send, local_finish,
-                                                 local_recv, local_close};
+const sql_exchange_backend sql_exchange_local = {"local",      local_open, local_send,
+                                                 local_finish, local_recv, local_close};
 
 /* ---- encoding: "TBMB", u32 ncols, u64 nrows, then per column: u8 type, u8 has_valid,
  * u32 name length, name, [valid bytes], data (u8 | i64 | f64 | offsets + u64 chars size + chars) */
@@ -142,7 +143,9 @@ void sql_batch_encode(const tbml_batch *b, uint8_t **out, size_t *size)
         if (col->type == TBML_TYPE_NULL) continue;
         if (col->valid) put(&w, col->valid, n);
         switch (col->type) {
-        case TBML_TYPE_BOOL: put(&w, col->u8, n); break;
+        case TBML_TYPE_BOOL:
+            put(&w, col->u8, n);
+            break;
         case TBML_TYPE_DOUBLE:
             for (size_t i = 0; i < n; i++) {
                 uint64_t u;
@@ -201,8 +204,8 @@ tbml_status sql_batch_decode(const uint8_t *buf, size_t size, tbml_batch **out)
     char magic[4];
     uint32_t nc;
     uint64_t nrows;
-    if (!get(&r, magic, 4) || memcmp(magic, "TBMB", 4) != 0 || !get_u32(&r, &nc) || !get_u64(&r, &nrows) ||
-        nc > 100000 || nrows > ((uint64_t)1 << 40))
+    if (!get(&r, magic, 4) || memcmp(magic, "TBMB", 4) != 0 || !get_u32(&r, &nc) ||
+        !get_u64(&r, &nrows) || nc > 100000 || nrows > ((uint64_t)1 << 40))
         return tbml_error(TBML_E_FORMAT, "exchange: malformed batch header");
     tbml_schema schema;
     tbml_schema_init(&schema);
@@ -230,7 +233,8 @@ tbml_status sql_batch_decode(const uint8_t *buf, size_t size, tbml_batch **out)
         col->nrows = (int64_t)n;
         col->capacity = (int64_t)n;
         if (col->type == TBML_TYPE_NULL) continue;
-        if (r.n - r.o < n) { /* every stored row takes at least a byte: no allocation past the input */
+        if (r.n - r.o <
+            n) { /* every stored row takes at least a byte: no allocation past the input */
             c++;
             st = tbml_error(TBML_E_FORMAT, "exchange: truncated column %u", c - 1);
             break;
@@ -258,7 +262,8 @@ tbml_status sql_batch_decode(const uint8_t *buf, size_t size, tbml_batch **out)
             col->offsets = tbml_realloc(col->offsets, (sz + 1) * 8);
             for (size_t i = 0; ok && i <= n; i++) {
                 uint64_t u;
-                ok = get_u64(&r, &u) && u <= size && (i == 0 ? u == 0 : (int64_t)u >= col->offsets[i - 1]);
+                ok = get_u64(&r, &u) && u <= size &&
+                     (i == 0 ? u == 0 : (int64_t)u >= col->offsets[i - 1]);
                 col->offsets[i] = (int64_t)u;
             }
             if (!ok) break;

@@ -36,7 +36,8 @@ static void stage_task(int ith, int nth, void *arg)
 static tbml_status run_stage(sql_xc *x, sql_plan *p, part_fn fn)
 {
     int P = x->nparts;
-    stage_arg a = {x, p, fn, tbml_calloc((size_t)P, sizeof(tbml_status)), tbml_calloc((size_t)P, 1024)};
+    stage_arg a = {x, p, fn, tbml_calloc((size_t)P, sizeof(tbml_status)),
+                   tbml_calloc((size_t)P, 1024)};
     tbml_pool_run(x->pool, stage_task, &a);
     tbml_status st = TBML_OK;
     for (int i = 0; i < P; i++)
@@ -47,7 +48,8 @@ static tbml_status run_stage(sql_xc *x, sql_plan *p, part_fn fn)
     tbml_free(a.st);
     tbml_free(a.msg);
     x->stage++;
-    sql_session_progress(x->cx->s, x->stage, x->nstages, __atomic_load_n(&x->rows, __ATOMIC_RELAXED),
+    sql_session_progress(x->cx->s, x->stage, x->nstages,
+                         __atomic_load_n(&x->rows, __ATOMIC_RELAXED),
                          __atomic_load_n(&x->bytes, __ATOMIC_RELAXED), 0);
     return st;
 }
@@ -151,7 +153,8 @@ static tbml_status xsink_put(sql_sink *base, tbml_batch *b, int owned)
     }
     if (owned && (s->p->exch == EXCH_GATHER || s->p->exch == EXCH_BROADCAST) && b->nrows > 0) {
         __atomic_fetch_add(&s->x->bytes, sql_batch_size(b), __ATOMIC_RELAXED);
-        return s->x->xb->send(s->p->rt->x, s->src, s->p->exch == EXCH_GATHER ? 0 : SQL_EXCHANGE_ALL, b);
+        return s->x->xb->send(s->p->rt->x, s->src, s->p->exch == EXCH_GATHER ? 0 : SQL_EXCHANGE_ALL,
+                              b);
     }
     st = route(s, b);
     if (owned) tbml_batch_free(b);
@@ -223,7 +226,10 @@ static tbml_status sort_part(sql_xc *x, sql_plan *p, int part)
     return op_sort_run(x, p, part, &p->rt->parts[part]);
 }
 
-static tbml_status join_part(sql_xc *x, sql_plan *p, int part) { return op_join_build(x, p, part); }
+static tbml_status join_part(sql_xc *x, sql_plan *p, int part)
+{
+    return op_join_build(x, p, part);
+}
 
 static int count_stages(const sql_plan *p)
 {
@@ -242,7 +248,8 @@ static tbml_status prepare(sql_xc *x, sql_plan *p)
     for (int i = 0; i < p->nchild; i++)
         if ((st = prepare(x, p->child[i]))) return st;
     switch (p->kind) {
-    case P_EXCHANGE: return run_exchange(x, p);
+    case P_EXCHANGE:
+        return run_exchange(x, p);
     case P_AGG:
         rt_of(x, p);
         return run_stage(x, p, agg_part);
@@ -255,7 +262,8 @@ static tbml_status prepare(sql_xc *x, sql_plan *p)
         p->rt->jt = tbml_calloc((size_t)p->rt->njt, sizeof(*p->rt->jt));
         if (p->broadcast) return op_join_build(x, p, -1); /* one table, shared read-only */
         return run_stage(x, p, join_part);
-    default: return TBML_OK;
+    default:
+        return TBML_OK;
     }
 }
 
@@ -272,16 +280,24 @@ static tbml_status emit_list(sql_blist *l, sql_sink *out)
 tbml_status sql_stream(sql_xc *x, sql_plan *p, int part, sql_sink *out)
 {
     switch (p->kind) {
-    case P_SCAN: return op_scan_stream(x, p, part, out);
-    case P_VALUES: return op_values_stream(x, p, part, out);
-    case P_FILTER: return op_filter_stream(x, p, part, out);
-    case P_PROJECT: return op_project_stream(x, p, part, out);
-    case P_LIMIT: return op_limit_stream(x, p, part, out);
-    case P_UNION: return op_union_stream(x, p, part, out);
-    case P_JOIN: return op_join_stream(x, p, part, out);
+    case P_SCAN:
+        return op_scan_stream(x, p, part, out);
+    case P_VALUES:
+        return op_values_stream(x, p, part, out);
+    case P_FILTER:
+        return op_filter_stream(x, p, part, out);
+    case P_PROJECT:
+        return op_project_stream(x, p, part, out);
+    case P_LIMIT:
+        return op_limit_stream(x, p, part, out);
+    case P_UNION:
+        return op_union_stream(x, p, part, out);
+    case P_JOIN:
+        return op_join_stream(x, p, part, out);
     case P_AGG:
     case P_SORT:
-    case P_EXCHANGE: return emit_list(&p->rt->parts[part], out);
+    case P_EXCHANGE:
+        return emit_list(&p->rt->parts[part], out);
     }
     return tbml_error(TBML_E_INTERNAL, "unknown plan node");
 }
@@ -387,7 +403,8 @@ tbml_status sql_exec(sql_ctx *cx, sql_plan *p, tbml_table **out)
             memset(&outs[i], 0, sizeof(outs[i]));
         }
         x.stage = x.nstages;
-        sql_session_progress(cx->s, x.stage, x.nstages, rows, __atomic_load_n(&x.bytes, __ATOMIC_RELAXED), 1);
+        sql_session_progress(cx->s, x.stage, x.nstages, rows,
+                             __atomic_load_n(&x.bytes, __ATOMIC_RELAXED), 1);
         *out = t;
     }
     for (int i = 0; i < x.nparts; i++)

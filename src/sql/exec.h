@@ -28,8 +28,8 @@ typedef struct {
 
 struct jtable;
 struct sql_rt {
-    sql_blist *parts;  /* per partition output of a materialising node */
-    int borrowed;      /* parts[] hold batches owned by x */
+    sql_blist *parts; /* per partition output of a materialising node */
+    int borrowed;     /* parts[] hold batches owned by x */
     sql_exchange *x;
     struct jtable **jt; /* P_JOIN: per partition build tables, or one shared (broadcast) */
     int njt;

@@ -56,12 +56,19 @@ static void out_alloc(tbml_column *c, tbml_type t, int64_t n, int want_valid)
     tbml_column_init(c, t, 0);
     size_t sz = n > 0 ? (size_t)n : 1;
     switch (t) {
-    case TBML_TYPE_BOOL: c->u8 = tbml_malloc(sz); break;
+    case TBML_TYPE_BOOL:
+        c->u8 = tbml_malloc(sz);
+        break;
     case TBML_TYPE_INT64:
     case TBML_TYPE_DATE:
-    case TBML_TYPE_TIMESTAMP: c->i64 = tbml_malloc(sz * 8); break;
-    case TBML_TYPE_DOUBLE: c->f64 = tbml_malloc(sz * 8); break;
-    default: TBML_ASSERT(0);
+    case TBML_TYPE_TIMESTAMP:
+        c->i64 = tbml_malloc(sz * 8);
+        break;
+    case TBML_TYPE_DOUBLE:
+        c->f64 = tbml_malloc(sz * 8);
+        break;
+    default:
+        TBML_ASSERT(0);
     }
     if (want_valid) {
         c->valid = tbml_malloc(sz);
@@ -134,7 +141,8 @@ static tbml_status eval_arith(const sql_expr *e, const tbml_batch *b, tbml_colum
                 }
             }
             break;
-        default: TBML_ASSERT(0);
+        default:
+            TBML_ASSERT(0);
         }
     } else {
         TBML_ASSERT(at == TBML_TYPE_DOUBLE);
@@ -175,7 +183,8 @@ static tbml_status eval_arith(const sql_expr *e, const tbml_batch *b, tbml_colum
                 }
             }
             break;
-        default: TBML_ASSERT(0);
+        default:
+            TBML_ASSERT(0);
         }
     }
     vec_free(&x);
@@ -187,12 +196,18 @@ static inline int cmp_result(int op, int c)
 {
     switch (op) {
     case OP_EQ:
-    case OP_NSEQ: return c == 0;
-    case OP_NE: return c != 0;
-    case OP_LT: return c < 0;
-    case OP_LE: return c <= 0;
-    case OP_GT: return c > 0;
-    default: return c >= 0;
+    case OP_NSEQ:
+        return c == 0;
+    case OP_NE:
+        return c != 0;
+    case OP_LT:
+        return c < 0;
+    case OP_LE:
+        return c <= 0;
+    case OP_GT:
+        return c > 0;
+    default:
+        return c >= 0;
     }
 }
 
@@ -221,19 +236,27 @@ static tbml_status eval_cmp(const sql_expr *e, const tbml_batch *b, tbml_column 
     for (int64_t i = 0; i < n; i++)                                                                \
         o[i] = p[i * sx] OPR q[i * sy];
         switch (op) {
-        case OP_EQ: case OP_NSEQ: CMPLOOP(==) break;
-        case OP_NE: CMPLOOP(!=) break;
-        case OP_LT: CMPLOOP(<) break;
-        case OP_LE: CMPLOOP(<=) break;
-        case OP_GT: CMPLOOP(>) break;
-        default: CMPLOOP(>=) break;
+        case OP_EQ:
+        case OP_NSEQ:
+            CMPLOOP(==) break;
+        case OP_NE:
+            CMPLOOP(!=) break;
+        case OP_LT:
+            CMPLOOP(<) break;
+        case OP_LE:
+            CMPLOOP(<=) break;
+        case OP_GT:
+            CMPLOOP(>) break;
+        default:
+            CMPLOOP(>=) break;
         }
 #undef CMPLOOP
         break;
     }
     case TBML_TYPE_BOOL:
         for (int64_t i = 0; i < n; i++)
-            o[i] = (uint8_t)cmp_result(op, (x.c->u8[i * sx] > y.c->u8[i * sy]) - (x.c->u8[i * sx] < y.c->u8[i * sy]));
+            o[i] = (uint8_t)cmp_result(op, (x.c->u8[i * sx] > y.c->u8[i * sy]) -
+                                               (x.c->u8[i * sx] < y.c->u8[i * sy]));
         break;
     case TBML_TYPE_DOUBLE: {
         const double *p = x.c->f64, *q = y.c->f64;
@@ -251,7 +274,8 @@ static tbml_status eval_cmp(const sql_expr *e, const tbml_batch *b, tbml_column 
     case TBML_TYPE_STRING:
         for (int64_t i = 0; i < n; i++) {
             size_t an, cn;
-            const char *a = tbml_column_str(x.c, i * sx, &an), *c = tbml_column_str(y.c, i * sy, &cn);
+            const char *a = tbml_column_str(x.c, i * sx, &an),
+                       *c = tbml_column_str(y.c, i * sy, &cn);
             size_t m = an < cn ? an : cn;
             int r = m ? memcmp(a, c, m) : 0;
             if (r == 0) r = (an > cn) - (an < cn);
@@ -286,10 +310,12 @@ static tbml_status eval_logic(const sql_expr *e, const tbml_batch *b, tbml_colum
     int64_t n = b->nrows;
     out_alloc(out, TBML_TYPE_BOOL, n, 0);
     int is_and = e->kind == E_AND;
-    int any_null = x.c->valid || y.c->valid || x.c->type == TBML_TYPE_NULL || y.c->type == TBML_TYPE_NULL;
+    int any_null =
+        x.c->valid || y.c->valid || x.c->type == TBML_TYPE_NULL || y.c->type == TBML_TYPE_NULL;
     if (!any_null) {
         for (int64_t i = 0; i < n; i++)
-            out->u8[i] = is_and ? (x.c->u8[i * x.s] & y.c->u8[i * y.s]) : (x.c->u8[i * x.s] | y.c->u8[i * y.s]);
+            out->u8[i] = is_and ? (x.c->u8[i * x.s] & y.c->u8[i * y.s])
+                                : (x.c->u8[i * x.s] | y.c->u8[i * y.s]);
     } else {
         for (int64_t i = 0; i < n; i++) {
             int xn = vnull(&x, i), yn = vnull(&y, i);
@@ -404,19 +430,23 @@ static void fn_row(const sql_expr *e, sql_value *a, int na, sql_value *r, char *
     case FN_UPPER: {
         char *s = tbml_malloc(a[0].n + 1);
         for (size_t i = 0; i < a[0].n; i++)
-            s[i] = (char)(e->op == FN_LOWER ? tolower((unsigned char)a[0].s[i]) : toupper((unsigned char)a[0].s[i]));
+            s[i] = (char)(e->op == FN_LOWER ? tolower((unsigned char)a[0].s[i])
+                                            : toupper((unsigned char)a[0].s[i]));
         *buf = s;
         r->s = s;
         r->n = a[0].n;
         return;
     }
-    case FN_LENGTH: r->i = (int64_t)utf8_count(a[0].s, a[0].n); return;
+    case FN_LENGTH:
+        r->i = (int64_t)utf8_count(a[0].s, a[0].n);
+        return;
     case FN_SUBSTR: {
         /* Spark's substring: 1-based, 0 acts as 1, negative counts from the end */
         int64_t len = (int64_t)utf8_count(a[0].s, a[0].n), pos = a[1].i;
         int64_t cnt = na > 2 ? a[2].i : INT64_MAX;
         int64_t start = pos > 0 ? pos - 1 : (pos < 0 ? len + pos : 0);
-        int64_t end = cnt <= 0 ? start : (cnt > INT64_MAX - start ? INT64_MAX : start + cnt);
+        int64_t end =
+            cnt <= 0 ? start : (start > 0 && cnt > INT64_MAX - start ? INT64_MAX : start + cnt);
         if (start < 0) start = 0;
         if (end > len) end = len;
         r->s = a[0].s;
@@ -508,7 +538,9 @@ static void fn_row(const sql_expr *e, sql_value *a, int na, sql_value *r, char *
         r->i = e->op == FN_YEAR ? y : e->op == FN_MONTH ? m : d;
         return;
     }
-    case FN_TO_DATE: r->i = a[0].i; return; /* the planner cast the argument to DATE */
+    case FN_TO_DATE:
+        r->i = a[0].i;
+        return; /* the planner cast the argument to DATE */
     case FN_ABS:
         if (e->type == TBML_TYPE_INT64)
             r->i = a[0].i < 0 ? (int64_t)(0 - (uint64_t)a[0].i) : a[0].i;
@@ -524,8 +556,10 @@ static void fn_row(const sql_expr *e, sql_value *a, int na, sql_value *r, char *
                 for (int64_t k = 0; k < -d && p10 < INT64_MAX / 10; k++)
                     p10 *= 10;
                 int64_t q = a[0].i / p10, rem = a[0].i % p10;
-                if (rem * 2 >= p10) q++;
-                else if (rem * 2 <= -p10) q--;
+                if (rem * 2 >= p10)
+                    q++;
+                else if (rem * 2 <= -p10)
+                    q--;
                 r->i = (int64_t)((uint64_t)q * (uint64_t)p10);
             }
             return;
@@ -538,15 +572,21 @@ static void fn_row(const sql_expr *e, sql_value *a, int na, sql_value *r, char *
         r->f = isfinite(rv / p10) ? rv / p10 : f;
         return;
     }
-    case FN_FLOOR: r->i = sql_double_to_long(floor(a[0].f)); return;
-    case FN_CEIL: r->i = sql_double_to_long(ceil(a[0].f)); return;
+    case FN_FLOOR:
+        r->i = sql_double_to_long(floor(a[0].f));
+        return;
+    case FN_CEIL:
+        r->i = sql_double_to_long(ceil(a[0].f));
+        return;
     case FN_SQRT:
         if (a[0].f < 0)
             r->f = NAN;
         else
             r->f = sqrt(a[0].f);
         return;
-    case FN_SIGN: r->f = a[0].f > 0 ? 1.0 : a[0].f < 0 ? -1.0 : 0.0; return;
+    case FN_SIGN:
+        r->f = a[0].f > 0 ? 1.0 : a[0].f < 0 ? -1.0 : 0.0;
+        return;
     case FN_NULLIF:
         if (!a[1].isnull && sql_value_cmp(&a[0], &a[1]) == 0)
             r->isnull = 1;
@@ -593,7 +633,8 @@ static tbml_status eval_rows(const sql_expr *e, const tbml_batch *b, tbml_column
 {
     int na = e->nargs;
     vec v[8];
-    TBML_ASSERT(na <= 8 || e->kind == E_COALESCE || e->kind == E_INLIST || e->kind == E_CASE || e->kind == E_FN);
+    TBML_ASSERT(na <= 8 || e->kind == E_COALESCE || e->kind == E_INLIST || e->kind == E_CASE ||
+                e->kind == E_FN);
     vec *vs = na <= 8 ? v : tbml_malloc((size_t)na * sizeof(vec));
     sql_value *a = tbml_malloc((size_t)(na ? na : 1) * sizeof(sql_value));
     tbml_status st = TBML_OK;
@@ -669,7 +710,8 @@ static tbml_status eval_rows(const sql_expr *e, const tbml_batch *b, tbml_column
             for (int w = 0; w < nwhen; w++) {
                 sql_value *c = &a[k + 2 * w];
                 if (e->has_operand) {
-                    if (!a[0].isnull && !c->isnull && sql_value_cmp(&a[0], c) == 0) hit = k + 2 * w + 1;
+                    if (!a[0].isnull && !c->isnull && sql_value_cmp(&a[0], c) == 0)
+                        hit = k + 2 * w + 1;
                 } else if (!c->isnull && c->i) {
                     hit = k + 2 * w + 1;
                 }
@@ -682,7 +724,9 @@ static tbml_status eval_rows(const sql_expr *e, const tbml_batch *b, tbml_column
                 res = a[hit];
             break;
         }
-        case E_CAST: sql_value_cast(&a[0], e->type, &res, &buf); break;
+        case E_CAST:
+            sql_value_cast(&a[0], e->type, &res, &buf);
+            break;
         case E_COALESCE:
             res.isnull = 1;
             for (int k = 0; k < na; k++)
@@ -691,8 +735,11 @@ static tbml_status eval_rows(const sql_expr *e, const tbml_batch *b, tbml_column
                     break;
                 }
             break;
-        case E_FN: fn_row(e, a, na, &res, &buf); break;
-        default: TBML_ASSERT(0);
+        case E_FN:
+            fn_row(e, a, na, &res, &buf);
+            break;
+        default:
+            TBML_ASSERT(0);
         }
         res.type = e->type;
         sql_column_append_value(out, &res);
@@ -722,7 +769,8 @@ static tbml_status eval_cast_num(const sql_expr *e, const tbml_batch *b, tbml_co
     return TBML_OK;
 }
 
-tbml_status sql_eval(const sql_expr *e, const tbml_batch *b, tbml_column *tmp, const tbml_column **out)
+tbml_status sql_eval(const sql_expr *e, const tbml_batch *b, tbml_column *tmp,
+                     const tbml_column **out)
 {
     tbml_status st = TBML_OK;
     switch (e->kind) {
@@ -756,17 +804,25 @@ tbml_status sql_eval(const sql_expr *e, const tbml_batch *b, tbml_column *tmp, c
         }
         break;
     }
-    case E_ARITH: st = eval_arith(e, b, tmp); break;
-    case E_CMP: st = eval_cmp(e, b, tmp); break;
+    case E_ARITH:
+        st = eval_arith(e, b, tmp);
+        break;
+    case E_CMP:
+        st = eval_cmp(e, b, tmp);
+        break;
     case E_AND:
-    case E_OR: st = eval_logic(e, b, tmp); break;
+    case E_OR:
+        st = eval_logic(e, b, tmp);
+        break;
     case E_CAST:
         if (e->args[0]->type == TBML_TYPE_INT64 && e->type == TBML_TYPE_DOUBLE)
             st = eval_cast_num(e, b, tmp);
         else
             st = eval_rows(e, b, tmp);
         break;
-    default: st = eval_rows(e, b, tmp); break;
+    default:
+        st = eval_rows(e, b, tmp);
+        break;
     }
     if (st) return st;
     *out = tmp;

@@ -23,7 +23,8 @@ typedef struct jtable {
 static int key_eq(const tbml_column *a, int64_t ra, const tbml_column *b, int64_t rb)
 {
     switch (a->type) {
-    case TBML_TYPE_BOOL: return a->u8[ra] == b->u8[rb];
+    case TBML_TYPE_BOOL:
+        return a->u8[ra] == b->u8[rb];
     case TBML_TYPE_DOUBLE: {
         double x = a->f64[ra], y = b->f64[rb];
         return x == y || (isnan(x) && isnan(y));
@@ -33,8 +34,10 @@ static int key_eq(const tbml_column *a, int64_t ra, const tbml_column *b, int64_
         const char *s1 = tbml_column_str(a, ra, &n1), *s2 = tbml_column_str(b, rb, &n2);
         return n1 == n2 && (n1 == 0 || memcmp(s1, s2, n1) == 0);
     }
-    case TBML_TYPE_NULL: return 0;
-    default: return a->i64[ra] == b->i64[rb];
+    case TBML_TYPE_NULL:
+        return 0;
+    default:
+        return a->i64[ra] == b->i64[rb];
     }
 }
 
@@ -53,8 +56,10 @@ typedef struct {
 static tbml_status list_put(sql_sink *base, tbml_batch *b, int owned)
 {
     lsink *s = (lsink *)base;
-    if (b->nrows) sql_blist_push(&s->l, owned ? b : sql_batch_copy(b));
-    else if (owned) tbml_batch_free(b);
+    if (b->nrows)
+        sql_blist_push(&s->l, owned ? b : sql_batch_copy(b));
+    else if (owned)
+        tbml_batch_free(b);
     return TBML_OK;
 }
 
@@ -76,7 +81,8 @@ static void jtable_free(jtable *t)
 tbml_status op_join_build(sql_xc *x, sql_plan *p, int part)
 {
     int bs = p->build_side;
-    struct sql_rt *rt = p->rt; /* the driver made rt->jt: one slot when broadcast, else one a partition */
+    struct sql_rt *rt =
+        p->rt; /* the driver made rt->jt: one slot when broadcast, else one a partition */
     lsink s = {{list_put}, {0}};
     tbml_status st = sql_stream(x, p->child[bs], part < 0 ? 0 : part, &s.base);
     if (st == SQL_STOP) st = TBML_OK;
@@ -259,13 +265,15 @@ static tbml_status probe_put(sql_sink *base, tbml_batch *b, int owned)
         jb = NULL;
         if (st) goto out;
     }
-    int keep_probe = jt == JOIN_FULL || (jt == JOIN_LEFT && bs == 1) || (jt == JOIN_RIGHT && bs == 0);
+    int keep_probe =
+        jt == JOIN_FULL || (jt == JOIN_LEFT && bs == 1) || (jt == JOIN_RIGHT && bs == 0);
     if (keep_probe) {
         int64_t *idx = tbml_malloc((size_t)(n > 0 ? n : 1) * sizeof(int64_t)), m = 0;
         for (int64_t r = 0; r < n; r++)
             if (!pmatched[r]) idx[m++] = r;
         if (m) {
-            tbml_batch *o = bs ? joined(p, b, idx, NULL, NULL, m, 0) : joined(p, NULL, NULL, b, idx, m, 0);
+            tbml_batch *o =
+                bs ? joined(p, b, idx, NULL, NULL, m, 0) : joined(p, NULL, NULL, b, idx, m, 0);
             st = s->next->put(s->next, o, 1);
         }
         tbml_free(idx);
@@ -291,14 +299,16 @@ tbml_status op_join_stream(sql_xc *x, sql_plan *p, int part, sql_sink *out)
     int bs = p->build_side, jt = p->join_type;
     tbml_status st = sql_stream(x, p->child[1 - bs], part, &s.base);
     if (st) return st;
-    int keep_build = jt == JOIN_FULL || (jt == JOIN_RIGHT && bs == 1) || (jt == JOIN_LEFT && bs == 0);
+    int keep_build =
+        jt == JOIN_FULL || (jt == JOIN_RIGHT && bs == 1) || (jt == JOIN_LEFT && bs == 0);
     if (keep_build && !p->broadcast) {
         int64_t n = t->rows->nrows, m = 0;
         int64_t *idx = tbml_malloc((size_t)(n > 0 ? n : 1) * sizeof(int64_t));
         for (int64_t r = 0; r < n; r++)
             if (!t->matched[r]) idx[m++] = r;
         if (m) {
-            tbml_batch *o = bs ? joined(p, NULL, NULL, t->rows, idx, m, 0) : joined(p, t->rows, idx, NULL, NULL, m, 0);
+            tbml_batch *o = bs ? joined(p, NULL, NULL, t->rows, idx, m, 0)
+                               : joined(p, t->rows, idx, NULL, NULL, m, 0);
             st = out->put(out, o, 1);
         }
         tbml_free(idx);

@@ -36,11 +36,42 @@ tbml_status op_filter_stream(sql_xc *x, sql_plan *p, int part, sql_sink *out)
     return sql_stream(x, p->child[0], part, &s.base);
 }
 
+/* A projection that only picks columns of a borrowed batch passes a borrowed view on: no copy. */
+static tbml_status project_view(wsink *s, tbml_batch *b)
+{
+    sql_plan *p = s->p;
+    int n = p->nexprs;
+    tbml_column *cols = tbml_calloc(n > 0 ? (size_t)n : 1, sizeof(tbml_column));
+    for (int i = 0; i < n; i++) {
+        if (p->exprs[i]->kind == E_COL) {
+            cols[i] = b->cols[p->exprs[i]->col];
+        } else { /* a pruned output: row count only */
+            cols[i].type = TBML_TYPE_NULL;
+            cols[i].nrows = b->nrows;
+        }
+    }
+    tbml_batch view;
+    memset(&view, 0, sizeof(view));
+    view.schema = p->schema;
+    view.nrows = b->nrows;
+    view.cols = cols;
+    tbml_status st = s->next->put(s->next, &view, 0);
+    tbml_free(cols);
+    return st;
+}
+
 static tbml_status project_put(sql_sink *base, tbml_batch *b, int owned)
 {
     wsink *s = (wsink *)base;
     sql_plan *p = s->p;
     int n = p->nexprs;
+    if (!owned) {
+        int picks = 1;
+        for (int i = 0; i < n && picks; i++)
+            picks = p->exprs[i]->kind == E_COL ||
+                    (p->exprs[i]->kind == E_LIT && p->exprs[i]->type == TBML_TYPE_NULL);
+        if (picks) return project_view(s, b);
+    }
     tbml_column *cols = tbml_calloc(n > 0 ? (size_t)n : 1, sizeof(tbml_column));
     const tbml_column **res = tbml_calloc(n > 0 ? (size_t)n : 1, sizeof(*res));
     tbml_status st = TBML_OK;

@@ -18,14 +18,20 @@ static void slice(tbml_column *v, const tbml_column *c, int64_t off, int64_t n)
     if (c->type == TBML_TYPE_NULL) return;
     if (c->valid) v->valid = c->valid + off;
     switch (c->type) {
-    case TBML_TYPE_BOOL: v->u8 = c->u8 + off; break;
-    case TBML_TYPE_DOUBLE: v->f64 = c->f64 + off; break;
+    case TBML_TYPE_BOOL:
+        v->u8 = c->u8 + off;
+        break;
+    case TBML_TYPE_DOUBLE:
+        v->f64 = c->f64 + off;
+        break;
     case TBML_TYPE_STRING:
         v->offsets = c->offsets + off;
         v->chars = c->chars;
         v->chars_size = c->chars_size;
         break;
-    default: v->i64 = c->i64 + off; break;
+    default:
+        v->i64 = c->i64 + off;
+        break;
     }
 }
 

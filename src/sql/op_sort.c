@@ -8,7 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-int op_sort_cmp_rows(const sql_plan *p, const tbml_batch *a, int64_t ra, const tbml_batch *b, int64_t rb)
+int op_sort_cmp_rows(const sql_plan *p, const tbml_batch *a, int64_t ra, const tbml_batch *b,
+                     int64_t rb)
 {
     for (int k = 0; k < p->nsort; k++) {
         int c = p->sort_cols[k];

@@ -20,11 +20,12 @@ typedef struct {
 
 /* Words that cannot be bare column names or aliases (Spark's ANSI reserved set, trimmed). */
 static const char *g_reserved[] = {
-    "SELECT", "FROM", "WHERE", "GROUP", "BY", "HAVING", "ORDER", "LIMIT", "UNION", "ALL", "JOIN",
-    "ON", "USING", "INNER", "LEFT", "RIGHT", "FULL", "OUTER", "CROSS", "SEMI", "ANTI", "AS", "AND",
-    "OR", "NOT", "IN", "IS", "NULL", "LIKE", "BETWEEN", "CASE", "WHEN", "THEN", "ELSE", "END",
-    "CAST", "DISTINCT", "EXISTS", "TRUE", "FALSE", "ASC", "DESC", "NULLS", "DIV", "INTERSECT",
-    "EXCEPT", "CREATE", "VIEW", "DROP", NULL};
+    "SELECT",   "FROM",   "WHERE",   "GROUP", "BY",    "HAVING", "ORDER", "LIMIT", "UNION",
+    "ALL",      "JOIN",   "ON",      "USING", "INNER", "LEFT",   "RIGHT", "FULL",  "OUTER",
+    "CROSS",    "SEMI",   "ANTI",    "AS",    "AND",   "OR",     "NOT",   "IN",    "IS",
+    "NULL",     "LIKE",   "BETWEEN", "CASE",  "WHEN",  "THEN",   "ELSE",  "END",   "CAST",
+    "DISTINCT", "EXISTS", "TRUE",    "FALSE", "ASC",   "DESC",   "NULLS", "DIV",   "INTERSECT",
+    "EXCEPT",   "CREATE", "VIEW",    "DROP",  NULL};
 
 static int is_reserved(const char *s)
 {
@@ -33,7 +34,10 @@ static int is_reserved(const char *s)
     return 0;
 }
 
-static sql_token *peek(parser *p) { return &p->t[p->i]; }
+static sql_token *peek(parser *p)
+{
+    return &p->t[p->i];
+}
 static sql_token *peek_at(parser *p, int k)
 {
     int j = p->i + k;
@@ -70,8 +74,8 @@ static tbml_status err_tok(parser *p, const char *want)
 {
     sql_token *t = peek(p);
     if (t->kind == TK_EOF)
-        return sql_error_at(TBML_E_SYNTAX, p->src, t->pos, "syntax error: expected %s at end of input",
-                            want);
+        return sql_error_at(TBML_E_SYNTAX, p->src, t->pos,
+                            "syntax error: expected %s at end of input", want);
     return sql_error_at(TBML_E_SYNTAX, p->src, t->pos, "syntax error at '%.*s': expected %s",
                         t->len > 40 ? 40 : t->len, p->src + t->pos, want);
 }
@@ -130,16 +134,16 @@ static int parse_type(parser *p, tbml_type *out)
     static const struct {
         const char *name;
         tbml_type type;
-    } types[] = {{"INT", TBML_TYPE_INT64},      {"INTEGER", TBML_TYPE_INT64},
-                 {"BIGINT", TBML_TYPE_INT64},   {"LONG", TBML_TYPE_INT64},
-                 {"SMALLINT", TBML_TYPE_INT64}, {"TINYINT", TBML_TYPE_INT64},
-                 {"SHORT", TBML_TYPE_INT64},    {"BYTE", TBML_TYPE_INT64},
-                 {"DOUBLE", TBML_TYPE_DOUBLE},  {"FLOAT", TBML_TYPE_DOUBLE},
-                 {"REAL", TBML_TYPE_DOUBLE},    {"DECIMAL", TBML_TYPE_DOUBLE},
-                 {"NUMERIC", TBML_TYPE_DOUBLE}, {"STRING", TBML_TYPE_STRING},
-                 {"VARCHAR", TBML_TYPE_STRING}, {"CHAR", TBML_TYPE_STRING},
-                 {"TEXT", TBML_TYPE_STRING},    {"BOOLEAN", TBML_TYPE_BOOL},
-                 {"BOOL", TBML_TYPE_BOOL},      {"DATE", TBML_TYPE_DATE},
+    } types[] = {{"INT", TBML_TYPE_INT64},          {"INTEGER", TBML_TYPE_INT64},
+                 {"BIGINT", TBML_TYPE_INT64},       {"LONG", TBML_TYPE_INT64},
+                 {"SMALLINT", TBML_TYPE_INT64},     {"TINYINT", TBML_TYPE_INT64},
+                 {"SHORT", TBML_TYPE_INT64},        {"BYTE", TBML_TYPE_INT64},
+                 {"DOUBLE", TBML_TYPE_DOUBLE},      {"FLOAT", TBML_TYPE_DOUBLE},
+                 {"REAL", TBML_TYPE_DOUBLE},        {"DECIMAL", TBML_TYPE_DOUBLE},
+                 {"NUMERIC", TBML_TYPE_DOUBLE},     {"STRING", TBML_TYPE_STRING},
+                 {"VARCHAR", TBML_TYPE_STRING},     {"CHAR", TBML_TYPE_STRING},
+                 {"TEXT", TBML_TYPE_STRING},        {"BOOLEAN", TBML_TYPE_BOOL},
+                 {"BOOL", TBML_TYPE_BOOL},          {"DATE", TBML_TYPE_DATE},
                  {"TIMESTAMP", TBML_TYPE_TIMESTAMP}};
     for (size_t i = 0; i < sizeof(types) / sizeof(types[0]); i++) {
         if (strcasecmp(t->text, types[i].name) == 0) {
@@ -366,7 +370,8 @@ static tbml_status parse_unary(parser *p, ast_expr **out)
             *out = x;
             return TBML_OK;
         }
-        if (x->kind == A_DOUBLE && x->pos == pos + 1 && x->sval && strcmp(x->sval, "9223372036854775808") == 0) {
+        if (x->kind == A_DOUBLE && x->pos == pos + 1 && x->sval &&
+            strcmp(x->sval, "9223372036854775808") == 0) {
             x->kind = A_INT; /* the one long whose magnitude is not a long */
             x->ival = INT64_MIN;
         }
@@ -492,9 +497,8 @@ static tbml_status parse_predicate(parser *p, ast_expr **out)
             continue;
         }
         int negated = 0;
-        if (is_kw(t, "NOT") &&
-            (is_kw(peek_at(p, 1), "IN") || is_kw(peek_at(p, 1), "BETWEEN") ||
-             is_kw(peek_at(p, 1), "LIKE"))) {
+        if (is_kw(t, "NOT") && (is_kw(peek_at(p, 1), "IN") || is_kw(peek_at(p, 1), "BETWEEN") ||
+                                is_kw(peek_at(p, 1), "LIKE"))) {
             negated = 1;
             p->i++;
             t = peek(p);
@@ -586,8 +590,7 @@ static tbml_status parse_and(parser *p, ast_expr **out)
 static tbml_status parse_expr(parser *p, ast_expr **out)
 {
     if (++p->depth > 200) {
-        return sql_error_at(TBML_E_SYNTAX, p->src, peek(p)->pos,
-                            "expression nested too deeply");
+        return sql_error_at(TBML_E_SYNTAX, p->src, peek(p)->pos, "expression nested too deeply");
     }
     ast_expr *l, *r;
     tbml_status st = parse_and(p, &l);
@@ -635,7 +638,8 @@ static tbml_status parse_table_primary(parser *p, ast_from **out)
         f->kind = FROM_TABLE;
         if ((st = expect_ident(p, &f->name, "a table name"))) return st;
         /* db.table: only the default database exists */
-        if (is_op(peek(p), ".") && (peek_at(p, 1)->kind == TK_IDENT || peek_at(p, 1)->kind == TK_QIDENT)) {
+        if (is_op(peek(p), ".") &&
+            (peek_at(p, 1)->kind == TK_IDENT || peek_at(p, 1)->kind == TK_QIDENT)) {
             p->i++;
             f->name = (char *)peek(p)->text;
             p->i++;
@@ -1063,12 +1067,15 @@ static void sb_add(sbuf *b, const char *s, size_t n)
     b->n += n;
     b->buf[b->n] = '\0';
 }
-static void sb_str(sbuf *b, const char *s) { sb_add(b, s, strlen(s)); }
+static void sb_str(sbuf *b, const char *s)
+{
+    sb_add(b, s, strlen(s));
+}
 
 static const char *op_text(int op)
 {
-    static const char *t[] = {"+", "-", "*", "/", "%", "div", "=", "<>", "<", "<=", ">", ">=",
-                              "<=>", "AND", "OR", "||", "-", "NOT"};
+    static const char *t[] = {"+",  "-", "*",  "/",   "%",   "div", "=",  "<>", "<",
+                              "<=", ">", ">=", "<=>", "AND", "OR",  "||", "-",  "NOT"};
     return t[op];
 }
 
@@ -1079,15 +1086,35 @@ static void name_rec(sbuf *b, const ast_expr *e, int depth)
         return;
     }
     switch (e->kind) {
-    case A_NULL: sb_str(b, "NULL"); break;
+    case A_NULL:
+        sb_str(b, "NULL");
+        break;
     case A_INT:
-    case A_DOUBLE: sb_str(b, e->sval ? e->sval : "0"); break;
-    case A_STRING: sb_str(b, e->sval); break;
-    case A_BOOL: sb_str(b, e->ival ? "true" : "false"); break;
-    case A_DATE: sb_str(b, "DATE '"); sb_str(b, e->sval); sb_str(b, "'"); break;
-    case A_TIMESTAMP: sb_str(b, "TIMESTAMP '"); sb_str(b, e->sval); sb_str(b, "'"); break;
-    case A_COLUMN: sb_str(b, e->name); break;
-    case A_STAR: sb_str(b, "*"); break;
+    case A_DOUBLE:
+        sb_str(b, e->sval ? e->sval : "0");
+        break;
+    case A_STRING:
+        sb_str(b, e->sval);
+        break;
+    case A_BOOL:
+        sb_str(b, e->ival ? "true" : "false");
+        break;
+    case A_DATE:
+        sb_str(b, "DATE '");
+        sb_str(b, e->sval);
+        sb_str(b, "'");
+        break;
+    case A_TIMESTAMP:
+        sb_str(b, "TIMESTAMP '");
+        sb_str(b, e->sval);
+        sb_str(b, "'");
+        break;
+    case A_COLUMN:
+        sb_str(b, e->name);
+        break;
+    case A_STAR:
+        sb_str(b, "*");
+        break;
     case A_UNARY:
         sb_str(b, e->op == OP_NEG ? "(- " : "(NOT ");
         name_rec(b, e->args[0], depth + 1);
@@ -1115,7 +1142,8 @@ static void name_rec(sbuf *b, const ast_expr *e, int depth)
         char lower[64];
         size_t k = 0;
         for (; e->name[k] && k < sizeof(lower) - 1; k++)
-            lower[k] = (char)((e->name[k] >= 'A' && e->name[k] <= 'Z') ? e->name[k] + 32 : e->name[k]);
+            lower[k] =
+                (char)((e->name[k] >= 'A' && e->name[k] <= 'Z') ? e->name[k] + 32 : e->name[k]);
         lower[k] = '\0';
         sb_str(b, lower);
         sb_str(b, "(");
@@ -1187,8 +1215,12 @@ static void name_rec(sbuf *b, const ast_expr *e, int depth)
         name_rec(b, e->args[0], depth + 1);
         sb_str(b, e->negated ? " IN (listquery())))" : " IN (listquery()))");
         break;
-    case A_EXISTS: sb_str(b, e->negated ? "(NOT exists())" : "exists()"); break;
-    case A_SUBQUERY: sb_str(b, "scalarsubquery()"); break;
+    case A_EXISTS:
+        sb_str(b, e->negated ? "(NOT exists())" : "exists()");
+        break;
+    case A_SUBQUERY:
+        sb_str(b, "scalarsubquery()");
+        break;
     case A_IS_NULL:
         sb_str(b, "(");
         name_rec(b, e->args[0], depth + 1);
@@ -1222,13 +1254,20 @@ char *sql_ast_name(sql_arena *a, const ast_expr *e)
 const char *sql_type_sql_name(tbml_type t)
 {
     switch (t) {
-    case TBML_TYPE_NULL: return "VOID";
-    case TBML_TYPE_BOOL: return "BOOLEAN";
-    case TBML_TYPE_INT64: return "BIGINT";
-    case TBML_TYPE_DOUBLE: return "DOUBLE";
-    case TBML_TYPE_STRING: return "STRING";
-    case TBML_TYPE_DATE: return "DATE";
-    case TBML_TYPE_TIMESTAMP: return "TIMESTAMP";
+    case TBML_TYPE_NULL:
+        return "VOID";
+    case TBML_TYPE_BOOL:
+        return "BOOLEAN";
+    case TBML_TYPE_INT64:
+        return "BIGINT";
+    case TBML_TYPE_DOUBLE:
+        return "DOUBLE";
+    case TBML_TYPE_STRING:
+        return "STRING";
+    case TBML_TYPE_DATE:
+        return "DATE";
+    case TBML_TYPE_TIMESTAMP:
+        return "TIMESTAMP";
     }
     return "?";
 }

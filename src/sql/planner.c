@@ -124,7 +124,10 @@ static sql_expr *mk_col(sql_ctx *cx, int col, tbml_type t)
     return e;
 }
 
-static int is_numeric(tbml_type t) { return t == TBML_TYPE_INT64 || t == TBML_TYPE_DOUBLE; }
+static int is_numeric(tbml_type t)
+{
+    return t == TBML_TYPE_INT64 || t == TBML_TYPE_DOUBLE;
+}
 
 /* Evaluates an expression without columns on a one-row batch: constant folding. */
 static tbml_status fold(sql_ctx *cx, sql_expr **pe)
@@ -181,7 +184,8 @@ static int common_type(tbml_type a, tbml_type b, int cmp, tbml_type *out)
         *out = TBML_TYPE_DOUBLE;
         return 1;
     }
-    if ((a == TBML_TYPE_DATE && b == TBML_TYPE_TIMESTAMP) || (a == TBML_TYPE_TIMESTAMP && b == TBML_TYPE_DATE)) {
+    if ((a == TBML_TYPE_DATE && b == TBML_TYPE_TIMESTAMP) ||
+        (a == TBML_TYPE_TIMESTAMP && b == TBML_TYPE_DATE)) {
         *out = TBML_TYPE_TIMESTAMP;
         return 1;
     }
@@ -206,11 +210,14 @@ static int common_type(tbml_type a, tbml_type b, int cmp, tbml_type *out)
 static tbml_status type_error(binder *b, const ast_expr *a, const char *why)
 {
     char *name = sql_ast_name(b->cx->a, a);
-    return sql_error_at(TBML_E_TYPE, b->cx->src, a->pos, "cannot resolve '%s' due to data type mismatch: %s",
-                        name, why);
+    return sql_error_at(TBML_E_TYPE, b->cx->src, a->pos,
+                        "cannot resolve '%s' due to data type mismatch: %s", name, why);
 }
 
-static const char *tn(tbml_type t) { return tbml_type_name(t); }
+static const char *tn(tbml_type t)
+{
+    return tbml_type_name(t);
+}
 
 static int expr_eq(const sql_expr *x, const sql_expr *y)
 {
@@ -230,8 +237,8 @@ static int expr_eq(const sql_expr *x, const sql_expr *y)
 
 static int is_agg_name(const char *n)
 {
-    static const char *names[] = {"count", "sum", "avg", "mean", "min", "max", "stddev",
-                                  "stddev_samp", "std", NULL};
+    static const char *names[] = {"count", "sum",    "avg",         "mean", "min",
+                                  "max",   "stddev", "stddev_samp", "std",  NULL};
     for (int i = 0; names[i]; i++)
         if (strcasecmp(n, names[i]) == 0) return 1;
     return 0;
@@ -324,8 +331,8 @@ static tbml_status bind_agg(binder *b, const ast_expr *a, sql_expr **out)
 {
     sql_ctx *cx = b->cx;
     if (b->agg_mode != 1)
-        return sql_error_at(TBML_E_ARG, cx->src, a->pos, "aggregate function '%s' is not allowed in %s",
-                            a->name, b->clause);
+        return sql_error_at(TBML_E_ARG, cx->src, a->pos,
+                            "aggregate function '%s' is not allowed in %s", a->name, b->clause);
     agg_ref r;
     memset(&r, 0, sizeof(r));
     r.ast = (ast_expr *)a;
@@ -333,18 +340,26 @@ static tbml_status bind_agg(binder *b, const ast_expr *a, sql_expr **out)
     r.spec.arg = -1;
     const char *n = a->name;
     int fn;
-    if (strcasecmp(n, "count") == 0) fn = AGG_COUNT;
-    else if (strcasecmp(n, "sum") == 0) fn = AGG_SUM;
-    else if (strcasecmp(n, "avg") == 0 || strcasecmp(n, "mean") == 0) fn = AGG_AVG;
-    else if (strcasecmp(n, "min") == 0) fn = AGG_MIN;
-    else if (strcasecmp(n, "max") == 0) fn = AGG_MAX;
-    else fn = AGG_STDDEV;
+    if (strcasecmp(n, "count") == 0)
+        fn = AGG_COUNT;
+    else if (strcasecmp(n, "sum") == 0)
+        fn = AGG_SUM;
+    else if (strcasecmp(n, "avg") == 0 || strcasecmp(n, "mean") == 0)
+        fn = AGG_AVG;
+    else if (strcasecmp(n, "min") == 0)
+        fn = AGG_MIN;
+    else if (strcasecmp(n, "max") == 0)
+        fn = AGG_MAX;
+    else
+        fn = AGG_STDDEV;
     if (a->star_arg) {
         if (fn != AGG_COUNT)
-            return sql_error_at(TBML_E_SYNTAX, cx->src, a->pos, "%s(*) is not valid; only count(*)", n);
+            return sql_error_at(TBML_E_SYNTAX, cx->src, a->pos, "%s(*) is not valid; only count(*)",
+                                n);
         fn = AGG_COUNT_STAR;
     } else if (a->nargs != 1) {
-        return sql_error_at(TBML_E_ARG, cx->src, a->pos, "%s takes one argument, not %d", n, a->nargs);
+        return sql_error_at(TBML_E_ARG, cx->src, a->pos, "%s takes one argument, not %d", n,
+                            a->nargs);
     }
     if (fn != AGG_COUNT_STAR) {
         binder inner = *b;
@@ -375,14 +390,24 @@ static tbml_status bind_agg(binder *b, const ast_expr *a, sql_expr **out)
     if (r.arg) r.spec.in_type = r.arg->type;
     switch (fn) {
     case AGG_COUNT_STAR:
-    case AGG_COUNT: r.spec.out_type = TBML_TYPE_INT64; break;
-    case AGG_SUM: r.spec.out_type = r.arg->type == TBML_TYPE_INT64 ? TBML_TYPE_INT64 : TBML_TYPE_DOUBLE; break;
+    case AGG_COUNT:
+        r.spec.out_type = TBML_TYPE_INT64;
+        break;
+    case AGG_SUM:
+        r.spec.out_type = r.arg->type == TBML_TYPE_INT64 ? TBML_TYPE_INT64 : TBML_TYPE_DOUBLE;
+        break;
     case AGG_AVG:
-    case AGG_STDDEV: r.spec.out_type = TBML_TYPE_DOUBLE; break;
-    default: r.spec.out_type = r.arg->type; break;
+    case AGG_STDDEV:
+        r.spec.out_type = TBML_TYPE_DOUBLE;
+        break;
+    default:
+        r.spec.out_type = r.arg->type;
+        break;
     }
-    if (r.spec.distinct && fn != AGG_COUNT && fn != AGG_SUM && fn != AGG_AVG && fn != AGG_MIN && fn != AGG_MAX)
-        return sql_error_at(TBML_E_UNSUPPORTED, cx->src, a->pos, "%s(DISTINCT ...) is not supported", n);
+    if (r.spec.distinct && fn != AGG_COUNT && fn != AGG_SUM && fn != AGG_AVG && fn != AGG_MIN &&
+        fn != AGG_MAX)
+        return sql_error_at(TBML_E_UNSUPPORTED, cx->src, a->pos,
+                            "%s(DISTINCT ...) is not supported", n);
     if (r.spec.distinct && (fn == AGG_MIN || fn == AGG_MAX)) r.spec.distinct = 0;
     /* the same aggregate twice is computed once */
     int k;
@@ -420,10 +445,12 @@ static tbml_status want_args(binder *b, const ast_expr *a, int lo, int hi)
 {
     if (a->nargs < lo || a->nargs > hi) {
         if (lo == hi)
-            return sql_error_at(TBML_E_ARG, b->cx->src, a->pos, "function %s takes %d argument%s, not %d",
-                                a->name, lo, lo == 1 ? "" : "s", a->nargs);
-        return sql_error_at(TBML_E_ARG, b->cx->src, a->pos, "function %s takes %d to %d arguments, not %d",
-                            a->name, lo, hi, a->nargs);
+            return sql_error_at(TBML_E_ARG, b->cx->src, a->pos,
+                                "function %s takes %d argument%s, not %d", a->name, lo,
+                                lo == 1 ? "" : "s", a->nargs);
+        return sql_error_at(TBML_E_ARG, b->cx->src, a->pos,
+                            "function %s takes %d to %d arguments, not %d", a->name, lo, hi,
+                            a->nargs);
     }
     return TBML_OK;
 }
@@ -477,8 +504,11 @@ static tbml_status bind_func(binder *b, const ast_expr *a, sql_expr **out)
         if ((st = want_args(b, a, 1, 1))) return st;
         if ((st = to_string_arg(b, &args[0]))) return st;
         e = mk(cx, E_FN, TBML_TYPE_STRING);
-        e->op = IS("lower") || IS("lcase") ? FN_LOWER : IS("upper") || IS("ucase") ? FN_UPPER
-                : IS("trim") ? FN_TRIM : IS("ltrim") ? FN_LTRIM : FN_RTRIM;
+        e->op = IS("lower") || IS("lcase")   ? FN_LOWER
+                : IS("upper") || IS("ucase") ? FN_UPPER
+                : IS("trim")                 ? FN_TRIM
+                : IS("ltrim")                ? FN_LTRIM
+                                             : FN_RTRIM;
         add_arg(cx, e, args[0]);
     } else if (IS("length") || IS("char_length") || IS("character_length") || IS("len")) {
         if ((st = want_args(b, a, 1, 1))) return st;
@@ -522,7 +552,8 @@ static tbml_status bind_func(binder *b, const ast_expr *a, sql_expr **out)
     } else if (IS("year") || IS("month") || IS("day") || IS("dayofmonth")) {
         if ((st = want_args(b, a, 1, 1))) return st;
         tbml_type t = args[0]->type;
-        if (t != TBML_TYPE_DATE && t != TBML_TYPE_TIMESTAMP && t != TBML_TYPE_STRING && t != TBML_TYPE_NULL) {
+        if (t != TBML_TYPE_DATE && t != TBML_TYPE_TIMESTAMP && t != TBML_TYPE_STRING &&
+            t != TBML_TYPE_NULL) {
             char why[128];
             snprintf(why, sizeof(why), "%s needs a date, not %s", n, tn(t));
             return type_error(b, a, why);
@@ -553,7 +584,8 @@ static tbml_status bind_func(binder *b, const ast_expr *a, sql_expr **out)
         if ((IS("nvl") || IS("ifnull")) && (st = want_args(b, a, 2, 2))) return st;
         tbml_type t = TBML_TYPE_NULL;
         for (int i = 0; i < a->nargs; i++)
-            if (!common_type(t, args[i]->type, 0, &t)) return type_error(b, a, "the arguments have different types");
+            if (!common_type(t, args[i]->type, 0, &t))
+                return type_error(b, a, "the arguments have different types");
         e = mk(cx, E_COALESCE, t);
         for (int i = 0; i < a->nargs; i++) {
             if ((st = coerce(cx, &args[i], t))) return st;
@@ -574,7 +606,9 @@ static tbml_status bind_func(binder *b, const ast_expr *a, sql_expr **out)
         e->op = FN_ROUND;
         add_arg(cx, e, args[0]);
         if (a->nargs > 1) {
-            if (args[1]->kind != E_LIT) return sql_error_at(TBML_E_ARG, cx->src, a->args[1]->pos, "round's scale must be a constant");
+            if (args[1]->kind != E_LIT)
+                return sql_error_at(TBML_E_ARG, cx->src, a->args[1]->pos,
+                                    "round's scale must be a constant");
             if ((st = to_num_arg(b, a, &args[1], TBML_TYPE_INT64))) return st;
             add_arg(cx, e, args[1]);
         }
@@ -597,7 +631,8 @@ static tbml_status bind_func(binder *b, const ast_expr *a, sql_expr **out)
     } else if (IS("nullif")) {
         if ((st = want_args(b, a, 2, 2))) return st;
         tbml_type t;
-        if (!common_type(args[0]->type, args[1]->type, 1, &t)) return type_error(b, a, "the arguments have different types");
+        if (!common_type(args[0]->type, args[1]->type, 1, &t))
+            return type_error(b, a, "the arguments have different types");
         if ((st = coerce(cx, &args[0], t)) || (st = coerce(cx, &args[1], t))) return st;
         e = mk(cx, E_FN, t);
         e->op = FN_NULLIF;
@@ -629,7 +664,8 @@ static tbml_status bind_func(binder *b, const ast_expr *a, sql_expr **out)
             return type_error(b, a, "the condition of if must be a boolean");
         if ((st = coerce(cx, &args[0], TBML_TYPE_BOOL))) return st;
         tbml_type t;
-        if (!common_type(args[1]->type, args[2]->type, 0, &t)) return type_error(b, a, "the branches have different types");
+        if (!common_type(args[1]->type, args[2]->type, 0, &t))
+            return type_error(b, a, "the branches have different types");
         if ((st = coerce(cx, &args[1], t)) || (st = coerce(cx, &args[2], t))) return st;
         e = mk(cx, E_CASE, t);
         e->has_else = 1;
@@ -645,7 +681,8 @@ static tbml_status bind_func(binder *b, const ast_expr *a, sql_expr **out)
     return fold(cx, out);
 }
 
-static tbml_status bind_cmp(binder *b, const ast_expr *a, int op, sql_expr *l, sql_expr *r, sql_expr **out)
+static tbml_status bind_cmp(binder *b, const ast_expr *a, int op, sql_expr *l, sql_expr *r,
+                            sql_expr **out)
 {
     tbml_type t;
     if (!common_type(l->type, r->type, 1, &t)) {
@@ -688,8 +725,10 @@ static tbml_status bind_node(binder *b, const ast_expr *a, sql_expr **out)
     case A_BOOL:
     case A_DATE:
     case A_TIMESTAMP: {
-        tbml_type t = a->kind == A_INT ? TBML_TYPE_INT64 : a->kind == A_BOOL ? TBML_TYPE_BOOL
-                      : a->kind == A_DATE ? TBML_TYPE_DATE : TBML_TYPE_TIMESTAMP;
+        tbml_type t = a->kind == A_INT    ? TBML_TYPE_INT64
+                      : a->kind == A_BOOL ? TBML_TYPE_BOOL
+                      : a->kind == A_DATE ? TBML_TYPE_DATE
+                                          : TBML_TYPE_TIMESTAMP;
         e = mk(cx, E_LIT, t);
         e->lit.type = t;
         e->lit.i = a->ival;
@@ -716,7 +755,8 @@ static tbml_status bind_node(binder *b, const ast_expr *a, sql_expr **out)
         return TBML_OK;
     }
     case A_STAR:
-        return sql_error_at(TBML_E_SYNTAX, cx->src, a->pos, "'*' is allowed only in the select list or count(*)");
+        return sql_error_at(TBML_E_SYNTAX, cx->src, a->pos,
+                            "'*' is allowed only in the select list or count(*)");
     case A_UNARY:
         if ((st = bind(b, a->args[0], &l))) return st;
         if (a->op == OP_NOT) {
@@ -760,7 +800,12 @@ static tbml_status bind_node(binder *b, const ast_expr *a, sql_expr **out)
         if (!ok) {
             char why[160];
             snprintf(why, sizeof(why), "'%s' needs numbers, not %s and %s",
-                     op == OP_ADD ? "+" : op == OP_SUB ? "-" : op == OP_MUL ? "*" : op == OP_DIV ? "/" : op == OP_MOD ? "%" : "div",
+                     op == OP_ADD   ? "+"
+                     : op == OP_SUB ? "-"
+                     : op == OP_MUL ? "*"
+                     : op == OP_DIV ? "/"
+                     : op == OP_MOD ? "%"
+                                    : "div",
                      tn(lt), tn(rt));
             return type_error(b, a, why);
         }
@@ -783,7 +828,8 @@ static tbml_status bind_node(binder *b, const ast_expr *a, sql_expr **out)
         *out = e;
         return fold(cx, out);
     }
-    case A_FUNC: return bind_func(b, a, out);
+    case A_FUNC:
+        return bind_func(b, a, out);
     case A_CASE: {
         int k = a->has_operand ? 1 : 0;
         int nwhen = (a->nargs - k - a->has_else) / 2;
@@ -805,7 +851,8 @@ static tbml_status bind_node(binder *b, const ast_expr *a, sql_expr **out)
                 if ((st = coerce(cx, &args[1 + 2 * w], ot))) return st;
         } else {
             for (int w = 0; w < nwhen; w++)
-                if ((st = want_bool(b, a->args[2 * w], &args[2 * w], "a WHEN condition"))) return st;
+                if ((st = want_bool(b, a->args[2 * w], &args[2 * w], "a WHEN condition")))
+                    return st;
         }
         for (int w = 0; w < nwhen; w++)
             if ((st = coerce(cx, &args[k + 2 * w + 1], rt))) return st;
@@ -835,9 +882,11 @@ static tbml_status bind_node(binder *b, const ast_expr *a, sql_expr **out)
     }
     case A_BETWEEN: {
         sql_expr *x, *lo, *hi, *c1, *c2;
-        if ((st = bind(b, a->args[0], &x)) || (st = bind(b, a->args[1], &lo)) || (st = bind(b, a->args[2], &hi)))
+        if ((st = bind(b, a->args[0], &x)) || (st = bind(b, a->args[1], &lo)) ||
+            (st = bind(b, a->args[2], &hi)))
             return st;
-        if ((st = bind_cmp(b, a, OP_GE, x, lo, &c1)) || (st = bind_cmp(b, a, OP_LE, x, hi, &c2))) return st;
+        if ((st = bind_cmp(b, a, OP_GE, x, lo, &c1)) || (st = bind_cmp(b, a, OP_LE, x, hi, &c2)))
+            return st;
         e = mk(cx, E_AND, TBML_TYPE_BOOL);
         add_arg(cx, e, c1);
         add_arg(cx, e, c2);
@@ -856,7 +905,8 @@ static tbml_status bind_node(binder *b, const ast_expr *a, sql_expr **out)
         for (int i = 1; i < a->nargs; i++)
             if (!common_type(t, args[i]->type, 1, &t)) {
                 char why[160];
-                snprintf(why, sizeof(why), "cannot compare %s with %s", tn(args[0]->type), tn(args[i]->type));
+                snprintf(why, sizeof(why), "cannot compare %s with %s", tn(args[0]->type),
+                         tn(args[i]->type));
                 return type_error(b, a, why);
             }
         e = mk(cx, E_INLIST, TBML_TYPE_BOOL);
@@ -876,7 +926,8 @@ static tbml_status bind_node(binder *b, const ast_expr *a, sql_expr **out)
         if (!common_type(l->type, vt, 1, &ct)) {
             tbml_table_free(t);
             char why[160];
-            snprintf(why, sizeof(why), "cannot compare %s with the subquery's %s", tn(l->type), tn(vt));
+            snprintf(why, sizeof(why), "cannot compare %s with the subquery's %s", tn(l->type),
+                     tn(vt));
             return type_error(b, a, why);
         }
         if ((st = coerce(cx, &l, ct))) {
@@ -960,11 +1011,13 @@ static tbml_status bind_node(binder *b, const ast_expr *a, sql_expr **out)
     case A_INDEX: {
         const ast_expr *f = a->args[0];
         if (f->kind != A_FUNC || strcasecmp(f->name, "split") != 0)
-            return sql_error_at(TBML_E_TYPE, cx->src, a->pos, "only the result of split(...) can be indexed with [ ]");
+            return sql_error_at(TBML_E_TYPE, cx->src, a->pos,
+                                "only the result of split(...) can be indexed with [ ]");
         if ((st = bind(b, f, &l)) || (st = bind(b, a->args[1], &r))) return st;
         if ((st = to_num_arg(b, a, &r, TBML_TYPE_INT64))) return st;
         if (l->kind != E_FN || l->op != FN_SPLIT)
-            return sql_error_at(TBML_E_TYPE, cx->src, a->pos, "only the result of split(...) can be indexed");
+            return sql_error_at(TBML_E_TYPE, cx->src, a->pos,
+                                "only the result of split(...) can be indexed");
         l->op = FN_SPLIT_AT;
         add_arg(cx, l, r);
         *out = l;
@@ -998,9 +1051,9 @@ static tbml_status bind(binder *b, const ast_expr *a, sql_expr **out)
             return TBML_OK;
         }
         if (a->kind == A_COLUMN)
-            return sql_error_at(TBML_E_ARG, b->cx->src, a->pos,
-                                "column '%s' is neither in the GROUP BY nor inside an aggregate function",
-                                a->name);
+            return sql_error_at(
+                TBML_E_ARG, b->cx->src, a->pos,
+                "column '%s' is neither in the GROUP BY nor inside an aggregate function", a->name);
     }
     return bind_node(b, a, out);
 }
@@ -1034,13 +1087,15 @@ static tbml_status plan_table(sql_ctx *cx, const ast_from *f, rel *out)
         p->used = sql_alloc(cx->a, (size_t)(p->schema.nfields + 1));
         p->est_rows = (double)tbml_table_nrows(v->table);
         for (int i = 0; i < p->schema.nfields; i++)
-            scope_add(cx->a, &out->sc, qual, p->schema.fields[i].name, p->schema.fields[i].type, 0, p, i);
+            scope_add(cx->a, &out->sc, qual, p->schema.fields[i].name, p->schema.fields[i].type, 0,
+                      p, i);
         out->plan = p;
         return TBML_OK;
     }
     /* a query view: plan its text in place, errors pointing into the view */
     if (cx->depth > 32)
-        return sql_error_at(TBML_E_ARG, cx->src, f->pos, "views nest too deeply (is view %s recursive?)", f->name);
+        return sql_error_at(TBML_E_ARG, cx->src, f->pos,
+                            "views nest too deeply (is view %s recursive?)", f->name);
     ast_stmt *stmt;
     const char *saved = cx->src;
     cx->src = v->sql;
@@ -1102,7 +1157,8 @@ static tbml_status plan_join(sql_ctx *cx, const ast_from *f, rel *out)
             br.sc = &r.sc;
             if ((st = resolve(&bl, &al, &li)) || (st = resolve(&br, &ar, &ri))) return st;
             sql_expr *c;
-            if ((st = bind_cmp(&b, &al, OP_EQ, mk_col(cx, li, l.sc.c[li].type), mk_col(cx, nl + ri, r.sc.c[ri].type), &c)))
+            if ((st = bind_cmp(&b, &al, OP_EQ, mk_col(cx, li, l.sc.c[li].type),
+                               mk_col(cx, nl + ri, r.sc.c[ri].type), &c)))
                 return st;
             if (!cond) {
                 cond = c;
@@ -1112,11 +1168,6 @@ static tbml_status plan_join(sql_ctx *cx, const ast_from *f, rel *out)
                 add_arg(cx, and, c);
                 cond = and;
             }
-            /* USING shows one key column: the left one (right one for RIGHT JOIN) */
-            if (f->join == JOIN_RIGHT)
-                out->sc.c[li].hidden = 1;
-            else
-                out->sc.c[nl + ri].hidden = 1;
         }
     }
     if (cond && !is_const_true(cond)) j->residual = cond; /* split into keys by the optimiser */
@@ -1126,15 +1177,17 @@ static tbml_status plan_join(sql_ctx *cx, const ast_from *f, rel *out)
     } else {
         tbml_schema_copy(&j->schema, &l.plan->schema);
         for (int i = 0; i < r.plan->schema.nfields; i++)
-            tbml_schema_add(&j->schema, r.plan->schema.fields[i].name, r.plan->schema.fields[i].type, 1);
+            tbml_schema_add(&j->schema, r.plan->schema.fields[i].name,
+                            r.plan->schema.fields[i].type, 1);
         if (j->join_type == JOIN_RIGHT || j->join_type == JOIN_FULL)
             for (int i = 0; i < nl; i++)
                 j->schema.fields[i].nullable = 1;
     }
     j->est_rows = l.plan->est_rows > r.plan->est_rows ? l.plan->est_rows : r.plan->est_rows;
     out->plan = j;
-    if (f->nusing && f->join == JOIN_FULL) {
-        /* FULL JOIN USING: the key is coalesce(left.k, right.k), first */
+    if (f->nusing) {
+        /* JOIN USING shows each key once, first (Spark's order): the left key, the right one for
+         * RIGHT JOIN, coalesce(left, right) for FULL JOIN; then the other columns */
         sql_plan *p = new_plan(cx, P_PROJECT);
         set_child(p, 0, j);
         scope ns;
@@ -1151,24 +1204,31 @@ static tbml_status plan_join(sql_ctx *cx, const ast_from *f, rel *out)
             bl.sc = &l.sc;
             br.sc = &r.sc;
             if ((st = resolve(&bl, &al, &li)) || (st = resolve(&br, &al, &ri))) return st;
-            sql_expr *lc = mk_col(cx, li, l.sc.c[li].type), *rc = mk_col(cx, nl + ri, r.sc.c[ri].type);
+            sql_expr *lc = mk_col(cx, li, l.sc.c[li].type),
+                     *rc = mk_col(cx, nl + ri, r.sc.c[ri].type), *key;
             tbml_type t;
-            common_type(lc->type, rc->type, 0, &t);
-            if ((st = coerce(cx, &lc, t)) || (st = coerce(cx, &rc, t))) return st;
-            sql_expr *co = mk(cx, E_COALESCE, t);
-            add_arg(cx, co, lc);
-            add_arg(cx, co, rc);
-            p->exprs[p->nexprs++] = co;
-            tbml_schema_add(&p->schema, l.sc.c[li].name, t, 1);
-            scope_add(cx->a, &ns, NULL, l.sc.c[li].name, t, 0, NULL, 0);
+            if (f->join == JOIN_FULL) {
+                common_type(lc->type, rc->type, 0, &t);
+                if ((st = coerce(cx, &lc, t)) || (st = coerce(cx, &rc, t))) return st;
+                key = mk(cx, E_COALESCE, t);
+                add_arg(cx, key, lc);
+                add_arg(cx, key, rc);
+            } else {
+                key = f->join == JOIN_RIGHT ? rc : lc;
+                t = key->type;
+            }
+            p->exprs[p->nexprs++] = key;
+            const char *kname = f->join == JOIN_RIGHT ? r.sc.c[ri].name : l.sc.c[li].name;
+            tbml_schema_add(&p->schema, kname, t, 1);
+            scope_add(cx->a, &ns, NULL, kname, t, 0, NULL, 0);
             out->sc.c[li].hidden = 1;
-            out->sc.c[nl + ri].hidden = 1;
+            if (nl + ri < n) out->sc.c[nl + ri].hidden = 1;
         }
         for (int i = 0; i < n; i++) {
             p->exprs[p->nexprs++] = mk_col(cx, i, out->sc.c[i].type);
             tbml_schema_add(&p->schema, j->schema.fields[i].name, j->schema.fields[i].type, 1);
-            scope_add(cx->a, &ns, out->sc.c[i].qual, out->sc.c[i].name, out->sc.c[i].type, out->sc.c[i].hidden,
-                      out->sc.c[i].scan, out->sc.c[i].scan_col);
+            scope_add(cx->a, &ns, out->sc.c[i].qual, out->sc.c[i].name, out->sc.c[i].type,
+                      out->sc.c[i].hidden, out->sc.c[i].scan, out->sc.c[i].scan_col);
         }
         p->est_rows = j->est_rows;
         out->sc = ns;
@@ -1180,7 +1240,8 @@ static tbml_status plan_join(sql_ctx *cx, const ast_from *f, rel *out)
 static tbml_status plan_from(sql_ctx *cx, const ast_from *f, rel *out)
 {
     switch (f->kind) {
-    case FROM_TABLE: return plan_table(cx, f, out);
+    case FROM_TABLE:
+        return plan_table(cx, f, out);
     case FROM_SUBQ: {
         tbml_status st = plan_query_logical(cx, f->subq, out);
         if (st) return st;
@@ -1190,7 +1251,8 @@ static tbml_status plan_from(sql_ctx *cx, const ast_from *f, rel *out)
         }
         return TBML_OK;
     }
-    default: return plan_join(cx, f, out);
+    default:
+        return plan_join(cx, f, out);
     }
 }
 
@@ -1228,16 +1290,21 @@ static sql_plan *distinct(sql_ctx *cx, sql_plan *child)
     return p;
 }
 
-static int item_is_star(const ast_item *it) { return it->expr->kind == A_STAR; }
+static int item_is_star(const ast_item *it)
+{
+    return it->expr->kind == A_STAR;
+}
 
 /* ORDER BY k: an ordinal, or a name of the select list, or NULL. */
-static tbml_status order_ref(sql_ctx *cx, const ast_order *o, const scope *outs, int nvisible, int *col)
+static tbml_status order_ref(sql_ctx *cx, const ast_order *o, const scope *outs, int nvisible,
+                             int *col)
 {
     *col = -1;
     const ast_expr *e = o->expr;
     if (e->kind == A_INT) {
         if (e->ival < 1 || e->ival > nvisible)
-            return sql_error_at(TBML_E_ARG, cx->src, e->pos, "ORDER BY position %lld is not in the select list (1 to %d)",
+            return sql_error_at(TBML_E_ARG, cx->src, e->pos,
+                                "ORDER BY position %lld is not in the select list (1 to %d)",
                                 (long long)e->ival, nvisible);
         *col = (int)e->ival - 1;
         return TBML_OK;
@@ -1250,6 +1317,45 @@ static tbml_status order_ref(sql_ctx *cx, const ast_order *o, const scope *outs,
             }
     }
     return TBML_OK;
+}
+
+/* HAVING may name a select-list alias (HAVING n > 1 for count(*) AS n), as Spark allows: such a
+ * name, when no input column has it, stands for the aliased expression. */
+static const ast_expr *subst_aliases(sql_ctx *cx, const ast_expr *e, const ast_select *s,
+                                     const scope *in)
+{
+    if (e->kind == A_COLUMN && !e->qual) {
+        for (int k = 0; k < in->n; k++)
+            if (strcasecmp(in->c[k].name, e->name) == 0) return e;
+        for (int k = 0; k < s->nitems; k++)
+            if (s->items[k].alias && strcasecmp(s->items[k].alias, e->name) == 0)
+                return s->items[k].expr;
+        return e;
+    }
+    if (e->nargs == 0 || e->kind == A_IN_SUBQ || e->kind == A_EXISTS || e->kind == A_SUBQUERY) {
+        if (e->kind == A_IN_SUBQ) {
+            const ast_expr *a0 = subst_aliases(cx, e->args[0], s, in);
+            if (a0 == e->args[0]) return e;
+            ast_expr *c = sql_alloc(cx->a, sizeof(*c));
+            *c = *e;
+            c->args = sql_alloc(cx->a, sizeof(ast_expr *));
+            c->args[0] = (ast_expr *)a0;
+            return c;
+        }
+        return e;
+    }
+    ast_expr *c = NULL;
+    for (int i = 0; i < e->nargs; i++) {
+        const ast_expr *a = subst_aliases(cx, e->args[i], s, in);
+        if (a != e->args[i] && !c) {
+            c = sql_alloc(cx->a, sizeof(*c));
+            *c = *e;
+            c->args = sql_alloc(cx->a, (size_t)e->nargs * sizeof(ast_expr *));
+            memcpy(c->args, e->args, (size_t)e->nargs * sizeof(ast_expr *));
+        }
+        if (c) c->args[i] = (ast_expr *)a;
+    }
+    return c ? c : e;
 }
 
 static tbml_status plan_select(sql_ctx *cx, const ast_query *q, rel *out)
@@ -1316,11 +1422,13 @@ static tbml_status plan_select(sql_ctx *cx, const ast_query *q, rel *out)
             /* GROUP BY 1 and GROUP BY alias, as Spark allows */
             if (ge->kind == A_INT) {
                 if (ge->ival < 1 || ge->ival > s->nitems || item_is_star(&s->items[ge->ival - 1]))
-                    return sql_error_at(TBML_E_ARG, cx->src, ge->pos, "GROUP BY position %lld is not in the select list",
+                    return sql_error_at(TBML_E_ARG, cx->src, ge->pos,
+                                        "GROUP BY position %lld is not in the select list",
                                         (long long)ge->ival);
                 ge = s->items[ge->ival - 1].expr;
                 if (contains_agg(ge))
-                    return sql_error_at(TBML_E_ARG, cx->src, s->group[i]->pos, "GROUP BY cannot refer to an aggregate");
+                    return sql_error_at(TBML_E_ARG, cx->src, s->group[i]->pos,
+                                        "GROUP BY cannot refer to an aggregate");
             } else if (ge->kind == A_COLUMN && !ge->qual) {
                 int found = 0;
                 for (int k = 0; k < from.sc.n; k++)
@@ -1345,7 +1453,8 @@ static tbml_status plan_select(sql_ctx *cx, const ast_query *q, rel *out)
             const char *qual = it->expr->qual;
             int any = 0;
             if (has_agg)
-                return sql_error_at(TBML_E_ARG, cx->src, it->expr->pos, "'*' cannot be used with GROUP BY or aggregates");
+                return sql_error_at(TBML_E_ARG, cx->src, it->expr->pos,
+                                    "'*' cannot be used with GROUP BY or aggregates");
             for (int k = 0; k < from.sc.n; k++) {
                 scol *c = &from.sc.c[k];
                 if (c->hidden) continue;
@@ -1359,8 +1468,8 @@ static tbml_status plan_select(sql_ctx *cx, const ast_query *q, rel *out)
                 any = 1;
             }
             if (!any && qual)
-                return sql_error_at(TBML_E_NOTFOUND, cx->src, it->expr->pos, "cannot resolve '%s.*': no table or alias %s",
-                                    qual, qual);
+                return sql_error_at(TBML_E_NOTFOUND, cx->src, it->expr->pos,
+                                    "cannot resolve '%s.*': no table or alias %s", qual, qual);
             continue;
         }
         GROW();
@@ -1369,7 +1478,8 @@ static tbml_status plan_select(sql_ctx *cx, const ast_query *q, rel *out)
             names[n] = it->alias;
         else if (it->expr->kind == A_COLUMN && exprs[n]->kind == E_COL && !has_agg)
             names[n] = (char *)from.sc.c[exprs[n]->col].name;
-        else if (it->expr->kind == A_COLUMN && has_agg && exprs[n]->kind == E_COL && b.gexprs[exprs[n]->col]->kind == E_COL)
+        else if (it->expr->kind == A_COLUMN && has_agg && exprs[n]->kind == E_COL &&
+                 b.gexprs[exprs[n]->col]->kind == E_COL)
             names[n] = (char *)from.sc.c[b.gexprs[exprs[n]->col]->col].name;
         else
             names[n] = sql_ast_name(cx->a, it->expr);
@@ -1380,7 +1490,7 @@ static tbml_status plan_select(sql_ctx *cx, const ast_query *q, rel *out)
     sql_expr *having = NULL;
     if (s->having) {
         b.clause = "HAVING";
-        if ((st = bind(&b, s->having, &having))) return st;
+        if ((st = bind(&b, subst_aliases(cx, s->having, s, &from.sc), &having))) return st;
         if ((st = want_bool(&b, s->having, &having, "the HAVING condition"))) return st;
     }
     /* ORDER BY: select-list references, or expressions carried as hidden columns */
@@ -1395,8 +1505,9 @@ static tbml_status plan_select(sql_ctx *cx, const ast_query *q, rel *out)
             if (expr_eq(exprs[k], e)) ocol[i] = k;
         if (ocol[i] >= 0) continue;
         if (s->distinct)
-            return sql_error_at(TBML_E_ARG, cx->src, q->order[i].expr->pos,
-                                "with SELECT DISTINCT, ORDER BY expressions must appear in the select list");
+            return sql_error_at(
+                TBML_E_ARG, cx->src, q->order[i].expr->pos,
+                "with SELECT DISTINCT, ORDER BY expressions must appear in the select list");
         GROW();
         exprs[n] = e;
         names[n] = sql_printf(cx->a, "__order%d", i);
@@ -1454,7 +1565,8 @@ static tbml_status plan_select(sql_ctx *cx, const ast_query *q, rel *out)
             so->sort_cols[i] = ocol[i];
             so->sort_desc[i] = q->order[i].desc;
             /* Spark: NULLS FIRST for ASC, NULLS LAST for DESC unless said */
-            so->sort_nulls_first[i] = q->order[i].nulls ? q->order[i].nulls == 1 : !q->order[i].desc;
+            so->sort_nulls_first[i] =
+                q->order[i].nulls ? q->order[i].nulls == 1 : !q->order[i].desc;
         }
         so->limit = q->limit;
         so->est_rows = p->est_rows;
@@ -1564,7 +1676,8 @@ static tbml_status plan_union(sql_ctx *cx, const ast_query *q, rel *out)
             }
             so->sort_cols[i] = col;
             so->sort_desc[i] = q->order[i].desc;
-            so->sort_nulls_first[i] = q->order[i].nulls ? q->order[i].nulls == 1 : !q->order[i].desc;
+            so->sort_nulls_first[i] =
+                q->order[i].nulls ? q->order[i].nulls == 1 : !q->order[i].desc;
         }
         if (n > nc) u = project(cx, u, ex, nm, n);
         set_child(so, 0, u);
@@ -1687,11 +1800,14 @@ static sql_plan *optimize_join(sql_ctx *cx, sql_plan *j)
         col_range(e, &lo, &hi);
         /* the ON condition of an outer join filters only the side that is not preserved */
         int left_only = hi >= 0 && hi < nl, right_only = lo >= nl;
-        if (left_only && (jt == JOIN_INNER || jt == JOIN_RIGHT || jt == JOIN_SEMI || jt == JOIN_ANTI) && jt != JOIN_ANTI) {
+        if (left_only &&
+            (jt == JOIN_INNER || jt == JOIN_RIGHT || jt == JOIN_SEMI || jt == JOIN_ANTI) &&
+            jt != JOIN_ANTI) {
             sql_push(cx->a, (void ***)&lpush, &nlp, &c1, e);
             continue;
         }
-        if (right_only && (jt == JOIN_INNER || jt == JOIN_LEFT || jt == JOIN_SEMI || jt == JOIN_ANTI)) {
+        if (right_only &&
+            (jt == JOIN_INNER || jt == JOIN_LEFT || jt == JOIN_SEMI || jt == JOIN_ANTI)) {
             sql_push(cx->a, (void ***)&rpush, &nrp, &c2, shift(cx, e, -nl));
             continue;
         }
@@ -1733,7 +1849,8 @@ static sql_plan *optimize(sql_ctx *cx, sql_plan *p)
             int lo = -1, hi = -1;
             col_range(cs[i], &lo, &hi);
             if (jt == JOIN_INNER) {
-                j->residual = j->residual ? and_all(cx, (sql_expr *[]){j->residual, cs[i]}, 2) : cs[i];
+                j->residual =
+                    j->residual ? and_all(cx, (sql_expr *[]){j->residual, cs[i]}, 2) : cs[i];
             } else if (hi >= 0 && hi < nl && jt != JOIN_RIGHT && jt != JOIN_FULL) {
                 sql_push(cx->a, (void ***)&lp, &nlp, &c1, cs[i]);
             } else if (lo >= nl && jt == JOIN_RIGHT) {
@@ -1779,7 +1896,8 @@ static void prune(sql_ctx *cx, sql_plan *p, const uint8_t *need)
         for (int i = 0; i < p->schema.nfields; i++)
             p->used[i] = need[i];
         return;
-    case P_VALUES: return;
+    case P_VALUES:
+        return;
     case P_PROJECT:
         for (int i = 0; i < p->nexprs; i++) {
             if (need[i]) {
@@ -1894,14 +2012,20 @@ static sql_plan *physical(sql_ctx *cx, sql_plan *p)
             const sql_agg *g = &p->aggs[i];
             switch (g->fn) {
             case AGG_COUNT:
-            case AGG_COUNT_STAR: tbml_schema_add(&part->schema, "cnt", TBML_TYPE_INT64, 0); break;
-            case AGG_SUM: tbml_schema_add(&part->schema, "sum", g->out_type, 1); break;
+            case AGG_COUNT_STAR:
+                tbml_schema_add(&part->schema, "cnt", TBML_TYPE_INT64, 0);
+                break;
+            case AGG_SUM:
+                tbml_schema_add(&part->schema, "sum", g->out_type, 1);
+                break;
             case AGG_AVG:
                 tbml_schema_add(&part->schema, "sum", TBML_TYPE_DOUBLE, 1);
                 tbml_schema_add(&part->schema, "cnt", TBML_TYPE_INT64, 0);
                 break;
             case AGG_MIN:
-            case AGG_MAX: tbml_schema_add(&part->schema, "v", g->out_type, 1); break;
+            case AGG_MAX:
+                tbml_schema_add(&part->schema, "v", g->out_type, 1);
+                break;
             case AGG_STDDEV:
                 tbml_schema_add(&part->schema, "cnt", TBML_TYPE_INT64, 0);
                 tbml_schema_add(&part->schema, "mean", TBML_TYPE_DOUBLE, 1);
@@ -1909,7 +2033,8 @@ static sql_plan *physical(sql_ctx *cx, sql_plan *p)
                 break;
             }
         }
-        sql_plan *x = p->nkeys ? hash_exchange_keys(cx, part, keys, p->nkeys) : exchange(cx, part, EXCH_GATHER);
+        sql_plan *x = p->nkeys ? hash_exchange_keys(cx, part, keys, p->nkeys)
+                               : exchange(cx, part, EXCH_GATHER);
         p->child[0] = x;
         p->mode = AGG_FINAL;
         return p;
@@ -1920,7 +2045,8 @@ static sql_plan *physical(sql_ctx *cx, sql_plan *p)
         int jt = p->join_type;
         p->build_side = 1;
         if (single) return p;
-        if (thr >= 0 && rb <= (double)thr && (jt == JOIN_INNER || jt == JOIN_LEFT || jt == JOIN_SEMI || jt == JOIN_ANTI)) {
+        if (thr >= 0 && rb <= (double)thr &&
+            (jt == JOIN_INNER || jt == JOIN_LEFT || jt == JOIN_SEMI || jt == JOIN_ANTI)) {
             p->broadcast = 1;
             p->child[1] = exchange(cx, r, EXCH_BROADCAST);
         } else if (thr >= 0 && lb <= (double)thr && (jt == JOIN_INNER || jt == JOIN_RIGHT)) {
@@ -1965,7 +2091,8 @@ static sql_plan *physical(sql_ctx *cx, sql_plan *p)
         p->child[0] = exchange(cx, local, EXCH_GATHER);
         return p;
     }
-    default: return p;
+    default:
+        return p;
     }
 }
 
@@ -1981,7 +2108,6 @@ tbml_status sql_plan_query(sql_ctx *cx, const ast_query *q, sql_plan **out)
     *out = physical(cx, p);
     return TBML_OK;
 }
-
 
 /* ---- EXPLAIN ---- */
 typedef struct {
@@ -2008,7 +2134,8 @@ static void xadd(xbuf *b, const char *fmt, ...)
 
 static void explain_rec(xbuf *b, const sql_plan *p, int depth)
 {
-    static const char *jn[] = {"Inner", "LeftOuter", "RightOuter", "FullOuter", "LeftSemi", "LeftAnti", "Cross"};
+    static const char *jn[] = {"Inner",    "LeftOuter", "RightOuter", "FullOuter",
+                               "LeftSemi", "LeftAnti",  "Cross"};
     static const char *an[] = {"count(1)", "count", "sum", "avg", "min", "max", "stddev"};
     xadd(b, "%*s%s", depth * 2, "", depth ? "+- " : "");
     switch (p->kind) {
@@ -2023,8 +2150,12 @@ static void explain_rec(xbuf *b, const sql_plan *p, int depth)
         xadd(b, "]");
         break;
     }
-    case P_VALUES: xadd(b, "OneRowRelation"); break;
-    case P_FILTER: xadd(b, "Filter"); break;
+    case P_VALUES:
+        xadd(b, "OneRowRelation");
+        break;
+    case P_FILTER:
+        xadd(b, "Filter");
+        break;
     case P_PROJECT: {
         xadd(b, "Project [");
         for (int i = 0; i < p->schema.nfields; i++)
@@ -2034,15 +2165,20 @@ static void explain_rec(xbuf *b, const sql_plan *p, int depth)
     }
     case P_AGG: {
         xadd(b, "HashAggregate(%s, keys=%d, functions=[",
-             p->mode == AGG_PARTIAL ? "partial" : p->mode == AGG_FINAL ? "final" : "complete", p->nkeys);
+             p->mode == AGG_PARTIAL ? "partial"
+             : p->mode == AGG_FINAL ? "final"
+                                    : "complete",
+             p->nkeys);
         for (int i = 0; i < p->naggs; i++)
-            xadd(b, "%s%s%s", i ? ", " : "", an[p->aggs[i].fn], p->aggs[i].distinct ? "(DISTINCT)" : "");
+            xadd(b, "%s%s%s", i ? ", " : "", an[p->aggs[i].fn],
+                 p->aggs[i].distinct ? "(DISTINCT)" : "");
         xadd(b, "])");
         break;
     }
     case P_JOIN:
-        xadd(b, "%s %s, keys=%d%s, build=%s", p->broadcast ? "BroadcastHashJoin" : "ShuffledHashJoin",
-             jn[p->join_type], p->njkeys, p->residual ? ", with condition" : "", p->build_side ? "right" : "left");
+        xadd(b, "%s %s, keys=%d%s, build=%s",
+             p->broadcast ? "BroadcastHashJoin" : "ShuffledHashJoin", jn[p->join_type], p->njkeys,
+             p->residual ? ", with condition" : "", p->build_side ? "right" : "left");
         break;
     case P_SORT:
         if (p->limit >= 0)
@@ -2050,10 +2186,15 @@ static void explain_rec(xbuf *b, const sql_plan *p, int depth)
         else
             xadd(b, "Sort(keys=%d)", p->nsort);
         break;
-    case P_LIMIT: xadd(b, "Limit %lld", (long long)p->limit); break;
-    case P_UNION: xadd(b, "Union"); break;
+    case P_LIMIT:
+        xadd(b, "Limit %lld", (long long)p->limit);
+        break;
+    case P_UNION:
+        xadd(b, "Union");
+        break;
     case P_EXCHANGE: {
-        static const char *xn[] = {"hashpartitioning", "rangepartitioning", "BroadcastExchange", "SinglePartition"};
+        static const char *xn[] = {"hashpartitioning", "rangepartitioning", "BroadcastExchange",
+                                   "SinglePartition"};
         xadd(b, "Exchange %s", xn[p->exch]);
         if (p->exch == EXCH_HASH) xadd(b, "(keys=%d)", p->nhkeys);
         break;

@@ -32,7 +32,7 @@ struct tbml_session {
 
 struct tbml_df {
     tbml_session_t *s;
-    char *sql;          /* the query, for composing DataFrame operations */
+    char *sql; /* the query, for composing DataFrame operations */
     sql_arena arena;
     sql_ctx cx;
     sql_plan *plan;     /* a query */
@@ -77,7 +77,10 @@ void tbml_session_free(tbml_session_t *s)
     tbml_free(s);
 }
 
-int tbml_session_threads(const tbml_session_t *s) { return s->nthreads; }
+int tbml_session_threads(const tbml_session_t *s)
+{
+    return s->nthreads;
+}
 
 tbml_status tbml_session_set_conf(tbml_session_t *s, const char *key, const char *value)
 {
@@ -96,9 +99,14 @@ tbml_status tbml_session_set_conf(tbml_session_t *s, const char *key, const char
             /* "10MB", "1g": JVM-style sizes */
             double d = strtod(value, &end);
             char u = (char)tolower((unsigned char)*end);
-            double mul = u == 'k' ? 1024.0 : u == 'm' ? 1048576.0 : u == 'g' ? 1073741824.0 : u == 'b' ? 1 : 0;
+            double mul = u == 'k'   ? 1024.0
+                         : u == 'm' ? 1048576.0
+                         : u == 'g' ? 1073741824.0
+                         : u == 'b' ? 1
+                                    : 0;
             if (end == value || mul == 0 || d < 0)
-                return tbml_error(TBML_E_ARG, "%s must be a size in bytes or -1, not '%s'", key, value);
+                return tbml_error(TBML_E_ARG, "%s must be a size in bytes or -1, not '%s'", key,
+                                  value);
             size = (int64_t)(d * mul);
         }
         s->broadcast_threshold = size;
@@ -156,14 +164,33 @@ char *sql_session_view_names(tbml_session_t *s)
     return r;
 }
 
-tbml_pool_t *sql_session_pool(tbml_session_t *s) { return s->pool; }
-int sql_session_partitions(tbml_session_t *s) { return s->nparts; }
-int64_t sql_session_broadcast_threshold(tbml_session_t *s) { return s->broadcast_threshold; }
-int sql_session_serialize(tbml_session_t *s) { return s->serialize; }
-const void *sql_session_exchange(tbml_session_t *s) { return s->exchange; }
-void sql_session_set_exchange(tbml_session_t *s, const void *backend) { s->exchange = backend; }
+tbml_pool_t *sql_session_pool(tbml_session_t *s)
+{
+    return s->pool;
+}
+int sql_session_partitions(tbml_session_t *s)
+{
+    return s->nparts;
+}
+int64_t sql_session_broadcast_threshold(tbml_session_t *s)
+{
+    return s->broadcast_threshold;
+}
+int sql_session_serialize(tbml_session_t *s)
+{
+    return s->serialize;
+}
+const void *sql_session_exchange(tbml_session_t *s)
+{
+    return s->exchange;
+}
+void sql_session_set_exchange(tbml_session_t *s, const void *backend)
+{
+    s->exchange = backend;
+}
 
-void sql_session_progress(tbml_session_t *s, int stage, int nstages, int64_t rows, int64_t bytes, int done)
+void sql_session_progress(tbml_session_t *s, int stage, int nstages, int64_t rows, int64_t bytes,
+                          int done)
 {
     if (s->progress_fn) s->progress_fn(s->progress_ctx, stage, nstages, rows, bytes, done);
 }
@@ -178,12 +205,14 @@ static void bury(tbml_session_t *s, tbml_table *t)
     s->graveyard[s->ngrave++] = t;
 }
 
-static tbml_status put_view(tbml_session_t *s, const char *name, tbml_table *table, const char *sql, int replace)
+static tbml_status put_view(tbml_session_t *s, const char *name, tbml_table *table, const char *sql,
+                            int replace)
 {
     int i = view_index(s, name);
     if (i >= 0 && !replace) {
         tbml_table_free(table);
-        return tbml_error(TBML_E_ARG, "temporary view '%s' already exists (use CREATE OR REPLACE)", name);
+        return tbml_error(TBML_E_ARG, "temporary view '%s' already exists (use CREATE OR REPLACE)",
+                          name);
     }
     sql_view *v = tbml_calloc(1, sizeof(*v));
     v->name = tbml_strdup(name);
@@ -203,7 +232,8 @@ static tbml_status put_view(tbml_session_t *s, const char *name, tbml_table *tab
     return TBML_OK;
 }
 
-tbml_status tbml_session_register(tbml_session_t *s, const char *name, tbml_table *table, int replace)
+tbml_status tbml_session_register(tbml_session_t *s, const char *name, tbml_table *table,
+                                  int replace)
 {
     return put_view(s, name, table, NULL, replace);
 }
@@ -275,22 +305,34 @@ static tbml_status create_view_using(tbml_session_t *s, const ast_stmt *st, cons
             return sql_error_at(ret, src, st->pos, "%s", tbml_errmsg());
     }
     const char *fmt = st->format;
-    int kind = strcasecmp(fmt, "json") == 0 ? 0 : strcasecmp(fmt, "csv") == 0 ? 1 : strcasecmp(fmt, "text") == 0 ? 2 : -1;
+    int kind = strcasecmp(fmt, "json") == 0   ? 0
+               : strcasecmp(fmt, "csv") == 0  ? 1
+               : strcasecmp(fmt, "text") == 0 ? 2
+                                              : -1;
     if (kind < 0)
-        return sql_error_at(TBML_E_UNSUPPORTED, src, st->pos, "data source '%s' is not supported (json, csv, text)", fmt);
-    if (!path) return sql_error_at(TBML_E_ARG, src, st->pos, "CREATE TEMP VIEW %s USING %s needs OPTIONS (path '...')", st->name, fmt);
+        return sql_error_at(TBML_E_UNSUPPORTED, src, st->pos,
+                            "data source '%s' is not supported (json, csv, text)", fmt);
+    if (!path)
+        return sql_error_at(TBML_E_ARG, src, st->pos,
+                            "CREATE TEMP VIEW %s USING %s needs OPTIONS (path '...')", st->name,
+                            fmt);
     if (sql_session_find_view(s, st->name) && !st->replace) {
         if (st->if_exists) return TBML_OK;
-        return tbml_error(TBML_E_ARG, "temporary view '%s' already exists (use CREATE OR REPLACE)", st->name);
+        return tbml_error(TBML_E_ARG, "temporary view '%s' already exists (use CREATE OR REPLACE)",
+                          st->name);
     }
     tbml_key_t *key = NULL;
     if (keyfile) {
-        if (!s->key_fn) return tbml_error(TBML_E_KEY, "view %s: no way to load key file %s in this session", st->name, keyfile);
+        if (!s->key_fn)
+            return tbml_error(TBML_E_KEY, "view %s: no way to load key file %s in this session",
+                              st->name, keyfile);
         if ((ret = s->key_fn(s->key_ctx, keyfile, &key))) return ret;
         o.key = key;
     }
     tbml_table *t = NULL;
-    ret = kind == 0 ? tbml_read_json(path, &o, &t) : kind == 1 ? tbml_read_csv(path, &o, &t) : tbml_read_text(path, &o, &t);
+    ret = kind == 0   ? tbml_read_json(path, &o, &t)
+          : kind == 1 ? tbml_read_csv(path, &o, &t)
+                      : tbml_read_text(path, &o, &t);
     tbml_key_free(key);
     if (ret) return ret;
     return put_view(s, st->name, t, NULL, 1);
@@ -325,7 +367,9 @@ static tbml_status run_stmt(tbml_session_t *s, const char *sql, tbml_df_t **out)
     case ST_CREATE_VIEW: {
         if (sql_session_find_view(s, st->name) && !st->replace) {
             if (st->if_exists) goto empty;
-            ret = sql_error_at(TBML_E_ARG, sql, st->pos, "temporary view '%s' already exists (use CREATE OR REPLACE)", st->name);
+            ret = sql_error_at(TBML_E_ARG, sql, st->pos,
+                               "temporary view '%s' already exists (use CREATE OR REPLACE)",
+                               st->name);
             goto fail;
         }
         /* plan it now so errors show at creation, as Spark does */
@@ -345,7 +389,8 @@ static tbml_status run_stmt(tbml_session_t *s, const char *sql, tbml_df_t **out)
     case ST_DROP_VIEW:
         if (!sql_session_find_view(s, st->name)) {
             if (st->if_exists) goto empty;
-            ret = sql_error_at(TBML_E_NOTFOUND, sql, st->pos, "temporary view '%s' not found", st->name);
+            ret = sql_error_at(TBML_E_NOTFOUND, sql, st->pos, "temporary view '%s' not found",
+                               st->name);
             goto fail;
         }
         if ((ret = tbml_session_drop(s, st->name))) goto fail;
@@ -364,7 +409,8 @@ static tbml_status run_stmt(tbml_session_t *s, const char *sql, tbml_df_t **out)
         sql_view *v = sql_session_find_view(s, st->name);
         if (!v) {
             char *names = sql_session_view_names(s);
-            ret = sql_error_at(TBML_E_NOTFOUND, sql, st->pos, "table or view not found: %s; known views: %s", st->name,
+            ret = sql_error_at(TBML_E_NOTFOUND, sql, st->pos,
+                               "table or view not found: %s; known views: %s", st->name,
                                names[0] ? names : "(none)");
             tbml_free(names);
             goto fail;
@@ -463,7 +509,8 @@ tbml_status tbml_df_from_table(tbml_session_t *s, tbml_table *table, tbml_df_t *
 static tbml_status compose(const tbml_df_t *df, const char *head, const char *user, const char *mid,
                            const char *tail, tbml_df_t **out)
 {
-    if (!df->sql) return tbml_error(TBML_E_ARG, "this DataFrame holds a command's output, not a query");
+    if (!df->sql)
+        return tbml_error(TBML_E_ARG, "this DataFrame holds a command's output, not a query");
     size_t n = strlen(head) + strlen(user) + strlen(mid) + strlen(df->sql) + strlen(tail) + 64;
     char *q = tbml_malloc(n);
     snprintf(q, n, "%s%s%s(%s) AS __df%s", head, user, mid, df->sql, tail);
@@ -472,7 +519,8 @@ static tbml_status compose(const tbml_df_t *df, const char *head, const char *us
     return st;
 }
 
-static tbml_status compose_tail(const tbml_df_t *df, const char *clause, const char *user, tbml_df_t **out)
+static tbml_status compose_tail(const tbml_df_t *df, const char *clause, const char *user,
+                                tbml_df_t **out)
 {
     size_t n = strlen(clause) + strlen(user) + 4;
     char *t = tbml_malloc(n);
@@ -520,7 +568,8 @@ tbml_status tbml_df_group_count(const tbml_df_t *df, const char *cols, tbml_df_t
 
 tbml_status tbml_df_create_temp_view(const tbml_df_t *df, const char *name)
 {
-    if (!df->sql) return tbml_error(TBML_E_ARG, "this DataFrame holds a command's output, not a query");
+    if (!df->sql)
+        return tbml_error(TBML_E_ARG, "this DataFrame holds a command's output, not a query");
     /* validate the name as the parser would see it */
     for (const char *p = name; *p; p++)
         if (!(isalnum((unsigned char)*p) || *p == '_'))
@@ -580,7 +629,8 @@ tbml_status tbml_df_print_schema(const tbml_df_t *df, FILE *f)
 
 tbml_status tbml_df_explain(const tbml_df_t *df, char **out)
 {
-    if (!df->plan) return tbml_error(TBML_E_ARG, "this DataFrame holds a command's output, not a query");
+    if (!df->plan)
+        return tbml_error(TBML_E_ARG, "this DataFrame holds a command's output, not a query");
     sql_plan_explain(df->plan, out);
     return TBML_OK;
 }

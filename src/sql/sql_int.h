@@ -44,28 +44,49 @@ SQL_HIDDEN tbml_status sql_tokenize(sql_arena *a, const char *src, sql_token **o
 
 /* ---- parser.c: the AST ---- */
 typedef enum {
-    A_NULL, A_INT, A_DOUBLE, A_STRING, A_BOOL, A_DATE, A_TIMESTAMP,
-    A_COLUMN,  /* qual.name */
-    A_STAR,    /* * or qual.* */
-    A_UNARY,   /* op: OP_NEG, OP_NOT */
-    A_BINARY,  /* op */
-    A_FUNC,    /* name(args), distinct, star_arg for count(*) */
-    A_CASE,    /* args: [operand] (when, then)* [else] */
-    A_CAST,    /* args[0] AS type */
-    A_BETWEEN, /* args: x, lo, hi; negated */
-    A_IN_LIST, /* args: x, items...; negated */
-    A_IN_SUBQ, /* args[0] IN (subq); negated */
-    A_EXISTS,  /* subq; negated */
-    A_SUBQUERY,/* scalar subquery */
-    A_IS_NULL, /* negated */
-    A_LIKE,    /* args: x, pattern; negated */
-    A_INDEX,   /* args[0][args[1]] */
+    A_NULL,
+    A_INT,
+    A_DOUBLE,
+    A_STRING,
+    A_BOOL,
+    A_DATE,
+    A_TIMESTAMP,
+    A_COLUMN,   /* qual.name */
+    A_STAR,     /* * or qual.* */
+    A_UNARY,    /* op: OP_NEG, OP_NOT */
+    A_BINARY,   /* op */
+    A_FUNC,     /* name(args), distinct, star_arg for count(*) */
+    A_CASE,     /* args: [operand] (when, then)* [else] */
+    A_CAST,     /* args[0] AS type */
+    A_BETWEEN,  /* args: x, lo, hi; negated */
+    A_IN_LIST,  /* args: x, items...; negated */
+    A_IN_SUBQ,  /* args[0] IN (subq); negated */
+    A_EXISTS,   /* subq; negated */
+    A_SUBQUERY, /* scalar subquery */
+    A_IS_NULL,  /* negated */
+    A_LIKE,     /* args: x, pattern; negated */
+    A_INDEX,    /* args[0][args[1]] */
 } ast_kind;
 
 enum {
-    OP_ADD, OP_SUB, OP_MUL, OP_DIV, OP_MOD, OP_IDIV, /* arithmetic: + - * / % div */
-    OP_EQ, OP_NE, OP_LT, OP_LE, OP_GT, OP_GE, OP_NSEQ, /* comparison; NSEQ is <=> */
-    OP_AND, OP_OR, OP_CONCAT, OP_NEG, OP_NOT
+    OP_ADD,
+    OP_SUB,
+    OP_MUL,
+    OP_DIV,
+    OP_MOD,
+    OP_IDIV, /* arithmetic: + - * / % div */
+    OP_EQ,
+    OP_NE,
+    OP_LT,
+    OP_LE,
+    OP_GT,
+    OP_GE,
+    OP_NSEQ, /* comparison; NSEQ is <=> */
+    OP_AND,
+    OP_OR,
+    OP_CONCAT,
+    OP_NEG,
+    OP_NOT
 };
 
 struct ast_query;
@@ -129,8 +150,15 @@ typedef struct ast_query {
     int64_t limit; /* -1: none */
 } ast_query;
 
-enum { ST_QUERY, ST_CREATE_VIEW, ST_CREATE_VIEW_USING, ST_DROP_VIEW, ST_SHOW_TABLES, ST_EXPLAIN,
-       ST_DESCRIBE };
+enum {
+    ST_QUERY,
+    ST_CREATE_VIEW,
+    ST_CREATE_VIEW_USING,
+    ST_DROP_VIEW,
+    ST_SHOW_TABLES,
+    ST_EXPLAIN,
+    ST_DESCRIBE
+};
 typedef struct {
     int kind, pos;
     int replace, if_exists;
@@ -162,22 +190,58 @@ typedef struct {
 } sql_value;
 
 typedef enum {
-    E_COL, E_LIT, E_NEG, E_NOT, E_ARITH, E_CMP, E_AND, E_OR, E_ISNULL, E_ISNOTNULL, E_LIKE,
-    E_INLIST, E_INSET, E_CASE, E_CAST, E_COALESCE, E_FN
+    E_COL,
+    E_LIT,
+    E_NEG,
+    E_NOT,
+    E_ARITH,
+    E_CMP,
+    E_AND,
+    E_OR,
+    E_ISNULL,
+    E_ISNOTNULL,
+    E_LIKE,
+    E_INLIST,
+    E_INSET,
+    E_CASE,
+    E_CAST,
+    E_COALESCE,
+    E_FN
 } ex_kind;
 
 enum {
-    FN_LOWER, FN_UPPER, FN_LENGTH, FN_SUBSTR, FN_TRIM, FN_LTRIM, FN_RTRIM, FN_CONCAT,
-    FN_SPLIT, FN_SPLIT_AT, FN_SPLIT_SIZE, FN_YEAR, FN_MONTH, FN_DAY, FN_TO_DATE, FN_ABS,
-    FN_ROUND, FN_FLOOR, FN_CEIL, FN_SQRT, FN_NULLIF, FN_REPLACE, FN_INSTR, FN_SIGN
+    FN_LOWER,
+    FN_UPPER,
+    FN_LENGTH,
+    FN_SUBSTR,
+    FN_TRIM,
+    FN_LTRIM,
+    FN_RTRIM,
+    FN_CONCAT,
+    FN_SPLIT,
+    FN_SPLIT_AT,
+    FN_SPLIT_SIZE,
+    FN_YEAR,
+    FN_MONTH,
+    FN_DAY,
+    FN_TO_DATE,
+    FN_ABS,
+    FN_ROUND,
+    FN_FLOOR,
+    FN_CEIL,
+    FN_SQRT,
+    FN_NULLIF,
+    FN_REPLACE,
+    FN_INSTR,
+    FN_SIGN
 };
 
 typedef struct sql_vset sql_vset;
 typedef struct sql_expr {
     ex_kind kind;
     tbml_type type;
-    int op;    /* E_ARITH, E_CMP, E_FN */
-    int col;   /* E_COL */
+    int op;  /* E_ARITH, E_CMP, E_FN */
+    int col; /* E_COL */
     sql_value lit;
     struct sql_expr **args;
     int nargs;
@@ -254,7 +318,16 @@ SQL_HIDDEN int64_t sql_batch_size(const tbml_batch *b); /* bytes, for progress a
 
 /* ---- plans (planner.c) and their execution (exec.c and the op_*.c operators) ---- */
 typedef enum {
-    P_SCAN, P_VALUES, P_FILTER, P_PROJECT, P_AGG, P_JOIN, P_SORT, P_LIMIT, P_UNION, P_EXCHANGE
+    P_SCAN,
+    P_VALUES,
+    P_FILTER,
+    P_PROJECT,
+    P_AGG,
+    P_JOIN,
+    P_SORT,
+    P_LIMIT,
+    P_UNION,
+    P_EXCHANGE
 } plan_kind;
 
 enum { AGG_COUNT_STAR, AGG_COUNT, AGG_SUM, AGG_AVG, AGG_MIN, AGG_MAX, AGG_STDDEV };

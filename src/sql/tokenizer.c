@@ -6,8 +6,14 @@
 #include <ctype.h>
 #include <string.h>
 
-static int is_ident_start(int c) { return isalpha(c) || c == '_' || c >= 0x80; }
-static int is_ident_char(int c) { return isalnum(c) || c == '_' || c >= 0x80; }
+static int is_ident_start(int c)
+{
+    return isalpha(c) || c == '_' || c >= 0x80;
+}
+static int is_ident_char(int c)
+{
+    return isalnum(c) || c == '_' || c >= 0x80;
+}
 
 tbml_status sql_tokenize(sql_arena *a, const char *src, sql_token **out, int *nout)
 {
@@ -66,7 +72,8 @@ tbml_status sql_tokenize(sql_arena *a, const char *src, sql_token **out, int *no
             size_t bn = 0;
             for (;;) {
                 if (i >= len)
-                    return sql_error_at(TBML_E_SYNTAX, src, (int)s, "unterminated quoted identifier");
+                    return sql_error_at(TBML_E_SYNTAX, src, (int)s,
+                                        "unterminated quoted identifier");
                 if (src[i] == '`') {
                     if (i + 1 < len && src[i + 1] == '`') {
                         buf[bn++] = '`';
@@ -103,11 +110,23 @@ tbml_status sql_tokenize(sql_arena *a, const char *src, sql_token **out, int *no
                 if (ch == '\\' && i + 1 < len) {
                     char e = src[i + 1];
                     switch (e) {
-                    case 'n': buf[bn++] = '\n'; break;
-                    case 't': buf[bn++] = '\t'; break;
-                    case 'r': buf[bn++] = '\r'; break;
-                    case '%': case '_': buf[bn++] = '\\'; buf[bn++] = e; break; /* LIKE escapes stay */
-                    default: buf[bn++] = e; break;
+                    case 'n':
+                        buf[bn++] = '\n';
+                        break;
+                    case 't':
+                        buf[bn++] = '\t';
+                        break;
+                    case 'r':
+                        buf[bn++] = '\r';
+                        break;
+                    case '%':
+                    case '_':
+                        buf[bn++] = '\\';
+                        buf[bn++] = e;
+                        break; /* LIKE escapes stay */
+                    default:
+                        buf[bn++] = e;
+                        break;
                     }
                     i += 2;
                     continue;

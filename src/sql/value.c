@@ -16,13 +16,22 @@ void sql_value_get(const tbml_column *c, int64_t row, sql_value *v)
     v->isnull = c->type == TBML_TYPE_NULL || tbml_column_is_null(c, row);
     if (v->isnull) return;
     switch (c->type) {
-    case TBML_TYPE_NULL: break;
-    case TBML_TYPE_BOOL: v->i = c->u8[row]; break;
+    case TBML_TYPE_NULL:
+        break;
+    case TBML_TYPE_BOOL:
+        v->i = c->u8[row];
+        break;
     case TBML_TYPE_INT64:
     case TBML_TYPE_DATE:
-    case TBML_TYPE_TIMESTAMP: v->i = c->i64[row]; break;
-    case TBML_TYPE_DOUBLE: v->f = c->f64[row]; break;
-    case TBML_TYPE_STRING: v->s = tbml_column_str(c, row, &v->n); break;
+    case TBML_TYPE_TIMESTAMP:
+        v->i = c->i64[row];
+        break;
+    case TBML_TYPE_DOUBLE:
+        v->f = c->f64[row];
+        break;
+    case TBML_TYPE_STRING:
+        v->s = tbml_column_str(c, row, &v->n);
+        break;
     }
 }
 
@@ -33,13 +42,23 @@ void sql_column_append_value(tbml_column *c, const sql_value *v)
         return;
     }
     switch (c->type) {
-    case TBML_TYPE_NULL: tbml_column_append_null(c); break;
-    case TBML_TYPE_BOOL: tbml_column_append_bool(c, (int)v->i); break;
+    case TBML_TYPE_NULL:
+        tbml_column_append_null(c);
+        break;
+    case TBML_TYPE_BOOL:
+        tbml_column_append_bool(c, (int)v->i);
+        break;
     case TBML_TYPE_INT64:
     case TBML_TYPE_DATE:
-    case TBML_TYPE_TIMESTAMP: tbml_column_append_i64(c, v->i); break;
-    case TBML_TYPE_DOUBLE: tbml_column_append_f64(c, v->f); break;
-    case TBML_TYPE_STRING: tbml_column_append_str(c, v->s, v->n); break;
+    case TBML_TYPE_TIMESTAMP:
+        tbml_column_append_i64(c, v->i);
+        break;
+    case TBML_TYPE_DOUBLE:
+        tbml_column_append_f64(c, v->f);
+        break;
+    case TBML_TYPE_STRING:
+        tbml_column_append_str(c, v->s, v->n);
+        break;
     }
 }
 
@@ -54,15 +73,18 @@ static int cmp_double(double a, double b)
 int sql_value_cmp(const sql_value *a, const sql_value *b)
 {
     switch (a->type) {
-    case TBML_TYPE_DOUBLE: return cmp_double(a->f, b->f);
+    case TBML_TYPE_DOUBLE:
+        return cmp_double(a->f, b->f);
     case TBML_TYPE_STRING: {
         size_t n = a->n < b->n ? a->n : b->n;
         int c = n ? memcmp(a->s, b->s, n) : 0;
         if (c) return c < 0 ? -1 : 1;
         return (a->n > b->n) - (a->n < b->n);
     }
-    case TBML_TYPE_NULL: return 0;
-    default: return (a->i > b->i) - (a->i < b->i);
+    case TBML_TYPE_NULL:
+        return 0;
+    default:
+        return (a->i > b->i) - (a->i < b->i);
     }
 }
 
@@ -82,8 +104,15 @@ static inline uint64_t mix64(uint64_t x)
     return x;
 }
 
-static uint64_t hash_bytes(const char *s, size_t n)
+static inline uint64_t hash_bytes(const char *s, size_t n)
 {
+    if (n <= 8) {
+        /* short keys (the common group and join keys): one load, one mix */
+        uint64_t w = 0;
+        for (size_t i = 0; i < n; i++) /* not memcpy: a variable-size copy is a call and a stall */
+            w |= (uint64_t)(uint8_t)s[i] << (8 * i);
+        return mix64(w * 0x9e3779b97f4a7c15ULL ^ ((uint64_t)n << 56) ^ 0x2545F4914F6CDD1DULL);
+    }
     uint64_t h = 0x9e3779b97f4a7c15ULL ^ n;
     size_t i = 0;
     for (; i + 8 <= n; i += 8) {
@@ -109,10 +138,14 @@ uint64_t sql_value_hash(const sql_value *v)
 {
     if (v->isnull) return 0x5bd1e995;
     switch (v->type) {
-    case TBML_TYPE_DOUBLE: return hash_double(v->f);
-    case TBML_TYPE_STRING: return hash_bytes(v->s, v->n);
-    case TBML_TYPE_NULL: return 0x5bd1e995;
-    default: return mix64((uint64_t)v->i);
+    case TBML_TYPE_DOUBLE:
+        return hash_double(v->f);
+    case TBML_TYPE_STRING:
+        return hash_bytes(v->s, v->n);
+    case TBML_TYPE_NULL:
+        return 0x5bd1e995;
+    default:
+        return mix64((uint64_t)v->i);
     }
 }
 
@@ -128,15 +161,21 @@ void sql_hash_columns(const tbml_column *const *cols, int ncols, int64_t nrows, 
                 h = 0x5bd1e995;
             } else {
                 switch (c->type) {
-                case TBML_TYPE_DOUBLE: h = hash_double(c->f64[r]); break;
+                case TBML_TYPE_DOUBLE:
+                    h = hash_double(c->f64[r]);
+                    break;
                 case TBML_TYPE_STRING: {
                     size_t n;
                     const char *s = tbml_column_str(c, r, &n);
                     h = hash_bytes(s, n);
                     break;
                 }
-                case TBML_TYPE_BOOL: h = mix64(c->u8[r]); break;
-                default: h = mix64((uint64_t)c->i64[r]); break;
+                case TBML_TYPE_BOOL:
+                    h = mix64(c->u8[r]);
+                    break;
+                default:
+                    h = mix64((uint64_t)c->i64[r]);
+                    break;
                 }
             }
             out[r] = (out[r] * 0x9e3779b97f4a7c15ULL) ^ h;
@@ -196,7 +235,8 @@ static int digits(const char *s, size_t n, size_t *i, int maxd, int64_t *v)
 static int parse_date_part(const char *s, size_t n, size_t *i, int64_t *days)
 {
     int64_t y, m = 1, d = 1;
-    int k = digits(s, n, i, 6, &y);
+    /* four-digit years, as Spark's default parser: also keeps timestamps within a long */
+    int k = digits(s, n, i, 4, &y);
     if (k < 4) return 0;
     if (*i < n && s[*i] == '-') {
         (*i)++;
@@ -348,9 +388,15 @@ char *sql_value_to_string(const sql_value *v, size_t *n)
         *n = v->n;
         return s;
     }
-    case TBML_TYPE_BOOL: snprintf(buf, sizeof(buf), "%s", v->i ? "true" : "false"); break;
-    case TBML_TYPE_INT64: snprintf(buf, sizeof(buf), "%lld", (long long)v->i); break;
-    case TBML_TYPE_DOUBLE: format_double(v->f, buf, sizeof(buf)); break;
+    case TBML_TYPE_BOOL:
+        snprintf(buf, sizeof(buf), "%s", v->i ? "true" : "false");
+        break;
+    case TBML_TYPE_INT64:
+        snprintf(buf, sizeof(buf), "%lld", (long long)v->i);
+        break;
+    case TBML_TYPE_DOUBLE:
+        format_double(v->f, buf, sizeof(buf));
+        break;
     case TBML_TYPE_DATE: {
         int y, m, d;
         sql_civil_from_days(v->i, &y, &m, &d);
@@ -358,13 +404,14 @@ char *sql_value_to_string(const sql_value *v, size_t *n)
         break;
     }
     case TBML_TYPE_TIMESTAMP: {
-        int64_t us = v->i, days = us >= 0 ? us / 86400000000LL : -((-us + 86399999999LL) / 86400000000LL);
+        int64_t us = v->i,
+                days = us / 86400000000LL - (us % 86400000000LL < 0); /* floor, no overflow */
         int64_t rem = us - days * 86400000000LL;
         int y, m, d;
         sql_civil_from_days(days, &y, &m, &d);
         int64_t sec = rem / 1000000, frac = rem % 1000000;
-        int o = snprintf(buf, sizeof(buf), "%04d-%02d-%02d %02d:%02d:%02d", y, m, d, (int)(sec / 3600),
-                         (int)(sec / 60 % 60), (int)(sec % 60));
+        int o = snprintf(buf, sizeof(buf), "%04d-%02d-%02d %02d:%02d:%02d", y, m, d,
+                         (int)(sec / 3600), (int)(sec / 60 % 60), (int)(sec % 60));
         if (frac) {
             char f[8];
             snprintf(f, sizeof(f), "%06lld", (long long)frac);
@@ -376,7 +423,9 @@ char *sql_value_to_string(const sql_value *v, size_t *n)
         }
         break;
     }
-    case TBML_TYPE_NULL: snprintf(buf, sizeof(buf), "null"); break;
+    case TBML_TYPE_NULL:
+        snprintf(buf, sizeof(buf), "null");
+        break;
     }
     *n = strlen(buf);
     return tbml_strdup(buf);
@@ -477,28 +526,49 @@ void sql_value_cast(const sql_value *v, tbml_type t, sql_value *out, char **buf)
         return;
     case TBML_TYPE_INT64:
         switch (v->type) {
-        case TBML_TYPE_BOOL: out->i = v->i; return;
-        case TBML_TYPE_DOUBLE: out->i = sql_double_to_long(v->f); return;
-        case TBML_TYPE_STRING: out->isnull = !parse_long(v->s, v->n, &out->i); return;
-        case TBML_TYPE_TIMESTAMP: /* seconds, rounded down as Spark does */
-            out->i = v->i >= 0 ? v->i / 1000000 : -((-v->i + 999999) / 1000000);
+        case TBML_TYPE_BOOL:
+            out->i = v->i;
             return;
-        default: out->isnull = 1; return;
+        case TBML_TYPE_DOUBLE:
+            out->i = sql_double_to_long(v->f);
+            return;
+        case TBML_TYPE_STRING:
+            out->isnull = !parse_long(v->s, v->n, &out->i);
+            return;
+        case TBML_TYPE_TIMESTAMP: /* seconds, rounded down as Spark does */
+            out->i = v->i / 1000000 - (v->i % 1000000 < 0); /* floor */
+            return;
+        default:
+            out->isnull = 1;
+            return;
         }
     case TBML_TYPE_DOUBLE:
         switch (v->type) {
         case TBML_TYPE_BOOL:
-        case TBML_TYPE_INT64: out->f = (double)v->i; return;
-        case TBML_TYPE_STRING: out->isnull = !parse_double(v->s, v->n, &out->f); return;
-        case TBML_TYPE_TIMESTAMP: out->f = (double)v->i / 1e6; return;
-        default: out->isnull = 1; return;
+        case TBML_TYPE_INT64:
+            out->f = (double)v->i;
+            return;
+        case TBML_TYPE_STRING:
+            out->isnull = !parse_double(v->s, v->n, &out->f);
+            return;
+        case TBML_TYPE_TIMESTAMP:
+            out->f = (double)v->i / 1e6;
+            return;
+        default:
+            out->isnull = 1;
+            return;
         }
     case TBML_TYPE_BOOL:
         switch (v->type) {
-        case TBML_TYPE_INT64: out->i = v->i != 0; return;
-        case TBML_TYPE_DOUBLE: out->i = v->f != 0; return;
+        case TBML_TYPE_INT64:
+            out->i = v->i != 0;
+            return;
+        case TBML_TYPE_DOUBLE:
+            out->i = v->f != 0;
+            return;
         case TBML_TYPE_STRING: {
-            static const char *yes[] = {"t", "true", "y", "yes", "1"}, *no[] = {"f", "false", "n", "no", "0"};
+            static const char *yes[] = {"t", "true", "y", "yes", "1"},
+                              *no[] = {"f", "false", "n", "no", "0"};
             char w[8];
             size_t n = v->n;
             const char *s = v->s;
@@ -525,25 +595,45 @@ void sql_value_cast(const sql_value *v, tbml_type t, sql_value *out, char **buf)
             }
             return;
         }
-        default: out->isnull = 1; return;
+        default:
+            out->isnull = 1;
+            return;
         }
     case TBML_TYPE_DATE:
         switch (v->type) {
-        case TBML_TYPE_STRING: out->isnull = !sql_parse_date(v->s, v->n, &out->i); return;
-        case TBML_TYPE_TIMESTAMP:
-            out->i = v->i >= 0 ? v->i / 86400000000LL : -((-v->i + 86399999999LL) / 86400000000LL);
+        case TBML_TYPE_STRING:
+            out->isnull = !sql_parse_date(v->s, v->n, &out->i);
             return;
-        default: out->isnull = 1; return;
+        case TBML_TYPE_TIMESTAMP:
+            out->i = v->i / 86400000000LL - (v->i % 86400000000LL < 0); /* floor */
+            return;
+        default:
+            out->isnull = 1;
+            return;
         }
     case TBML_TYPE_TIMESTAMP:
         switch (v->type) {
-        case TBML_TYPE_STRING: out->isnull = !sql_parse_timestamp(v->s, v->n, &out->i); return;
-        case TBML_TYPE_DATE: out->i = v->i * 86400000000LL; return;
-        case TBML_TYPE_INT64: out->i = v->i * 1000000; return;
-        case TBML_TYPE_DOUBLE: out->i = sql_double_to_long(v->f * 1e6); return;
-        default: out->isnull = 1; return;
+        case TBML_TYPE_STRING:
+            out->isnull = !sql_parse_timestamp(v->s, v->n, &out->i);
+            return;
+        case TBML_TYPE_DATE: /* past a long's microseconds: NULL */
+            out->isnull = v->i > 106751991 || v->i < -106751991;
+            if (!out->isnull) out->i = v->i * 86400000000LL;
+            return;
+        case TBML_TYPE_INT64:
+            out->isnull = v->i > INT64_MAX / 1000000 || v->i < INT64_MIN / 1000000;
+            if (!out->isnull) out->i = v->i * 1000000;
+            return;
+        case TBML_TYPE_DOUBLE:
+            out->i = sql_double_to_long(v->f * 1e6);
+            return;
+        default:
+            out->isnull = 1;
+            return;
         }
-    case TBML_TYPE_NULL: out->isnull = 1; return;
+    case TBML_TYPE_NULL:
+        out->isnull = 1;
+        return;
     }
 }
 
@@ -652,9 +742,15 @@ int sql_vset_add(sql_vset *s, const sql_value *v)
     return 1;
 }
 
-int sql_vset_has(const sql_vset *s, const sql_value *v) { return vset_find(s, v, sql_value_hash(v)) >= 0; }
+int sql_vset_has(const sql_vset *s, const sql_value *v)
+{
+    return vset_find(s, v, sql_value_hash(v)) >= 0;
+}
 
-int64_t sql_vset_count(const sql_vset *s) { return s->count; }
+int64_t sql_vset_count(const sql_vset *s)
+{
+    return s->count;
+}
 
 void sql_vset_free(sql_vset *s)
 {
@@ -676,7 +772,10 @@ void sql_vset_foreach(const sql_vset *s, void (*fn)(void *ctx, const sql_value *
 /* ---- Spark's partitioning hash: Murmur3_x86_32 with seed 42, as HashPartitioning uses, so a
  * hash exchange sends every key to the partition Spark would, and grouped results come out in
  * Spark's order. ---- */
-static inline uint32_t rotl32(uint32_t x, int r) { return (x << r) | (x >> (32 - r)); }
+static inline uint32_t rotl32(uint32_t x, int r)
+{
+    return (x << r) | (x >> (32 - r));
+}
 static inline uint32_t mix_k1(uint32_t k)
 {
     k *= 0xcc9e2d51u;
@@ -699,7 +798,10 @@ static inline uint32_t fmix32(uint32_t h, uint32_t len)
     h ^= h >> 16;
     return h;
 }
-static inline uint32_t spark_hash_int(uint32_t v, uint32_t seed) { return fmix32(mix_h1(seed, mix_k1(v)), 4); }
+static inline uint32_t spark_hash_int(uint32_t v, uint32_t seed)
+{
+    return fmix32(mix_h1(seed, mix_k1(v)), 4);
+}
 static inline uint32_t spark_hash_long(uint64_t v, uint32_t seed)
 {
     uint32_t h = mix_h1(seed, mix_k1((uint32_t)v));
@@ -721,16 +823,22 @@ static uint32_t spark_hash_bytes(const char *s, size_t n, uint32_t seed)
     return fmix32(h, (uint32_t)n);
 }
 
-void sql_spark_partition(const tbml_column *const *cols, int ncols, int64_t nrows, int nparts, int *out)
+void sql_spark_partition(const tbml_column *const *cols, int ncols, int64_t nrows, int nparts,
+                         int *out)
 {
     for (int64_t r = 0; r < nrows; r++) {
         uint32_t h = 42;
         for (int k = 0; k < ncols; k++) {
             const tbml_column *c = cols[k];
-            if (c->type == TBML_TYPE_NULL || tbml_column_is_null(c, r)) continue; /* NULL keeps the hash */
+            if (c->type == TBML_TYPE_NULL || tbml_column_is_null(c, r))
+                continue; /* NULL keeps the hash */
             switch (c->type) {
-            case TBML_TYPE_BOOL: h = spark_hash_int(c->u8[r] ? 1u : 0u, h); break;
-            case TBML_TYPE_DATE: h = spark_hash_int((uint32_t)(int32_t)c->i64[r], h); break;
+            case TBML_TYPE_BOOL:
+                h = spark_hash_int(c->u8[r] ? 1u : 0u, h);
+                break;
+            case TBML_TYPE_DATE:
+                h = spark_hash_int((uint32_t)(int32_t)c->i64[r], h);
+                break;
             case TBML_TYPE_DOUBLE: {
                 double f = c->f64[r];
                 if (f == 0) f = 0; /* -0.0 as 0.0 */
@@ -746,7 +854,9 @@ void sql_spark_partition(const tbml_column *const *cols, int ncols, int64_t nrow
                 h = spark_hash_bytes(s, n, h);
                 break;
             }
-            default: h = spark_hash_long((uint64_t)c->i64[r], h); break;
+            default:
+                h = spark_hash_long((uint64_t)c->i64[r], h);
+                break;
             }
         }
         int32_t hs = (int32_t)h;

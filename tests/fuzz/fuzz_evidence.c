@@ -15,7 +15,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     uint8_t *q = NULL;
     size_t n = 0;
     const tbml_evidence_backend *sim = tbml_evidence_backend_find("sim");
-    if (!r.simulated || sim->get_quote(&r, &q, &n) != TBML_OK || n != size || memcmp(q, data, n) != 0)
+    if (!r.simulated || sim->get_quote(&r, &q, &n) != TBML_OK || n != size ||
+        memcmp(q, data, n) != 0)
         __builtin_trap();
     tbml_free(q);
     return 0;

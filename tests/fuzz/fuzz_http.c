@@ -15,7 +15,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     int ka = 0;
     const char *msg = NULL;
     memset(&req, 0, sizeof(req));
-    int st = kms_http_parse_head((const char *)data, (size_t)(end - data) + 4, &req, &clen, &ka, &msg);
+    int st =
+        kms_http_parse_head((const char *)data, (size_t)(end - data) + 4, &req, &clen, &ka, &msg);
     if (st != 0) {
         if (!msg || st < 400 || st > 505) __builtin_trap();
         return 0;

@@ -69,6 +69,17 @@ expect_error "a sealed model without its key" "sealed.tbml" p2.csv "key"
 run "$TBML" predict --model sealed.tbml "${K[@]}" --images slice/t10k-images-idx3-ubyte.gz -o p3.csv
 check "a sealed model predicts with its key" test "$RC" -eq 0 -a -s p3.csv
 
+# CSV rows of raw pixel values and a label: the same predictions as the IDX files
+od -An -v -tu1 -w784 -j16 slice/t10k-images-idx3-ubyte | sed -E 's/^ +//; s/ +/,/g' >x.csv
+od -An -v -tu1 -w1 -j8 slice/t10k-labels-idx1-ubyte | tr -d ' ' >y.txt
+paste -d, x.csv y.txt >rows.csv
+run "$TBML" predict --model plain.tbml --csv rows.csv -o predcsv.csv
+check "predict on CSV exits 0" test "$RC" -eq 0
+check "CSV and IDX inputs give the same predictions" cmp -s <(cut -d, -f1,2,4 pred.csv) <(cut -d, -f1,2,4 predcsv.csv)
+sed '3s/^[0-9]*,/x7,/' rows.csv >badrows.csv
+run "$TBML" predict --model plain.tbml --csv badrows.csv -o bad.csv
+expect_error "a CSV value that is not a number" "badrows.csv:3:1" bad.csv "'x7' is not a number"
+
 # ---- plot ---------------------------------------------------------------------------------
 run "$TBML" plot sum.csv -o curves.svg
 expect_ok "plot"

@@ -31,11 +31,21 @@ static uint64_t rnd(void)
     g_rng ^= g_rng << 17;
     return g_rng;
 }
-static int rint_(int lo, int hi) { return lo + (int)(rnd() % (uint64_t)(hi - lo + 1)); }
-static int chance(int pct) { return (int)(rnd() % 100) < pct; }
-static const char *pick(const char *const *v, int n) { return v[rnd() % (uint64_t)n]; }
+static int rint_(int lo, int hi)
+{
+    return lo + (int)(rnd() % (uint64_t)(hi - lo + 1));
+}
+static int chance(int pct)
+{
+    return (int)(rnd() % 100) < pct;
+}
+static const char *pick(const char *const *v, int n)
+{
+    return v[rnd() % (uint64_t)n];
+}
 
-static const char *g_words[] = {"apple", "Apple", "banana", "cherry", "", "a%b", "x_y", " pad ", "zeta", "apple pie", "Banana"};
+static const char *g_words[] = {"apple", "Apple", "banana", "cherry",    "",      "a%b",
+                                "x_y",   " pad ", "zeta",   "apple pie", "Banana"};
 static const char *g_lists[] = {"a,b", "x,,y", "", "one", "p,q,r,s", ",lead", "trail,"};
 static const char *g_names[] = {"red", "green", "blue", "red", "black", "white"};
 
@@ -55,9 +65,15 @@ static void col_value_sql(const tbml_column *c, int64_t r, sqlite3_stmt *ins, in
         return;
     }
     switch (c->type) {
-    case TBML_TYPE_BOOL: sqlite3_bind_int64(ins, k, c->u8[r]); break;
-    case TBML_TYPE_INT64: sqlite3_bind_int64(ins, k, c->i64[r]); break;
-    case TBML_TYPE_DOUBLE: sqlite3_bind_double(ins, k, c->f64[r]); break;
+    case TBML_TYPE_BOOL:
+        sqlite3_bind_int64(ins, k, c->u8[r]);
+        break;
+    case TBML_TYPE_INT64:
+        sqlite3_bind_int64(ins, k, c->i64[r]);
+        break;
+    case TBML_TYPE_DOUBLE:
+        sqlite3_bind_double(ins, k, c->f64[r]);
+        break;
     case TBML_TYPE_DATE: {
         char buf[TBML_FORMAT_MAX];
         size_t n = tbml_format_date(c->i64[r], buf);
@@ -70,7 +86,8 @@ static void col_value_sql(const tbml_column *c, int64_t r, sqlite3_stmt *ins, in
         sqlite3_bind_text(ins, k, s, (int)n, SQLITE_TRANSIENT);
         break;
     }
-    default: sqlite3_bind_null(ins, k);
+    default:
+        sqlite3_bind_null(ins, k);
     }
 }
 
@@ -80,8 +97,11 @@ static void load_sqlite(const char *name, const tbml_table *t)
     int o = snprintf(sql, sizeof(sql), "CREATE TABLE %s (", name);
     for (int i = 0; i < t->schema.nfields; i++) {
         tbml_type ty = t->schema.fields[i].type;
-        o += snprintf(sql + o, sizeof(sql) - (size_t)o, "%s%s %s", i ? ", " : "", t->schema.fields[i].name,
-                      ty == TBML_TYPE_DOUBLE ? "REAL" : ty == TBML_TYPE_STRING || ty == TBML_TYPE_DATE ? "TEXT" : "INTEGER");
+        o += snprintf(sql + o, sizeof(sql) - (size_t)o, "%s%s %s", i ? ", " : "",
+                      t->schema.fields[i].name,
+                      ty == TBML_TYPE_DOUBLE                           ? "REAL"
+                      : ty == TBML_TYPE_STRING || ty == TBML_TYPE_DATE ? "TEXT"
+                                                                       : "INTEGER");
     }
     snprintf(sql + o, sizeof(sql) - (size_t)o, ")");
     if (sqlite3_exec(g_db, sql, NULL, NULL, NULL) != SQLITE_OK) {
@@ -107,7 +127,8 @@ static void load_sqlite(const char *name, const tbml_table *t)
 }
 
 /* Builds a table row by row: fill() appends one row to the batch's columns. */
-static tbml_table *make_table(const tbml_schema *s, int nrows, int batch_rows, void (*fill)(tbml_batch *, int))
+static tbml_table *make_table(const tbml_schema *s, int nrows, int batch_rows,
+                              void (*fill)(tbml_batch *, int))
 {
     tbml_table *t = tbml_table_new(s);
     tbml_batch *b = NULL;
@@ -359,7 +380,9 @@ static int run_sqlite(const char *sql, rows *out)
             cell *x = &out->cells[out->nrows * out->ncols + c];
             memset(x, 0, sizeof(*x));
             switch (sqlite3_column_type(st, c)) {
-            case SQLITE_NULL: x->kind = 0; break;
+            case SQLITE_NULL:
+                x->kind = 0;
+                break;
             case SQLITE_INTEGER:
             case SQLITE_FLOAT:
                 x->kind = 1;
@@ -463,7 +486,8 @@ static int g_queries, g_failed;
 
 /* Compares tbml (under each configuration) with SQLite. */
 static tbml_session_t *g_sessions[3];
-static const char *g_config_names[3] = {"1 partition", "200 partitions (default), 4 threads, broadcast",
+static const char *g_config_names[3] = {"1 partition",
+                                        "200 partitions (default), 4 threads, broadcast",
                                         "5 partitions, shuffle, serialised"};
 
 static void diff(const char *tq, const char *sq, int ordered)
@@ -499,8 +523,10 @@ static void diff(const char *tq, const char *sq, int ordered)
         } else {
             g_check_fail++;
             g_failed++;
-            fprintf(stderr, "MISMATCH (%s)\n  tbml:   %s\n  sqlite: %s\n  rows %lld/%lld cols %d/%d\n",
-                    g_config_names[k], tq, sq, (long long)got.nrows, (long long)want.nrows, got.ncols, want.ncols);
+            fprintf(stderr,
+                    "MISMATCH (%s)\n  tbml:   %s\n  sqlite: %s\n  rows %lld/%lld cols %d/%d\n",
+                    g_config_names[k], tq, sq, (long long)got.nrows, (long long)want.nrows,
+                    got.ncols, want.ncols);
             if (bad >= 0) {
                 fprintf(stderr, "  first difference at row %lld: tbml (", (long long)bad);
                 for (int c = 0; c < got.ncols; c++) {
@@ -536,43 +562,59 @@ static const hq g_hand[] = {
     {"SELECT id FROM t1 WHERE a NOT BETWEEN -5 AND 5", NULL, 0},
     {"SELECT id FROM t1 WHERE s LIKE 'a%'", NULL, 0},
     {"SELECT id FROM t1 WHERE s LIKE '%an%' OR s NOT LIKE '_pple'", NULL, 0},
-    {"SELECT id FROM t1 WHERE s LIKE 'a\\%b'", "SELECT id FROM t1 WHERE s LIKE 'a\\%b' ESCAPE '\\'", 0},
+    {"SELECT id FROM t1 WHERE s LIKE 'a\\%b'", "SELECT id FROM t1 WHERE s LIKE 'a\\%b' ESCAPE '\\'",
+     0},
     {"SELECT id, s FROM t1 WHERE s IN ('apple', 'zeta', NULL)", NULL, 0},
     {"SELECT id FROM t1 WHERE a NOT IN (0, 1, NULL)", NULL, 0},
     {"SELECT id FROM t1 WHERE a NOT IN (0, 1)", NULL, 0},
     {"SELECT id FROM t1 WHERE a IS NULL", NULL, 0},
     {"SELECT id FROM t1 WHERE s IS NOT NULL AND b IS NULL", NULL, 0},
     {"SELECT id, COALESCE(a, 0), COALESCE(a, b), COALESCE(s, 'none') FROM t1", NULL, 0},
-    {"SELECT id, CASE WHEN a > 0 THEN 'pos' WHEN a < 0 THEN 'neg' ELSE 'zero or null' END FROM t1", NULL, 0},
+    {"SELECT id, CASE WHEN a > 0 THEN 'pos' WHEN a < 0 THEN 'neg' ELSE 'zero or null' END FROM t1",
+     NULL, 0},
     {"SELECT id, CASE a WHEN 0 THEN 'zero' WHEN 1 THEN 'one' END FROM t1", NULL, 0},
     {"SELECT id, CASE WHEN flag THEN b ELSE a END FROM t1", NULL, 0},
-    {"SELECT id, CAST(a AS DOUBLE), CAST(b AS BIGINT), CAST(a AS STRING), CAST(flag AS INT) FROM t1",
+    {"SELECT id, CAST(a AS DOUBLE), CAST(b AS BIGINT), CAST(a AS STRING), CAST(flag AS INT) FROM "
+     "t1",
      "SELECT id, CAST(a AS REAL), CAST(b AS INTEGER), CAST(a AS TEXT), flag FROM t1", 0},
     {"SELECT id, lower(s), upper(s), length(s), trim(s), ltrim(s), rtrim(s) FROM t1", NULL, 0},
-    {"SELECT id, substring(s, 2, 3), substr(s, 1), substring(s, 3) FROM t1", "SELECT id, substr(s, 2, 3), substr(s, 1), substr(s, 3) FROM t1", 0},
-    {"SELECT id, concat(s, '-', c), s || '!' FROM t1", "SELECT id, s || '-' || c, s || '!' FROM t1", 0},
+    {"SELECT id, substring(s, 2, 3), substr(s, 1), substring(s, 3) FROM t1",
+     "SELECT id, substr(s, 2, 3), substr(s, 1), substr(s, 3) FROM t1", 0},
+    {"SELECT id, concat(s, '-', c), s || '!' FROM t1", "SELECT id, s || '-' || c, s || '!' FROM t1",
+     0},
     {"SELECT id, split(c, ',')[0], split(c, ',')[1], split(c, ',')[3] FROM t1",
      "SELECT id, split_at(c, ',', 0), split_at(c, ',', 1), split_at(c, ',', 3) FROM t1", 0},
-    {"SELECT id, year(d), month(d), d FROM t1", "SELECT id, CAST(strftime('%Y', d) AS INTEGER), CAST(strftime('%m', d) AS INTEGER), d FROM t1", 0},
+    {"SELECT id, year(d), month(d), d FROM t1",
+     "SELECT id, CAST(strftime('%Y', d) AS INTEGER), CAST(strftime('%m', d) AS INTEGER), d FROM t1",
+     0},
     {"SELECT id FROM t1 WHERE d >= DATE '2000-06-01' AND d < to_date('2000-09-15')",
      "SELECT id FROM t1 WHERE d >= '2000-06-01' AND d < date('2000-09-15')", 0},
-    {"SELECT id, to_date('2001-02-03'), year(to_date('2001-02-03')) FROM t3", "SELECT id, '2001-02-03', 2001 FROM t3", 0},
+    {"SELECT id, to_date('2001-02-03'), year(to_date('2001-02-03')) FROM t3",
+     "SELECT id, '2001-02-03', 2001 FROM t3", 0},
     {"SELECT id FROM t1 WHERE flag", "SELECT id FROM t1 WHERE flag", 0},
     {"SELECT id FROM t1 WHERE NOT flag OR flag IS NULL", NULL, 0},
     {"SELECT id, flag = true, a > b, a = b, s < 'b' FROM t1", NULL, 0},
-    {"SELECT count(*), count(a), count(s), count(DISTINCT a), count(DISTINCT s), sum(a), avg(a), min(a), max(a), sum(b), avg(b), min(s), max(s), stddev(b), min(d), max(d) FROM t1", NULL, 0},
-    {"SELECT count(*), sum(k), avg(w), min(v), max(v), stddev(w), count(DISTINCT v) FROM t0", NULL, 0},
+    {"SELECT count(*), count(a), count(s), count(DISTINCT a), count(DISTINCT s), sum(a), avg(a), "
+     "min(a), max(a), sum(b), avg(b), min(s), max(s), stddev(b), min(d), max(d) FROM t1",
+     NULL, 0},
+    {"SELECT count(*), sum(k), avg(w), min(v), max(v), stddev(w), count(DISTINCT v) FROM t0", NULL,
+     0},
     {"SELECT a, count(*) FROM t1 GROUP BY a", NULL, 0},
-    {"SELECT s, count(*), sum(b), avg(b), min(a), max(a), stddev(a), count(DISTINCT a) FROM t1 GROUP BY s", NULL, 0},
+    {"SELECT s, count(*), sum(b), avg(b), min(a), max(a), stddev(a), count(DISTINCT a) FROM t1 "
+     "GROUP BY s",
+     NULL, 0},
     {"SELECT flag, a % 3, count(*) FROM t1 GROUP BY flag, a % 3", NULL, 0},
-    {"SELECT a % 3 AS m, count(*) FROM t1 GROUP BY m", "SELECT a % 3 AS m, count(*) FROM t1 GROUP BY a % 3", 0},
+    {"SELECT a % 3 AS m, count(*) FROM t1 GROUP BY m",
+     "SELECT a % 3 AS m, count(*) FROM t1 GROUP BY a % 3", 0},
     {"SELECT a % 3, count(*) FROM t1 GROUP BY 1", NULL, 0},
     {"SELECT s, count(*) FROM t1 GROUP BY s HAVING count(*) > 40", NULL, 0},
     {"SELECT s, sum(a) FROM t1 GROUP BY s HAVING sum(a) > 0 AND min(b) < 0", NULL, 0},
     {"SELECT count(*) FROM t1 HAVING count(*) > 5", NULL, 0},
     {"SELECT sum(a) + count(*), max(b) - min(b), avg(a) * 2 FROM t1", NULL, 0},
-    {"SELECT s, sum(DISTINCT a), avg(DISTINCT a), count(DISTINCT flag) FROM t1 GROUP BY s", NULL, 0},
-    {"SELECT year(d), count(*) FROM t1 GROUP BY year(d)", "SELECT CAST(strftime('%Y', d) AS INTEGER), count(*) FROM t1 GROUP BY 1", 0},
+    {"SELECT s, sum(DISTINCT a), avg(DISTINCT a), count(DISTINCT flag) FROM t1 GROUP BY s", NULL,
+     0},
+    {"SELECT year(d), count(*) FROM t1 GROUP BY year(d)",
+     "SELECT CAST(strftime('%Y', d) AS INTEGER), count(*) FROM t1 GROUP BY 1", 0},
     {"SELECT DISTINCT s FROM t1", NULL, 0},
     {"SELECT DISTINCT a % 4, flag FROM t1", NULL, 0},
     {"SELECT count(DISTINCT s), count(DISTINCT a) FROM t1 WHERE a > 0", NULL, 0},
@@ -604,11 +646,16 @@ static const hq g_hand[] = {
     {"SELECT x.id, y.id FROM t3 x JOIN t3 y ON x.name = y.name AND x.id < y.id", NULL, 0},
     {"SELECT t3.id, t2.id FROM t3 CROSS JOIN t2 WHERE t2.id < 5", NULL, 0},
     {"SELECT x.id, y.id FROM t3 x, t3 y WHERE x.k + 1 = y.k", NULL, 0},
-    {"SELECT id, name FROM t3 JOIN t2 USING (id)", "SELECT t3.id, name FROM t3 JOIN t2 ON t3.id = t2.id", 0},
+    {"SELECT id, name FROM t3 JOIN t2 USING (id)",
+     "SELECT t3.id, name FROM t3 JOIN t2 ON t3.id = t2.id", 0},
     {"SELECT id, k FROM t3 FULL JOIN t2 USING (id, k)",
-     "SELECT COALESCE(t3.id, t2.id), COALESCE(t3.k, t2.k) FROM t3 FULL JOIN t2 ON t3.id = t2.id AND t3.k = t2.k", 0},
-    {"SELECT t1.id FROM t1 LEFT SEMI JOIN t2 ON t1.a = t2.k", "SELECT t1.id FROM t1 WHERE EXISTS (SELECT 1 FROM t2 WHERE t1.a = t2.k)", 0},
-    {"SELECT t1.id FROM t1 LEFT ANTI JOIN t2 ON t1.a = t2.k", "SELECT t1.id FROM t1 WHERE NOT EXISTS (SELECT 1 FROM t2 WHERE t1.a = t2.k)", 0},
+     "SELECT COALESCE(t3.id, t2.id), COALESCE(t3.k, t2.k) FROM t3 FULL JOIN t2 ON t3.id = t2.id "
+     "AND t3.k = t2.k",
+     0},
+    {"SELECT t1.id FROM t1 LEFT SEMI JOIN t2 ON t1.a = t2.k",
+     "SELECT t1.id FROM t1 WHERE EXISTS (SELECT 1 FROM t2 WHERE t1.a = t2.k)", 0},
+    {"SELECT t1.id FROM t1 LEFT ANTI JOIN t2 ON t1.a = t2.k",
+     "SELECT t1.id FROM t1 WHERE NOT EXISTS (SELECT 1 FROM t2 WHERE t1.a = t2.k)", 0},
     {"SELECT t1.id FROM t1 LEFT ANTI JOIN t2 ON t1.a = t2.k AND t2.w > 0",
      "SELECT t1.id FROM t1 WHERE NOT EXISTS (SELECT 1 FROM t2 WHERE t1.a = t2.k AND t2.w > 0)", 0},
     {"SELECT t1.id, t2.id, t3.id FROM t1 JOIN t2 ON t1.a = t2.k JOIN t3 ON t2.k = t3.k", NULL, 0},
@@ -624,21 +671,28 @@ static const hq g_hand[] = {
     {"SELECT id, (SELECT max(k) FROM t2) - a FROM t1", NULL, 0},
     {"SELECT (SELECT count(*) FROM t0), (SELECT min(v) FROM t0)", NULL, 0},
     {"SELECT x, count(*) FROM (SELECT a % 4 AS x FROM t1 WHERE b > 0) sub GROUP BY x", NULL, 0},
-    {"SELECT sub.s, sub.n FROM (SELECT s, count(*) AS n FROM t1 GROUP BY s) AS sub WHERE sub.n > 30", NULL, 0},
+    {"SELECT sub.s, sub.n FROM (SELECT s, count(*) AS n FROM t1 GROUP BY s) AS sub WHERE sub.n > "
+     "30",
+     NULL, 0},
     {"SELECT * FROM (SELECT id, a FROM t1 ORDER BY a DESC, id LIMIT 10) t ORDER BY id", NULL, 1},
     {"SELECT a FROM t1 WHERE a > 50 UNION ALL SELECT k FROM t2 WHERE k > 50", NULL, 0},
     {"SELECT a FROM t1 UNION SELECT k FROM t2", NULL, 0},
     {"SELECT s FROM t1 UNION ALL SELECT v FROM t2 UNION ALL SELECT name FROM t3", NULL, 0},
     {"SELECT a, 'x' FROM t1 WHERE id < 10 UNION ALL SELECT w, v FROM t2 WHERE id < 10", NULL, 0},
-    {"SELECT id FROM t1 WHERE id < 5 UNION ALL SELECT id FROM t2 WHERE id < 5 ORDER BY 1 DESC", NULL, 1},
-    {"SELECT 1 + 2, 'abc', 2.5 * 2, NULL, 7 / 2, 7 % 3", "SELECT 1 + 2, 'abc', 2.5 * 2, NULL, 3.5, 7 % 3", 0},
+    {"SELECT id FROM t1 WHERE id < 5 UNION ALL SELECT id FROM t2 WHERE id < 5 ORDER BY 1 DESC",
+     NULL, 1},
+    {"SELECT 1 + 2, 'abc', 2.5 * 2, NULL, 7 / 2, 7 % 3",
+     "SELECT 1 + 2, 'abc', 2.5 * 2, NULL, 3.5, 7 % 3", 0},
     {"SELECT id FROM t1 WHERE a > 5 AND (b < 0 OR s = 'apple') AND NOT (flag AND a < 20)", NULL, 0},
     {"SELECT id, a FROM t1 WHERE a = 2147483647 OR a = -1000000000", NULL, 0},
-    {"SELECT id, abs(a), round(b), abs(b) FROM t1", "SELECT id, abs(a), round(b), abs(b) FROM t1", 0},
+    {"SELECT id, abs(a), round(b), abs(b) FROM t1", "SELECT id, abs(a), round(b), abs(b) FROM t1",
+     0},
     {"SELECT id FROM t1 WHERE s = '' OR s = ' pad '", NULL, 0},
     {"SELECT k, count(*) FROM t2 GROUP BY k HAVING k IS NULL OR k > 55", NULL, 0},
-    {"SELECT v, max(w), min(w) FROM t2 WHERE w IS NOT NULL GROUP BY v ORDER BY v NULLS FIRST", NULL, 1},
-    {"SELECT count(*) FROM t1 JOIN t2 ON t1.a = t2.k WHERE t1.flag AND t2.v IN ('red', 'blue')", NULL, 0},
+    {"SELECT v, max(w), min(w) FROM t2 WHERE w IS NOT NULL GROUP BY v ORDER BY v NULLS FIRST", NULL,
+     1},
+    {"SELECT count(*) FROM t1 JOIN t2 ON t1.a = t2.k WHERE t1.flag AND t2.v IN ('red', 'blue')",
+     NULL, 0},
 };
 
 /* ---- generated queries ---- */
@@ -717,18 +771,23 @@ static void gen_pred(dq *o, int depth)
         break;
     }
     case 3:
-        snprintf(o->t, sizeof(o->t), "%s IS %sNULL", chance(50) ? "a" : chance(50) ? "s" : "b", chance(50) ? "NOT " : "");
+        snprintf(o->t, sizeof(o->t), "%s IS %sNULL",
+                 chance(50)   ? "a"
+                 : chance(50) ? "s"
+                              : "b",
+                 chance(50) ? "NOT " : "");
         snprintf(o->s, sizeof(o->s), "%s", o->t);
         break;
     case 4: {
         int lo = rint_(-20, 20);
-        snprintf(o->t, sizeof(o->t), "a %sBETWEEN %d AND %d", chance(25) ? "NOT " : "", lo, lo + rint_(0, 30));
+        snprintf(o->t, sizeof(o->t), "a %sBETWEEN %d AND %d", chance(25) ? "NOT " : "", lo,
+                 lo + rint_(0, 30));
         snprintf(o->s, sizeof(o->s), "%s", o->t);
         break;
     }
     case 5:
-        snprintf(o->t, sizeof(o->t), "a %sIN (%d, %d, %d%s)", chance(30) ? "NOT " : "", rint_(-2, 3), rint_(0, 9), rint_(-50, 50),
-                 chance(20) ? ", NULL" : "");
+        snprintf(o->t, sizeof(o->t), "a %sIN (%d, %d, %d%s)", chance(30) ? "NOT " : "",
+                 rint_(-2, 3), rint_(0, 9), rint_(-50, 50), chance(20) ? ", NULL" : "");
         snprintf(o->s, sizeof(o->s), "%s", o->t);
         break;
     case 6:
@@ -787,13 +846,14 @@ static void gen_str(dq *o)
 static void generated(int n)
 {
     static const char *gk_t[] = {"a", "s", "flag", "a % 5", "lower(s)", "year(d)", "s, flag"};
-    static const char *gk_s[] = {"a", "s", "flag", "a % 5", "lower(s)", "CAST(strftime('%Y', d) AS INTEGER)", "s, flag"};
+    static const char *gk_s[] = {
+        "a", "s", "flag", "a % 5", "lower(s)", "CAST(strftime('%Y', d) AS INTEGER)", "s, flag"};
     static const char *joins[] = {"JOIN", "LEFT JOIN", "RIGHT JOIN", "FULL JOIN"};
     for (int i = 0; i < n; i++) {
         dq p, x, y, st;
         char tq[4096], sq[4096];
         int ordered = 0;
-        switch (i % 9) {
+        switch (i % 13) {
         case 0:
             gen_pred(&p, 2);
             gen_num(&x, 2);
@@ -811,16 +871,22 @@ static void generated(int n)
             int k = (int)(rnd() % 7);
             gen_pred(&p, 1);
             gen_num(&x, 1);
-            snprintf(tq, sizeof(tq), "SELECT %s, count(*), sum(a), avg(b), min(s), max(%s), count(DISTINCT a) FROM t1 WHERE %s GROUP BY %s",
+            snprintf(tq, sizeof(tq),
+                     "SELECT %s, count(*), sum(a), avg(b), min(s), max(%s), count(DISTINCT a) FROM "
+                     "t1 WHERE %s GROUP BY %s",
                      gk_t[k], x.t, p.t, gk_t[k]);
-            snprintf(sq, sizeof(sq), "SELECT %s, count(*), sum(a), avg(b), min(s), max(%s), count(DISTINCT a) FROM t1 WHERE %s GROUP BY %s",
+            snprintf(sq, sizeof(sq),
+                     "SELECT %s, count(*), sum(a), avg(b), min(s), max(%s), count(DISTINCT a) FROM "
+                     "t1 WHERE %s GROUP BY %s",
                      gk_s[k], x.s, p.s, gk_s[k]);
             break;
         }
         case 3: {
             const char *j = joins[rnd() % 4];
             gen_pred(&p, 1);
-            snprintf(tq, sizeof(tq), "SELECT t1.id, t2.id, t1.a, t2.v FROM t1 %s t2 ON t1.a = t2.k AND t2.w > %d WHERE t1.id %% 3 <> %d",
+            snprintf(tq, sizeof(tq),
+                     "SELECT t1.id, t2.id, t1.a, t2.v FROM t1 %s t2 ON t1.a = t2.k AND t2.w > %d "
+                     "WHERE t1.id %% 3 <> %d",
                      j, rint_(-30, 30), rint_(0, 2));
             snprintf(sq, sizeof(sq), "%s", tq);
             (void)p;
@@ -832,15 +898,20 @@ static void generated(int n)
             const char *nulls = chance(33) ? " NULLS FIRST" : chance(50) ? " NULLS LAST" : "";
             gen_pred(&p, 1);
             gen_num(&x, 1);
-            snprintf(tq, sizeof(tq), "SELECT id, %s AS v FROM t1 WHERE %s ORDER BY v %s%s, id LIMIT %d", x.t, p.t, dir, nulls, lim);
-            snprintf(sq, sizeof(sq), "SELECT id, %s AS v FROM t1 WHERE %s ORDER BY v %s%s, id LIMIT %d", x.s, p.s, dir, nulls, lim);
+            snprintf(tq, sizeof(tq),
+                     "SELECT id, %s AS v FROM t1 WHERE %s ORDER BY v %s%s, id LIMIT %d", x.t, p.t,
+                     dir, nulls, lim);
+            snprintf(sq, sizeof(sq),
+                     "SELECT id, %s AS v FROM t1 WHERE %s ORDER BY v %s%s, id LIMIT %d", x.s, p.s,
+                     dir, nulls, lim);
             ordered = 1;
             break;
         }
         case 5:
             gen_pred(&p, 1);
-            snprintf(tq, sizeof(tq), "SELECT id, a FROM t1 WHERE a %sIN (SELECT k FROM t2 WHERE w %s %d)", chance(40) ? "NOT " : "",
-                     chance(50) ? "<" : ">", rint_(-40, 40));
+            snprintf(tq, sizeof(tq),
+                     "SELECT id, a FROM t1 WHERE a %sIN (SELECT k FROM t2 WHERE w %s %d)",
+                     chance(40) ? "NOT " : "", chance(50) ? "<" : ">", rint_(-40, 40));
             snprintf(sq, sizeof(sq), "%s", tq);
             (void)p;
             break;
@@ -855,16 +926,79 @@ static void generated(int n)
         case 7: {
             gen_pred(&p, 1);
             int lim = rint_(-10, 50);
-            snprintf(tq, sizeof(tq), "SELECT a, b FROM t1 WHERE %s UNION ALL SELECT k, w FROM t2 WHERE k > %d", p.t, lim);
-            snprintf(sq, sizeof(sq), "SELECT a, b FROM t1 WHERE %s UNION ALL SELECT k, w FROM t2 WHERE k > %d", p.s, lim);
+            snprintf(tq, sizeof(tq),
+                     "SELECT a, b FROM t1 WHERE %s UNION ALL SELECT k, w FROM t2 WHERE k > %d", p.t,
+                     lim);
+            snprintf(sq, sizeof(sq),
+                     "SELECT a, b FROM t1 WHERE %s UNION ALL SELECT k, w FROM t2 WHERE k > %d", p.s,
+                     lim);
+            break;
+        }
+        case 9: {
+            /* multi-key join with a residual OR, over derived tables */
+            gen_pred(&p, 1);
+            snprintf(tq, sizeof(tq),
+                     "SELECT x.id, y.id FROM (SELECT * FROM t1 WHERE %s) x %s JOIN t2 y ON x.a = "
+                     "y.k AND x.flag = (y.w > 0) "
+                     "AND (x.b < y.w OR y.v = 'red')",
+                     p.t, chance(50) ? "LEFT" : "FULL");
+            snprintf(sq, sizeof(sq),
+                     "SELECT x.id, y.id FROM (SELECT * FROM t1 WHERE %s) x %s JOIN t2 y ON x.a = "
+                     "y.k AND x.flag = (y.w > 0) "
+                     "AND (x.b < y.w OR y.v = 'red')",
+                     p.s, strstr(tq, "LEFT JOIN") ? "LEFT" : "FULL");
+            break;
+        }
+        case 10: {
+            /* CASE as a group key, HAVING on an aggregate not selected, ORDER BY an aggregate */
+            int c1 = rint_(-10, 10), h = rint_(0, 60);
+            snprintf(tq, sizeof(tq),
+                     "SELECT CASE WHEN a < %d THEN 'lo' WHEN a >= %d THEN 'hi' END AS band, "
+                     "count(*) AS n, max(s), min(d) FROM t1 "
+                     "GROUP BY CASE WHEN a < %d THEN 'lo' WHEN a >= %d THEN 'hi' END HAVING sum(b) "
+                     "> %d ORDER BY n DESC, band",
+                     c1, c1, c1, c1, -h);
+            snprintf(sq, sizeof(sq), "%s", tq);
+            ordered = 1;
+            break;
+        }
+        case 11: {
+            /* semi and anti joins, in Spark's syntax and SQLite's EXISTS */
+            int w = rint_(-40, 40);
+            int anti = chance(50);
+            snprintf(tq, sizeof(tq),
+                     "SELECT t1.id, t1.s FROM t1 LEFT %s JOIN t2 ON t1.a = t2.k AND t2.w > %d "
+                     "WHERE t1.id %% 4 = %d",
+                     anti ? "ANTI" : "SEMI", w, rint_(0, 3));
+            snprintf(sq, sizeof(sq),
+                     "SELECT t1.id, t1.s FROM t1 WHERE %sEXISTS (SELECT 1 FROM t2 WHERE t1.a = "
+                     "t2.k AND t2.w > %d) AND t1.id %% 4 = %c",
+                     anti ? "NOT " : "", w, tq[strlen(tq) - 1]);
+            break;
+        }
+        case 12: {
+            /* UNION (distinct) of strings, ordered with NULLS placement */
+            const char *nl = chance(50) ? "NULLS FIRST" : "NULLS LAST";
+            const char *dir = chance(50) ? "ASC" : "DESC";
+            int lim = rint_(1, 12);
+            snprintf(tq, sizeof(tq),
+                     "SELECT s FROM t1 WHERE a > %d UNION SELECT v FROM t2 WHERE k < %d ORDER BY s "
+                     "%s %s LIMIT %d",
+                     rint_(-5, 5), rint_(0, 30), dir, nl, lim);
+            snprintf(sq, sizeof(sq), "%s", tq);
+            ordered = 1;
             break;
         }
         default: {
             gen_pred(&p, 1);
             int th = rint_(1, 40);
-            snprintf(tq, sizeof(tq), "SELECT t2.v, count(*), sum(x.b), max(x.s) FROM (SELECT * FROM t1 WHERE %s) x JOIN t2 ON x.a = t2.k GROUP BY t2.v HAVING count(*) > %d",
+            snprintf(tq, sizeof(tq),
+                     "SELECT t2.v, count(*), sum(x.b), max(x.s) FROM (SELECT * FROM t1 WHERE %s) x "
+                     "JOIN t2 ON x.a = t2.k GROUP BY t2.v HAVING count(*) > %d",
                      p.t, th);
-            snprintf(sq, sizeof(sq), "SELECT t2.v, count(*), sum(x.b), max(x.s) FROM (SELECT * FROM t1 WHERE %s) x JOIN t2 ON x.a = t2.k GROUP BY t2.v HAVING count(*) > %d",
+            snprintf(sq, sizeof(sq),
+                     "SELECT t2.v, count(*), sum(x.b), max(x.s) FROM (SELECT * FROM t1 WHERE %s) x "
+                     "JOIN t2 ON x.a = t2.k GROUP BY t2.v HAVING count(*) > %d",
                      p.s, th);
             break;
         }
@@ -912,7 +1046,7 @@ static const char *g_tnames[4] = {"t1", "t2", "t3", "t0"};
 
 int main(int argc, char **argv)
 {
-    int ngen = argc > 1 ? atoi(argv[1]) : 360;
+    int ngen = argc > 1 ? atoi(argv[1]) : 390;
     if (sqlite3_open(":memory:", &g_db) != SQLITE_OK) return 2;
     sqlite3_exec(g_db, "PRAGMA case_sensitive_like = ON", NULL, NULL, NULL);
     sqlite3_create_function(g_db, "stddev", 1, SQLITE_UTF8, NULL, NULL, sd_step, sd_final);
@@ -929,14 +1063,16 @@ int main(int argc, char **argv)
         CHECK_OK(tbml_session_create(threads[k], &g_sessions[k]));
         CHECK_OK(tbml_session_set_conf(g_sessions[k], "spark.sql.shuffle.partitions", parts[k]));
         if (k == 2) {
-            CHECK_OK(tbml_session_set_conf(g_sessions[k], "spark.sql.autoBroadcastJoinThreshold", "-1"));
+            CHECK_OK(
+                tbml_session_set_conf(g_sessions[k], "spark.sql.autoBroadcastJoinThreshold", "-1"));
             CHECK_OK(tbml_session_set_conf(g_sessions[k], "tbml.sql.exchange", "serialize"));
         }
         build_tables(&tb);
         for (int i = 0; i < 4; i++)
             CHECK_OK(tbml_session_register(g_sessions[k], g_tnames[i], tb.t[i], 0));
     }
-    if (getenv("SQL_DIFF_SELFTEST")) diff("SELECT id, b FROM t1", "SELECT id, COALESCE(b, 0) + (id = 77) FROM t1", 0);
+    if (getenv("SQL_DIFF_SELFTEST"))
+        diff("SELECT id, b FROM t1", "SELECT id, COALESCE(b, 0) + (id = 77) FROM t1", 0);
     for (size_t i = 0; i < sizeof(g_hand) / sizeof(g_hand[0]); i++)
         diff(g_hand[i].tbml, g_hand[i].sqlite, g_hand[i].ordered);
     g_rng = 12345;

@@ -17,14 +17,17 @@ int main(void)
     size_t n;
     int ka;
     CHECK(parse("POST /v1/keys/release HTTP/1.1\r\nHost: x\r\nContent-Length: 12\r\n"
-                "authorization:   Bearer abc  \r\n\r\n", &r, &n, &ka) == 0);
+                "authorization:   Bearer abc  \r\n\r\n",
+                &r, &n, &ka) == 0);
     CHECK(strcmp(r.method, "POST") == 0 && strcmp(r.path, "/v1/keys/release") == 0);
     CHECK(n == 12 && ka == 1 && strcmp(r.auth, "Bearer abc") == 0);
     CHECK(parse("GET /v1/health HTTP/1.0\r\n\r\n", &r, &n, &ka) == 0 && ka == 0 && n == 0);
-    CHECK(parse("GET /v1/health HTTP/1.1\r\nConnection: close\r\n\r\n", &r, &n, &ka) == 0 && ka == 0);
+    CHECK(parse("GET /v1/health HTTP/1.1\r\nConnection: close\r\n\r\n", &r, &n, &ka) == 0 &&
+          ka == 0);
     CHECK(parse("POST /x HTTP/1.1\r\n\r\n", &r, &n, &ka) == 411);
     CHECK(parse("POST /x HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n", &r, &n, &ka) == 501);
-    CHECK(parse("POST /x HTTP/1.1\r\nContent-Length: 1\r\nContent-Length: 1\r\n\r\n", &r, &n, &ka) == 400);
+    CHECK(parse("POST /x HTTP/1.1\r\nContent-Length: 1\r\nContent-Length: 1\r\n\r\n", &r, &n,
+                &ka) == 400);
     CHECK(parse("POST /x HTTP/1.1\r\nContent-Length: 65537\r\n\r\n", &r, &n, &ka) == 413);
     CHECK(parse("POST /x HTTP/1.1\r\nContent-Length: 99999999999999\r\n\r\n", &r, &n, &ka) == 413);
     CHECK(parse("POST /x HTTP/1.1\r\nContent-Length: -1\r\n\r\n", &r, &n, &ka) == 400);

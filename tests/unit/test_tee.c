@@ -89,7 +89,8 @@ static void test_sign_verify(void)
     /* Changing argv after signing changes the measurement: the signature no longer verifies. */
     json_array_append_new(json_object_get(root, "argv"), json_string("--evil"));
     CHECK_ST(tbml_manifest_verify(m, NULL, NULL), TBML_E_POLICY);
-    json_array_remove(json_object_get(root, "argv"), json_array_size(json_object_get(root, "argv")) - 1);
+    json_array_remove(json_object_get(root, "argv"),
+                      json_array_size(json_object_get(root, "argv")) - 1);
     CHECK_OK(tbml_manifest_verify(m, NULL, NULL));
 
     /* One flipped hex digit of the signature. */
@@ -140,8 +141,10 @@ static void test_evidence(void)
     CHECK(tbml_evidence_backend_find("none") && !tbml_evidence_backend_find("none")->get_quote);
     tbml_report_t r, got;
     memset(&r, 0, sizeof(r));
-    for (int i = 0; i < 32; i++) r.measurement[i] = (uint8_t)i, r.mrsigner[i] = (uint8_t)(100 + i);
-    for (int i = 0; i < 64; i++) r.report_data[i] = (uint8_t)(200 - i);
+    for (int i = 0; i < 32; i++)
+        r.measurement[i] = (uint8_t)i, r.mrsigner[i] = (uint8_t)(100 + i);
+    for (int i = 0; i < 64; i++)
+        r.report_data[i] = (uint8_t)(200 - i);
     r.product_id = 0x1234;
     r.svn = 0xbeef;
     r.debug = 1;
@@ -153,7 +156,8 @@ static void test_evidence(void)
     CHECK_OK(tbml_evidence_verify(q, n, &got));
     CHECK(got.simulated == 1 && got.debug == 1 && got.kind == TBML_EVIDENCE_SIM);
     CHECK(got.product_id == 0x1234 && got.svn == 0xbeef);
-    CHECK(memcmp(got.measurement, r.measurement, 32) == 0 && memcmp(got.mrsigner, r.mrsigner, 32) == 0);
+    CHECK(memcmp(got.measurement, r.measurement, 32) == 0 &&
+          memcmp(got.mrsigner, r.mrsigner, 32) == 0);
     CHECK(memcmp(got.report_data, r.report_data, 64) == 0);
     /* Every single-bit flip is rejected (format or signature). */
     int rejected = 0;

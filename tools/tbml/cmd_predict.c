@@ -1,8 +1,10 @@
 /* `tbml predict`: runs a saved neural-network model (tbml train --model lenet --save, plain or
- * sealed) on IDX images, plain, gzip'd or sealed. Writes one CSV row per image; with --labels it
- * also evaluates: BigDL's Top1Accuracy line and the mean ClassNLL loss. */
+ * sealed) on IDX images (plain, gzip'd or sealed) or CSV rows of raw values (plain or sealed).
+ * Writes one CSV row per image; with labels it also evaluates: BigDL's Top1Accuracy line and the
+ * mean ClassNLL loss. */
 #include "cli.h"
 
+#include "data/file_internal.h"
 #include "tbml/idx.h"
 #include "tbml/lenet.h"
 #include "tbml/nn.h"
@@ -13,17 +15,121 @@
 
 static void usage(FILE *f)
 {
-    fprintf(f, "usage: tbml predict --model FILE --images IDX [--labels IDX] [-o OUT.csv]\n"
-               "                    [--key KEYFILE [--password-file F]] [--master local[N]]\n\n"
+    fprintf(f, "usage: tbml predict --model FILE (--images IDX [--labels IDX] | --csv FILE)\n"
+               "                    [-o OUT.csv] [--key KEYFILE [--password-file F]] [--master "
+               "local[N]]\n\n"
                "Predicts the class of each image with a saved model. Output rows:\n"
                "  index,prediction,probability[,label]\n"
+               "A --csv file has one image per row: the raw values (0-255 for pixels, as in IDX),\n"
+               "optionally followed by the label; a first line that is not numbers is a header.\n"
                "With --labels it also prints the top-1 accuracy and the mean loss (on stdout,\n"
                "or on stderr when the predictions go to stdout).\n");
+}
+
+/* Reads CSV rows of `in` raw values, optionally followed by a label, into x (transformed as the
+ * model was trained) and, when rows carry labels, lab. Errors name file:line:column. */
+static tbml_status read_csv(const char *path, const tbml_key_t *key, int in, int k, double scale,
+                            double offset, float **x_out, int32_t **lab_out, int *n_out)
+{
+    uint8_t *buf = NULL;
+    size_t size = 0;
+    int sealed = 0;
+    tbml_status st = data_read_file(path, key, (size_t)1 << 32, &buf, &size, &sealed);
+    if (st) return st;
+    size_t cap = 1024, n = 0;
+    float *x = tbml_malloc(sizeof(float) * cap * (size_t)in);
+    int32_t *lab = NULL;
+    int with_label = -1; /* unknown until the first data row */
+    char *p = (char *)buf, *end = p + size;
+    for (long line = 1; p < end; line++) {
+        char *eol = memchr(p, '\n', (size_t)(end - p));
+        if (!eol) eol = end;
+        char *q = p, *ls = p;
+        p = eol + 1;
+        if (eol > q && eol[-1] == '\r') eol--;
+        if (eol == q) continue; /* blank line */
+        if (line == 1 && !((*q >= '0' && *q <= '9') || *q == '-' || *q == '+' || *q == '.'))
+            continue; /* a header */
+        if (n == cap) {
+            cap *= 2;
+            x = tbml_realloc(x, sizeof(float) * cap * (size_t)in);
+            if (lab) lab = tbml_realloc(lab, sizeof(int32_t) * cap);
+        }
+        int col = 0;
+        double label = -1;
+        while (q <= eol) {
+            char *comma = memchr(q, ',', (size_t)(eol - q));
+            char *fe = comma ? comma : eol, *stop;
+            char tmp[64];
+            size_t len = (size_t)(fe - q);
+            double v = 0;
+            int ok = len > 0 && len < sizeof(tmp);
+            if (ok) {
+                memcpy(tmp, q, len);
+                tmp[len] = '\0';
+                v = strtod(tmp, &stop);
+                ok = *stop == '\0' && isfinite(v);
+            }
+            if (!ok) {
+                st = tbml_error(TBML_E_FORMAT, "%s:%ld:%ld: '%.*s' is not a number", path, line,
+                                (long)(q - ls) + 1, (int)(len < 20 ? len : 20), q);
+                goto out;
+            }
+            if (col < in)
+                x[n * (size_t)in + (size_t)col] = (float)(v * scale + offset);
+            else if (col == in)
+                label = v;
+            col++;
+            if (!comma) break;
+            q = comma + 1;
+        }
+        int has = col == in + 1;
+        if (col != in && !has) {
+            st = tbml_error(TBML_E_FORMAT,
+                            "%s:%ld: %d values; the model takes %d (then, optionally, the label)",
+                            path, line, col, in);
+            goto out;
+        }
+        if (with_label < 0) {
+            with_label = has;
+            if (has) lab = tbml_malloc(sizeof(int32_t) * cap);
+        } else if (with_label != has) {
+            st = tbml_error(TBML_E_FORMAT, "%s:%ld: %d values, earlier rows have %d", path, line,
+                            col, with_label ? in + 1 : in);
+            goto out;
+        }
+        if (has) {
+            if (label != (double)(int32_t)label || label < 0 || label >= k) {
+                st = tbml_error(TBML_E_FORMAT,
+                                "%s:%ld: label %g (the last value) is not a class 0..%d", path,
+                                line, label, k - 1);
+                goto out;
+            }
+            lab[n] = (int32_t)label;
+        }
+        n++;
+    }
+    if (n > (size_t)INT32_MAX) {
+        st = tbml_error(TBML_E_FORMAT, "%s: too many rows", path);
+        goto out;
+    }
+    *x_out = x;
+    *lab_out = lab;
+    *n_out = (int)n;
+    x = NULL;
+    lab = NULL;
+out:
+    if (sealed) memset(buf, 0, size);
+    tbml_free(buf);
+    tbml_free(x);
+    tbml_free(lab);
+    return st;
 }
 
 int cmd_predict(int argc, char **argv)
 {
     const char *model = NULL, *images = NULL, *labels = NULL, *outp = "-", *key_path = NULL;
+    const char *csv_in = NULL;
     cli_password_source pw = {NULL, -1};
     int threads = tbml_ncores();
     for (int i = 1; i < argc; i++) {
@@ -44,6 +150,8 @@ int cmd_predict(int argc, char **argv)
             model = v;
         } else if (!strcmp(a, "--images")) {
             images = v;
+        } else if (!strcmp(a, "--csv")) {
+            csv_in = v;
         } else if (!strcmp(a, "--labels")) {
             labels = v;
         } else if (!strcmp(a, "-o") || !strcmp(a, "--output")) {
@@ -56,7 +164,10 @@ int cmd_predict(int argc, char **argv)
             return cli_usage_error("unknown option '%s'", a);
         }
     }
-    if (!model || !images) return cli_usage_error("--model and --images are required");
+    if (!model || !images == !csv_in)
+        return cli_usage_error("give --model and one of --images or --csv");
+    if (csv_in && labels)
+        return cli_usage_error("--labels goes with --images (a CSV row carries its label)");
 
     tbml_status st = TBML_OK;
     tbml_key_t *key = NULL;
@@ -71,45 +182,49 @@ int cmd_predict(int argc, char **argv)
 
     if (key_path && (st = cli_load_key(key_path, &pw, &key))) goto fail;
     if ((st = tbml_nn_load(model, key, &nn))) goto fail;
-    if ((st = tbml_idx_read(images, key, &im))) goto fail;
-    int in = tbml_nn_input_size(nn), k = tbml_nn_output_size(nn);
-    size_t per = im->ndim > 1 ? im->count / im->dims[0] : 0;
-    if (im->type != TBML_IDX_U8 || im->ndim < 2 || per != (size_t)in) {
-        st = tbml_error(TBML_E_FORMAT,
-                        "%s: the model takes %d bytes per image, this file has %zu (type 0x%02x)",
-                        images, in, per, im->type);
-        goto fail;
-    }
-    int n = (int)im->dims[0];
-    if (labels) {
-        if ((st = tbml_idx_read(labels, key, &lb))) goto fail;
-        if (lb->type != TBML_IDX_U8 || lb->ndim != 1 || lb->dims[0] != im->dims[0]) {
-            st = tbml_error(TBML_E_FORMAT,
-                            "image and label counts differ: %s has %d images, %s has %u labels",
-                            images, n, labels, (unsigned)(lb->ndim ? lb->dims[0] : 0));
-            goto fail;
-        }
-        lab = tbml_malloc(sizeof(int32_t) * (size_t)(n ? n : 1));
-        for (int i = 0; i < n; i++) {
-            lab[i] = ((const uint8_t *)lb->data)[i];
-            if (lab[i] >= k) {
-                st = tbml_error(TBML_E_FORMAT,
-                                "%s: label %d of image %d is beyond the model's %d "
-                                "classes",
-                                labels, (int)lab[i], i, k);
-                goto fail;
-            }
-        }
-    }
+    int in = tbml_nn_input_size(nn), k = tbml_nn_output_size(nn), n = 0;
     double scale, offset;
     tbml_nn_input_transform(nn, &scale, &offset);
-    x = tbml_malloc(sizeof(float) * im->count + 1);
-    const uint8_t *raw = im->data;
-    float lut[256];
-    for (int v = 0; v < 256; v++)
-        lut[v] = (float)(v * scale + offset);
-    for (size_t i = 0; i < im->count; i++)
-        x[i] = lut[raw[i]];
+    if (csv_in) {
+        if ((st = read_csv(csv_in, key, in, k, scale, offset, &x, &lab, &n))) goto fail;
+    } else {
+        if ((st = tbml_idx_read(images, key, &im))) goto fail;
+        size_t per = im->ndim > 1 ? im->count / im->dims[0] : 0;
+        if (im->type != TBML_IDX_U8 || im->ndim < 2 || per != (size_t)in) {
+            st = tbml_error(
+                TBML_E_FORMAT,
+                "%s: the model takes %d bytes per image, this file has %zu (type 0x%02x)", images,
+                in, per, im->type);
+            goto fail;
+        }
+        n = (int)im->dims[0];
+        if (labels) {
+            if ((st = tbml_idx_read(labels, key, &lb))) goto fail;
+            if (lb->type != TBML_IDX_U8 || lb->ndim != 1 || lb->dims[0] != im->dims[0]) {
+                st = tbml_error(TBML_E_FORMAT,
+                                "image and label counts differ: %s has %d images, %s has %u labels",
+                                images, n, labels, (unsigned)(lb->ndim ? lb->dims[0] : 0));
+                goto fail;
+            }
+            lab = tbml_malloc(sizeof(int32_t) * (size_t)(n ? n : 1));
+            for (int i = 0; i < n; i++) {
+                lab[i] = ((const uint8_t *)lb->data)[i];
+                if (lab[i] >= k) {
+                    st = tbml_error(TBML_E_FORMAT,
+                                    "%s: label %d of image %d is beyond the model's %d classes",
+                                    labels, (int)lab[i], i, k);
+                    goto fail;
+                }
+            }
+        }
+        x = tbml_malloc(sizeof(float) * im->count + 1);
+        const uint8_t *raw = im->data;
+        float lut[256];
+        for (int v = 0; v < 256; v++)
+            lut[v] = (float)(v * scale + offset);
+        for (size_t i = 0; i < im->count; i++)
+            x[i] = lut[raw[i]];
+    }
     pred = tbml_malloc(sizeof(int32_t) * (size_t)(n ? n : 1));
     scores = tbml_malloc(sizeof(float) * (size_t)(n ? n : 1) * k);
     if ((st = tbml_pool_create(threads, &pool))) goto fail;

@@ -79,7 +79,8 @@ static tbml_status print_result(const tbml_table *t, int fmt)
 {
     if (t->schema.nfields == 0) return TBML_OK; /* a command without output */
     fflush(stdout);
-    if (fmt == FMT_TABLE && t->schema.nfields == 1 && strcmp(t->schema.fields[0].name, "plan") == 0) {
+    if (fmt == FMT_TABLE && t->schema.nfields == 1 &&
+        strcmp(t->schema.fields[0].name, "plan") == 0) {
         /* EXPLAIN: the plan as text, not cut into a table cell */
         for (int64_t b = 0; b < t->nbatches; b++)
             for (int64_t r = 0; r < t->batches[b]->nrows; r++) {
@@ -229,22 +230,25 @@ static int shell(runner *r)
 
 static void usage(FILE *f)
 {
-    fprintf(f, "usage: tbml sql [submit options] [-e 'STATEMENTS' | -f FILE] [--format table|csv|json]\n"
-               "                [--password-file F | --password-fd N]\n\n"
-               "Runs Spark SQL statements separated by ';'. With neither -e nor -f, an interactive\n"
-               "shell. Views over files: CREATE TEMP VIEW v USING json|csv|text OPTIONS (path 'F'\n"
-               "[, header 'true', inferSchema 'true'] [, key 'DIR/NAME.key'] for a sealed file).\n\n"
-               "options:\n"
-               "  -e STATEMENTS          run these statements\n"
-               "  -f FILE                run the statements in FILE\n"
-               "  --format FMT           table (Spark's show(), default), csv or json (lines)\n"
-               "  --password-file F      the key files' password: first line of F\n"
-               "  --password-fd N        ... or read from descriptor N (else the TTY asks once)\n"
-               "  --timing               print 'Time taken' per statement on stderr (default on a TTY)\n"
-               "  --master local[N]      N worker threads (local[*]: all cores; default)\n"
-               "  --conf K=V             spark.sql.shuffle.partitions, spark.sql.autoBroadcastJoinThreshold, ...\n"
-               "  --name, --properties-file, --driver-memory, --executor-memory, --executor-cores,\n"
-               "  --verbose, --sgx-enabled false   as tbml submit\n");
+    fprintf(
+        f,
+        "usage: tbml sql [submit options] [-e 'STATEMENTS' | -f FILE] [--format table|csv|json]\n"
+        "                [--password-file F | --password-fd N]\n\n"
+        "Runs Spark SQL statements separated by ';'. With neither -e nor -f, an interactive\n"
+        "shell. Views over files: CREATE TEMP VIEW v USING json|csv|text OPTIONS (path 'F'\n"
+        "[, header 'true', inferSchema 'true'] [, key 'DIR/NAME.key'] for a sealed file).\n\n"
+        "options:\n"
+        "  -e STATEMENTS          run these statements\n"
+        "  -f FILE                run the statements in FILE\n"
+        "  --format FMT           table (Spark's show(), default), csv or json (lines)\n"
+        "  --password-file F      the key files' password: first line of F\n"
+        "  --password-fd N        ... or read from descriptor N (else the TTY asks once)\n"
+        "  --timing               print 'Time taken' per statement on stderr (default on a TTY)\n"
+        "  --master local[N]      N worker threads (local[*]: all cores; default)\n"
+        "  --conf K=V             spark.sql.shuffle.partitions, "
+        "spark.sql.autoBroadcastJoinThreshold, ...\n"
+        "  --name, --properties-file, --driver-memory, --executor-memory, --executor-cores,\n"
+        "  --verbose, --sgx-enabled false   as tbml submit\n");
 }
 
 int cmd_sql(int argc, char **argv)
@@ -352,7 +356,8 @@ int cmd_sql(int argc, char **argv)
     if (file) {
         int fd = strcmp(file, "-") == 0 ? 0 : open(file, O_RDONLY);
         if (fd < 0) {
-            rc = cli_fail(tbml_error(errno == ENOENT ? TBML_E_NOTFOUND : TBML_E_IO, "%s: %s", file, strerror(errno)));
+            rc = cli_fail(tbml_error(errno == ENOENT ? TBML_E_NOTFOUND : TBML_E_IO, "%s: %s", file,
+                                     strerror(errno)));
             goto out;
         }
         uint8_t *data;

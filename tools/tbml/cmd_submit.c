@@ -5,6 +5,7 @@
 
 #include "submit_mpi.h"
 #include "tbml/app.h"
+#include "tee_submit.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -93,7 +94,8 @@ static void submit_usage(FILE *f, int example)
         "  --executor-memory MEM             memory operators may use before spilling (e.g. 4g)\n"
         "  --executor-cores N                recorded for the application\n"
         "  --verbose                         print the parsed settings\n"
-        "  --sgx-enabled false               accepted for the seed's scripts; see 'tbml tee'\n"
+        "  --sgx-enabled true|false          true: run APP in the trusted runtime (see "
+        "docs/submit.md)\n"
         SUBMIT_MPI_USAGE,
         example ? "run-example" : "submit", example ? "NAME" : "APP",
         example ? "Runs a bundled example (tbml-example-NAME), as Spark's bin/run-example does."
@@ -101,8 +103,10 @@ static void submit_usage(FILE *f, int example)
                   "(docs/submit.md).");
 }
 
-/* Parses options up to the first non-option; *i is left at it. Returns -1 on success, else an
- * exit code. */
+#define TEE_HANDOVER (-2) /* parse_options: the run is for the trusted runtime */
+
+/* Parses options up to the first non-option; *i is left at it. Returns -1 on success,
+ * TEE_HANDOVER for --sgx-enabled true, else an exit code. */
 static int parse_options(int argc, char **argv, int *i, submit_opts *o, int example)
 {
     for (; *i < argc; (*i)++) {
@@ -116,6 +120,8 @@ static int parse_options(int argc, char **argv, int *i, submit_opts *o, int exam
             submit_usage(stdout, example);
             return 0;
         }
+        if (strncmp(a, "--tee-backend", 13) == 0 && (a[13] == '\0' || a[13] == '='))
+            return TEE_HANDOVER;
         if (strcmp(a, "--verbose") == 0 || strcmp(a, "-v") == 0) {
             o->verbose = 1;
             continue;
@@ -177,11 +183,7 @@ static int parse_options(int argc, char **argv, int *i, submit_opts *o, int exam
             break;
         case 7:
             if (strcmp(v, "false") == 0) break;
-            if (strcmp(v, "true") == 0) {
-                tbml_error(TBML_E_UNSUPPORTED,
-                           "--sgx-enabled true: run trusted jobs with 'tbml tee' instead");
-                return cli_fail(TBML_E_UNSUPPORTED);
-            }
+            if (strcmp(v, "true") == 0) return TEE_HANDOVER;
             return cli_usage_error("--sgx-enabled takes true or false, not '%s'", v);
         }
     }
@@ -369,11 +371,70 @@ static void opts_free(submit_opts *o)
     tbml_free(o->conf);
 }
 
+/* Finds tbml-example-NAME next to this tool (the build tree) or in ../examples (an install).
+ * With list, a failure names the examples there. */
+static tbml_status find_example(const char *name, char path[PATH_MAX], int list)
+{
+    char self[PATH_MAX];
+    ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+    if (n <= 0)
+        return tbml_error(TBML_E_IO, "cannot find this program's folder: %s", strerror(errno));
+    self[n] = '\0';
+    char *slash = strrchr(self, '/');
+    *slash = '\0';
+    if (strchr(name, '/') || !name[0]) return tbml_error(TBML_E_ARG, "bad example name '%s'", name);
+    const char *dirs[] = {"", "/../examples"};
+    for (int d = 0; d < 2; d++) {
+        snprintf(path, PATH_MAX, "%s%s/tbml-example-%s", self, dirs[d], name);
+        if (access(path, X_OK) == 0) return TBML_OK;
+    }
+    if (!list) return TBML_E_NOTFOUND;
+    char names[1024] = "";
+    DIR *dir = opendir(self);
+    struct dirent *e;
+    while (dir && (e = readdir(dir)) != NULL) {
+        if (strncmp(e->d_name, "tbml-example-", 13) == 0 &&
+            strlen(names) + strlen(e->d_name) < 900) {
+            strcat(names, names[0] ? ", " : "");
+            strcat(names, e->d_name + 13);
+        }
+    }
+    if (dir) closedir(dir);
+    return tbml_error(TBML_E_NOTFOUND, "no example named '%s' (available: %s)", name,
+                      names[0] ? names : "none");
+}
+
+/* Hands a TEE run (--sgx-enabled true, --tee-backend) to the trusted runtime's submit
+ * (tee_submit.h). For run-example, the first argument that names an example becomes its path. */
+static int tee_handover(int argc, char **argv, int example)
+{
+    if (!example) return cli_tee_submit(argc, argv);
+    char path[PATH_MAX];
+    char **av = tbml_calloc((size_t)argc + 1, sizeof(char *));
+    int found = 0;
+    for (int i = 0; i < argc; i++) {
+        av[i] = argv[i];
+        if (!found && i > 0 && argv[i][0] != '-' && find_example(argv[i], path, 0) == TBML_OK) {
+            av[i] = path;
+            found = 1;
+        }
+    }
+    int code = found ? cli_tee_submit(argc, av) : cli_usage_error("missing the example NAME");
+    tbml_free(av);
+    return code;
+}
+
 static int submit_main(int argc, char **argv, int example)
 {
     submit_opts o = {0};
     int i = 1, code;
+    /* the trusted runtime takes options of its own (--enclave-key, --tee-backend): ask it first */
+    if (cli_tee_submit_wanted(argc, argv)) return tee_handover(argc, argv, example);
     code = parse_options(argc, argv, &i, &o, example);
+    if (code == TEE_HANDOVER) {
+        opts_free(&o);
+        return tee_handover(argc, argv, example);
+    }
     if (code < 0 && o.properties_file) code = read_properties(&o);
     if (code >= 0) goto out;
     if (i >= argc) {
@@ -383,43 +444,9 @@ static int submit_main(int argc, char **argv, int example)
     const char *target = argv[i];
     char path[PATH_MAX];
     if (example) {
-        /* tbml-example-NAME next to this tool (the build tree) or in ../examples (an install) */
-        char self[PATH_MAX];
-        ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
-        if (n <= 0) {
-            tbml_error(TBML_E_IO, "cannot find this program's folder: %s", strerror(errno));
-            code = cli_fail(TBML_E_IO);
-            goto out;
-        }
-        self[n] = '\0';
-        char *slash = strrchr(self, '/');
-        *slash = '\0';
-        int found = 0;
-        if (strchr(target, '/') || !target[0]) {
-            code = cli_usage_error("bad example name '%s'", target);
-            goto out;
-        }
-        const char *dirs[] = {"", "/../examples"};
-        for (int d = 0; d < 2 && !found; d++) {
-            snprintf(path, sizeof(path), "%s%s/tbml-example-%s", self, dirs[d], target);
-            found = access(path, X_OK) == 0;
-        }
-        if (!found) {
-            /* list what there is, to help */
-            char list[1024] = "";
-            DIR *dir = opendir(self);
-            struct dirent *e;
-            while (dir && (e = readdir(dir)) != NULL) {
-                if (strncmp(e->d_name, "tbml-example-", 13) == 0 &&
-                    strlen(list) + strlen(e->d_name) < 900) {
-                    strcat(list, list[0] ? ", " : "");
-                    strcat(list, e->d_name + 13);
-                }
-            }
-            if (dir) closedir(dir);
-            tbml_error(TBML_E_NOTFOUND, "no example named '%s' (available: %s)", target,
-                       list[0] ? list : "none");
-            code = cli_fail(TBML_E_NOTFOUND);
+        tbml_status st = find_example(target, path, 1);
+        if (st) {
+            code = st == TBML_E_ARG ? cli_usage_error("%s", tbml_errmsg()) : cli_fail(st);
             goto out;
         }
         target = path;

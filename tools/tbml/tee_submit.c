@@ -40,10 +40,13 @@ int cli_tee_submit(int argc, char **argv)
             break;
         }
         if (cli_is_help(argv[i])) {
-            printf("usage: tbml submit --sgx-enabled true --enclave-key enclave-key.pem [--manifest-out F]\n"
+            printf("usage: tbml submit --sgx-enabled true --enclave-key enclave-key.pem "
+                   "[--manifest-out F]\n"
                    "                   [manifest options] APP [ARGS]\n\n"
-                   "Builds the manifest for APP ARGS (see 'tbml manifest --help' for the options), signs it\n"
-                   "with the RSA-3072 e=3 enclave key, and runs it as 'tbml run' does. --sgx-enabled true\n"
+                   "Builds the manifest for APP ARGS (see 'tbml manifest --help' for the options), "
+                   "signs it\n"
+                   "with the RSA-3072 e=3 enclave key, and runs it as 'tbml run' does. "
+                   "--sgx-enabled true\n"
                    "uses the simulated enclave unless --tee-backend gramine is given.\n");
             tbml_manifest_options_free(&mo);
             return 0;
@@ -73,7 +76,8 @@ int cli_tee_submit(int argc, char **argv)
         goto done;
     }
     if (!key) {
-        rc = cli_usage_error("--sgx-enabled true needs --enclave-key enclave-key.pem (RSA-3072, e=3)");
+        rc = cli_usage_error(
+            "--sgx-enabled true needs --enclave-key enclave-key.pem (RSA-3072, e=3)");
         goto done;
     }
     tbml_status st = tbml_tee_submit(&mo, key, out, &ro, argc - i, argv + i, &code);

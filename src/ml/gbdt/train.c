@@ -601,6 +601,9 @@ tbml_status tbml_gbdt_train(const tbml_gbdt_params *params, const tbml_gbdt_matr
                        params->objective == TBML_GBDT_BINARY_LOGISTIC ? "logloss" : "rmse",
                        train_metric(&t));
     }
+    if (opts->train_margin_out)
+        for (int64_t r = 0; r < m->nrows; r++)
+            opts->train_margin_out[r] = t.margin[r];
     *out = model;
     model = NULL;
 out:

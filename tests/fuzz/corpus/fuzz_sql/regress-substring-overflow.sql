@@ -1,0 +1,1 @@
+SELECT lower(s), (s), substring(s,-392410||40, 1), split(s, ',')[0] FROM t

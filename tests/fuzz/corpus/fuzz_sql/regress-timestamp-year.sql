@@ -1,0 +1,1 @@
+SELECT year(to_date('2020102-29')), month(DATE '2021-12-01'), CAST('404100-1-01 00:00' AS TIMESTAMP)
