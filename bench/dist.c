@@ -30,8 +30,14 @@ static void fail(tbml_status st)
 
 /* ---- check --------------------------------------------------------------------------------- */
 
-static double value(int rank, size_t i) { return (double)((int)((i * 7 + (size_t)rank * 13) % 61) - 30); }
-static uint8_t pattern(int src, int dst, size_t i) { return (uint8_t)(src * 31 + dst * 17 + i * 7 + (i >> 8)); }
+static double value(int rank, size_t i)
+{
+    return (double)((int)((i * 7 + (size_t)rank * 13) % 61) - 30);
+}
+static uint8_t pattern(int src, int dst, size_t i)
+{
+    return (uint8_t)(src * 31 + dst * 17 + i * 7 + (i >> 8));
+}
 
 static int check(const char *out, int die, int hang)
 {
@@ -58,8 +64,10 @@ static int check(const char *out, int die, int hang)
         }
     }
     /* all-to-all of uneven sizes */
-    uint8_t **send = tbml_calloc((size_t)n, sizeof(uint8_t *)), **recv = tbml_calloc((size_t)n, sizeof(uint8_t *));
-    size_t *ssz = tbml_calloc((size_t)n, sizeof(size_t)), *rsz = tbml_calloc((size_t)n, sizeof(size_t));
+    uint8_t **send = tbml_calloc((size_t)n, sizeof(uint8_t *)),
+            **recv = tbml_calloc((size_t)n, sizeof(uint8_t *));
+    size_t *ssz = tbml_calloc((size_t)n, sizeof(size_t)),
+           *rsz = tbml_calloc((size_t)n, sizeof(size_t));
     for (int d = 0; d < n; d++) {
         ssz[d] = (size_t)((me * 5 + d * 3) % 7) * 100003;
         send[d] = tbml_malloc(ssz[d] + 1);
@@ -99,7 +107,8 @@ static int check(const char *out, int die, int hang)
     tbml_free(rsz);
     TRY(tbml_comm_barrier(g_c));
     if (me == 0) {
-        printf("check: %d ranks (%s), %lld mismatches\n", n, tbml_comm_backend(g_c), (long long)total);
+        printf("check: %d ranks (%s), %lld mismatches\n", n, tbml_comm_backend(g_c),
+               (long long)total);
         if (out && total == 0) {
             tbml_outfile_t *f;
             char line[64];
@@ -178,10 +187,10 @@ static int bench(double aes_speed, int cores, const char *sizes)
     int me = tbml_comm_rank(g_c), n = tbml_comm_size(g_c);
     char *list = tbml_strdup(sizes), *save = NULL;
     if (me == 0) {
-        printf("# %d ranks, %d cores; crypto limit = %.2f GB/s AES-256-GCM per core x %d cores\n", n, cores,
-               aes_speed / 1e9, cores);
-        printf("%-10s %-10s %12s %12s %12s %12s %8s %10s\n", "op", "bytes", "plain_ms", "sealed_ms", "plain_GB/s",
-               "sealed_GB/s", "ratio", "crypto%");
+        printf("# %d ranks, %d cores; crypto limit = %.2f GB/s AES-256-GCM per core x %d cores\n",
+               n, cores, aes_speed / 1e9, cores);
+        printf("%-10s %-10s %12s %12s %12s %12s %8s %10s\n", "op", "bytes", "plain_ms", "sealed_ms",
+               "plain_GB/s", "sealed_GB/s", "ratio", "crypto%");
     }
     for (char *tok = strtok_r(list, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
         size_t bytes = strtoull(tok, NULL, 10);
@@ -193,13 +202,14 @@ static int bench(double aes_speed, int cores, const char *sizes)
         for (size_t i = 0; i < count; i++)
             a.f[i] = (float)(i % 100) * 0.01f;
         double tp = time_op(op_plain_ar, &a, reps), ts = time_op(op_sealed_ar, &a, reps);
-        /* per rank the ring seals and opens 2(n-1)/n of the buffer each: 4(n-1)/n * bytes of AES-GCM;
-         * all ranks together 4(n-1) * bytes, shared by the cores */
+        /* per rank the ring seals and opens 2(n-1)/n of the buffer each: 4(n-1)/n * bytes of
+         * AES-GCM; all ranks together 4(n-1) * bytes, shared by the cores */
         double crypto_bytes = 4.0 * (n - 1) * (double)(count * 4);
         double limit = crypto_bytes / (aes_speed * cores);
         if (me == 0)
-            printf("%-10s %-10zu %12.3f %12.3f %12.2f %12.2f %8.2f %9.0f%%\n", "allreduce", count * 4, tp * 1e3,
-                   ts * 1e3, count * 4 / tp / 1e9, count * 4 / ts / 1e9, ts / tp, 100 * limit / ts);
+            printf("%-10s %-10zu %12.3f %12.3f %12.2f %12.2f %8.2f %9.0f%%\n", "allreduce",
+                   count * 4, tp * 1e3, ts * 1e3, count * 4 / tp / 1e9, count * 4 / ts / 1e9,
+                   ts / tp, 100 * limit / ts);
         tbml_free(a.f);
         /* all-to-all: every rank sends `bytes` in total, bytes/n to each */
         a.block = bytes / (size_t)n;
@@ -208,11 +218,13 @@ static int bench(double aes_speed, int cores, const char *sizes)
         memset(a.s, me + 1, a.block * (size_t)n);
         tp = time_op(op_plain_a2a, &a, reps);
         ts = time_op(op_sealed_a2a, &a, reps);
-        crypto_bytes = 2.0 * (n - 1) * (double)a.block * n; /* seal + open of (n-1)/n of bytes, n ranks */
+        crypto_bytes =
+            2.0 * (n - 1) * (double)a.block * n; /* seal + open of (n-1)/n of bytes, n ranks */
         limit = crypto_bytes / (aes_speed * cores);
         if (me == 0)
-            printf("%-10s %-10zu %12.3f %12.3f %12.2f %12.2f %8.2f %9.0f%%\n", "alltoall", a.block * n, tp * 1e3,
-                   ts * 1e3, a.block * n / tp / 1e9, a.block * n / ts / 1e9, ts / tp, 100 * limit / ts);
+            printf("%-10s %-10zu %12.3f %12.3f %12.2f %12.2f %8.2f %9.0f%%\n", "alltoall",
+                   a.block * n, tp * 1e3, ts * 1e3, a.block * n / tp / 1e9, a.block * n / ts / 1e9,
+                   ts / tp, 100 * limit / ts);
         tbml_free(a.s);
         tbml_free(a.r);
     }
@@ -253,7 +265,8 @@ int main(int argc, char **argv)
     int die = -1, hang = -1, cores = tbml_ncores();
     double aes_speed = 0;
     for (int i = 1; i < argc; i++) {
-        if (strcmp(argv[i], "--check") == 0 || strcmp(argv[i], "--bench") == 0 || strcmp(argv[i], "--keygen") == 0)
+        if (strcmp(argv[i], "--check") == 0 || strcmp(argv[i], "--bench") == 0 ||
+            strcmp(argv[i], "--keygen") == 0)
             mode = argv[i] + 2;
         else if (strcmp(argv[i], "--out") == 0 && i + 1 < argc)
             out = argv[++i];
@@ -268,7 +281,8 @@ int main(int argc, char **argv)
         else if (strcmp(argv[i], "--sizes") == 0 && i + 1 < argc)
             sizes = argv[++i];
         else {
-            fprintf(stderr, "usage: bench_dist --check [--out F] [--die R|--hang R] | --bench [--aes-speed B/s] "
+            fprintf(stderr, "usage: bench_dist --check [--out F] [--die R|--hang R] | --bench "
+                            "[--aes-speed B/s] "
                             "[--cores N] [--sizes LIST]\n");
             return 2;
         }

@@ -32,3 +32,29 @@ for n in 2 4; do
   "${MPI[@]}" -np "$n" "$BENCH" --bench --aes-speed "$aes" --cores "$used" \
     --sizes "${SIZES:-89112,16777216,268435456}"
 done
+
+# Distribution cost on one machine: wordcount on the same corpus (bench_gen_zipf, seed 42), plain
+# and sealed, with 1 rank x 2 threads against 2 ranks x 1 thread (best of REPS).
+mb=${WC_MB:-200}
+corpus=$WORK/zipf.txt
+"$BUILD/bench/bench_gen_zipf" "$mb" 42 >"$corpus"
+"$TBML" encrypt --key "$WORK/keys/bench.key" --password-file "$WORK/pw" "$corpus" "$corpus.sealed" >/dev/null
+best() {
+  local b=999999 t s e
+  for _ in $(seq "${REPS:-3}"); do
+    s=$(date +%s.%N)
+    "$@" >/dev/null
+    e=$(date +%s.%N)
+    t=$(echo "$e - $s" | bc -l)
+    b=$(echo "if ($t < $b) $t else $b" | bc -l)
+  done
+  printf '%.3f' "$b"
+}
+WC=$BUILD/tbml-example-wordcount
+for kind in plain sealed; do
+  args=("$corpus")
+  [[ $kind == plain ]] || args=(--key "$WORK/keys/bench.key" --password-file "$WORK/pw" "$corpus.sealed")
+  t1=$(best "$TBML" run-example --master 'local[2]' wordcount "${args[@]}")
+  t2=$(best "$TBML" submit --master mpi --num-executors 2 --executor-cores 1 "$WC" "${args[@]}")
+  echo "wordcount $mb MB $kind: 1 rank x 2 threads ${t1} s, 2 ranks x 1 thread ${t2} s, ratio $(echo "$t2 / $t1" | bc -l | cut -c1-5)"
+done

@@ -89,14 +89,15 @@ TBML_NODISCARD tbml_status tbml_comm_send(tbml_comm_t *c, int dst, uint32_t tag,
                                           size_t size);
 /* Receives a message of exactly size bytes from src with tag (another size: TBML_E_FORMAT).
  * On failure buf is wiped. */
-TBML_NODISCARD tbml_status tbml_comm_recv(tbml_comm_t *c, int src, uint32_t tag, void *buf, size_t size);
+TBML_NODISCARD tbml_status tbml_comm_recv(tbml_comm_t *c, int src, uint32_t tag, void *buf,
+                                          size_t size);
 /* Receives a message of any size into a new buffer (tbml_free it). */
-TBML_NODISCARD tbml_status tbml_comm_recv_alloc(tbml_comm_t *c, int src, uint32_t tag, uint8_t **out,
-                                                size_t *out_size);
+TBML_NODISCARD tbml_status tbml_comm_recv_alloc(tbml_comm_t *c, int src, uint32_t tag,
+                                                uint8_t **out, size_t *out_size);
 /* Sends to dst and receives from src at the same time (no deadlock in rings). */
-TBML_NODISCARD tbml_status tbml_comm_sendrecv(tbml_comm_t *c, int dst, uint32_t stag, const void *sbuf,
-                                              size_t ssize, int src, uint32_t rtag, void *rbuf,
-                                              size_t rsize);
+TBML_NODISCARD tbml_status tbml_comm_sendrecv(tbml_comm_t *c, int dst, uint32_t stag,
+                                              const void *sbuf, size_t ssize, int src,
+                                              uint32_t rtag, void *rbuf, size_t rsize);
 
 /* ---- collectives (every rank calls them in the same order) -------------------------------- */
 
@@ -126,9 +127,10 @@ TBML_NODISCARD tbml_status tbml_comm_alltoall(tbml_comm_t *c, const void *sendbu
 
 /* Broadcast of size bytes from root (a binomial tree of sealed messages). */
 TBML_NODISCARD tbml_status tbml_comm_bcast(tbml_comm_t *c, int root, void *buf, size_t size);
-/* Broadcast of a buffer whose size only root knows: root passes *buf and *size; the others get a new
- * buffer (tbml_free it). */
-TBML_NODISCARD tbml_status tbml_comm_bcast_alloc(tbml_comm_t *c, int root, uint8_t **buf, size_t *size);
+/* Broadcast of a buffer whose size only root knows: root passes *buf and *size; the others get a
+ * new buffer (tbml_free it). */
+TBML_NODISCARD tbml_status tbml_comm_bcast_alloc(tbml_comm_t *c, int root, uint8_t **buf,
+                                                 size_t *size);
 
 /* Gather to root: every rank sends size bytes; at root recvbufs[r]/recvsizes[r] get new buffers
  * (tbml_free each; the root's own part is copied); elsewhere recvbufs/recvsizes are unused (may be
@@ -140,7 +142,8 @@ TBML_NODISCARD tbml_status tbml_comm_gather(tbml_comm_t *c, int root, const void
 
 /* The bench's peer: MPI's own MPI_Allreduce / MPI_Alltoall on plaintext over this communicator's
  * ranks. Never for job data. TBML_E_UNSUPPORTED unless the backend is "mpi". */
-TBML_NODISCARD tbml_status tbml_comm_bench_plain_allreduce_f32(tbml_comm_t *c, float *buf, size_t count);
+TBML_NODISCARD tbml_status tbml_comm_bench_plain_allreduce_f32(tbml_comm_t *c, float *buf,
+                                                               size_t count);
 TBML_NODISCARD tbml_status tbml_comm_bench_plain_alltoall(tbml_comm_t *c, const void *sendbuf,
                                                           void *recvbuf, size_t block_size);
 
@@ -176,9 +179,9 @@ TBML_NODISCARD tbml_status tbml_comm_open_local(tbml_local_world_t *w, int rank,
 /* Runs fn on nranks threads, each with its own communicator opened with opts[rank] (or opts[0]
  * for all when per_rank is 0), then frees them. A rank whose fn fails aborts the world, as
  * tbml_comm_abort would; a rank whose fn returns TBML_LOCAL_VANISH leaves without a word, as a
- * killed process would (for tests of failure detection). st[r] gets rank r's status (open or fn) and
- * msg[r] (each 256 bytes, may be NULL) its error message. Returns TBML_OK when all threads
- * ran (their results are in st). */
+ * killed process would (for tests of failure detection). st[r] gets rank r's status (open or fn)
+ * and msg[r] (each 256 bytes, may be NULL) its error message. Returns TBML_OK when all threads ran
+ * (their results are in st). */
 #define TBML_LOCAL_VANISH 1
 typedef tbml_status (*tbml_local_main)(tbml_comm_t *c, void *arg);
 TBML_NODISCARD tbml_status tbml_local_run(tbml_local_world_t *w, const tbml_comm_options *opts,

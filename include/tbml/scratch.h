@@ -33,8 +33,8 @@ TBML_NODISCARD tbml_status tbml_spill_finish(tbml_spill_t *f);
 uint64_t tbml_spill_size(const tbml_spill_t *f);
 /* Reads [offset, offset + size) clipped at the end into buf; *got bytes. Every byte is
  * authenticated (TBML_E_AUTH if the file was changed on disk; buf wiped). */
-TBML_NODISCARD tbml_status tbml_spill_pread(tbml_spill_t *f, void *buf, size_t size, uint64_t offset,
-                                            size_t *got);
+TBML_NODISCARD tbml_status tbml_spill_pread(tbml_spill_t *f, void *buf, size_t size,
+                                            uint64_t offset, size_t *got);
 /* The descriptor of the sealed bytes (tests look at what reaches the disk). */
 int tbml_spill_fd(const tbml_spill_t *f);
 void tbml_spill_free(tbml_spill_t *f);

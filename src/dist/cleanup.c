@@ -43,11 +43,13 @@ static void on_signal(int sig)
 
 static void install(void)
 {
-    static const int sigs[] = {SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGABRT, SIGSEGV, SIGBUS, SIGFPE, SIGPIPE};
+    static const int sigs[] = {SIGINT,  SIGTERM, SIGHUP, SIGQUIT, SIGABRT,
+                               SIGSEGV, SIGBUS,  SIGFPE, SIGPIPE};
     atexit(remove_all);
     for (size_t i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++) {
         struct sigaction old;
-        if (sigaction(sigs[i], NULL, &old) == 0 && old.sa_handler != SIG_DFL) continue; /* the app's own */
+        if (sigaction(sigs[i], NULL, &old) == 0 && old.sa_handler != SIG_DFL)
+            continue; /* the app's own */
         struct sigaction sa;
         memset(&sa, 0, sizeof(sa));
         sa.sa_handler = on_signal;
@@ -59,7 +61,8 @@ static void install(void)
 
 tbml_status dist_cleanup_add(const char *path, int is_dir)
 {
-    if (strlen(path) >= PATH_SIZE) return tbml_error(TBML_E_ARG, "%s: path too long to clean up", path);
+    if (strlen(path) >= PATH_SIZE)
+        return tbml_error(TBML_E_ARG, "%s: path too long to clean up", path);
     tbml_status st = TBML_E_INTERNAL;
     pthread_mutex_lock(&g_mu);
     if (!g_installed) {

@@ -35,9 +35,12 @@ void dist_reduce_sum(void *acc, const void *in, size_t count, tbml_comm_dtype dt
 static size_t dtype_size(tbml_comm_dtype dt)
 {
     switch (dt) {
-    case TBML_DT_F32: return 4;
-    case TBML_DT_F64: return 8;
-    case TBML_DT_I64: return 8;
+    case TBML_DT_F32:
+        return 4;
+    case TBML_DT_F64:
+        return 8;
+    case TBML_DT_I64:
+        return 8;
     }
     return 0;
 }
@@ -63,7 +66,7 @@ tbml_status tbml_comm_allreduce_sum(tbml_comm_t *c, void *buf, size_t count, tbm
     if (n == 1 || count == 0) return n == 1 ? TBML_OK : tbml_comm_barrier(c);
     uint8_t *b = buf;
     /* segment k is elements [k*count/n, (k+1)*count/n) */
-#define SEG_LO(k) ((size_t)(((unsigned __int128)(k) * count) / (unsigned)n))
+#define SEG_LO(k) ((size_t)(((unsigned __int128)(k)*count) / (unsigned)n))
     size_t maxseg = count / (size_t)n + 1;
     uint8_t *tmp = dist_comm_scratch(c, maxseg * es);
     int right = (me + 1) % n, left = (me - 1 + n) % n;
@@ -89,8 +92,8 @@ tbml_status tbml_comm_allreduce_sum(tbml_comm_t *c, void *buf, size_t count, tbm
     return st;
 }
 
-tbml_status tbml_comm_alltoallv(tbml_comm_t *c, const void *const *sendbufs, const size_t *sendsizes,
-                                uint8_t **recvbufs, size_t *recvsizes)
+tbml_status tbml_comm_alltoallv(tbml_comm_t *c, const void *const *sendbufs,
+                                const size_t *sendsizes, uint8_t **recvbufs, size_t *recvsizes)
 {
     int n = tbml_comm_size(c), me = tbml_comm_rank(c);
     dist_send_spec *ss = tbml_calloc((size_t)n, sizeof(*ss));
@@ -121,7 +124,8 @@ tbml_status tbml_comm_alltoallv(tbml_comm_t *c, const void *const *sendbufs, con
     return st;
 }
 
-tbml_status tbml_comm_alltoall(tbml_comm_t *c, const void *sendbuf, void *recvbuf, size_t block_size)
+tbml_status tbml_comm_alltoall(tbml_comm_t *c, const void *sendbuf, void *recvbuf,
+                               size_t block_size)
 {
     int n = tbml_comm_size(c), me = tbml_comm_rank(c);
     const uint8_t *sb = sendbuf;
@@ -132,11 +136,13 @@ tbml_status tbml_comm_alltoall(tbml_comm_t *c, const void *sendbuf, void *recvbu
     for (int i = 1; i < n; i++) {
         int p = (me + i) % n, q = (me - i + n) % n;
         ss[k] = (dist_send_spec){p, DIST_TAG_ALLTOALL, sb + (size_t)p * block_size, block_size};
-        rr[k] = (dist_recv_spec){q, DIST_TAG_ALLTOALL, rb + (size_t)q * block_size, block_size, NULL};
+        rr[k] =
+            (dist_recv_spec){q, DIST_TAG_ALLTOALL, rb + (size_t)q * block_size, block_size, NULL};
         k++;
     }
     tbml_status st = n > 1 ? dist_exchange(c, ss, k, rr, k) : TBML_OK;
-    if (!st && block_size) memmove(rb + (size_t)me * block_size, sb + (size_t)me * block_size, block_size);
+    if (!st && block_size)
+        memmove(rb + (size_t)me * block_size, sb + (size_t)me * block_size, block_size);
     tbml_free(ss);
     tbml_free(rr);
     return st;
@@ -167,21 +173,24 @@ static tbml_status bcast_tree(tbml_comm_t *c, int root, uint8_t **buf, size_t *s
     dist_send_spec ss[32];
     int k = 0;
     for (int m = mask >> 1; m > 0; m >>= 1)
-        if (rel + m < n) ss[k++] = (dist_send_spec){(rel + m + root) % n, DIST_TAG_BCAST, *buf, *size};
+        if (rel + m < n)
+            ss[k++] = (dist_send_spec){(rel + m + root) % n, DIST_TAG_BCAST, *buf, *size};
     if (k) st = dist_exchange(c, ss, k, NULL, 0);
     return st;
 }
 
 tbml_status tbml_comm_bcast(tbml_comm_t *c, int root, void *buf, size_t size)
 {
-    if (root < 0 || root >= tbml_comm_size(c)) return tbml_error(TBML_E_ARG, "bcast: no rank %d", root);
+    if (root < 0 || root >= tbml_comm_size(c))
+        return tbml_error(TBML_E_ARG, "bcast: no rank %d", root);
     uint8_t *b = buf;
     return bcast_tree(c, root, &b, &size, 1);
 }
 
 tbml_status tbml_comm_bcast_alloc(tbml_comm_t *c, int root, uint8_t **buf, size_t *size)
 {
-    if (root < 0 || root >= tbml_comm_size(c)) return tbml_error(TBML_E_ARG, "bcast: no rank %d", root);
+    if (root < 0 || root >= tbml_comm_size(c))
+        return tbml_error(TBML_E_ARG, "bcast: no rank %d", root);
     uint8_t *b = tbml_comm_rank(c) == root ? *buf : NULL;
     size_t s = tbml_comm_rank(c) == root ? *size : 0;
     tbml_status st = bcast_tree(c, root, &b, &s, tbml_comm_rank(c) == root);
@@ -191,8 +200,8 @@ tbml_status tbml_comm_bcast_alloc(tbml_comm_t *c, int root, uint8_t **buf, size_
     return TBML_OK;
 }
 
-tbml_status tbml_comm_gather(tbml_comm_t *c, int root, const void *buf, size_t size, uint8_t **recvbufs,
-                             size_t *recvsizes)
+tbml_status tbml_comm_gather(tbml_comm_t *c, int root, const void *buf, size_t size,
+                             uint8_t **recvbufs, size_t *recvsizes)
 {
     int n = tbml_comm_size(c), me = tbml_comm_rank(c);
     if (root < 0 || root >= n) return tbml_error(TBML_E_ARG, "gather: no rank %d", root);

@@ -162,9 +162,11 @@ static void task_run(task *tk, ctx_cache *cc, int plain)
     } else {
         st = cache_get(cc, tk->key, &a);
         if (!st && tk->op == OP_SEAL)
-            st = tbml_aead_seal_with(a, tk->nonce, tk->aad, AAD_SIZE, tk->in, tk->size, tk->out, tk->tag);
+            st = tbml_aead_seal_with(a, tk->nonce, tk->aad, AAD_SIZE, tk->in, tk->size, tk->out,
+                                     tk->tag);
         else if (!st)
-            st = tbml_aead_open_with(a, tk->nonce, tk->aad, AAD_SIZE, tk->in, tk->size, tk->tag, tk->out);
+            st = tbml_aead_open_with(a, tk->nonce, tk->aad, AAD_SIZE, tk->in, tk->size, tk->tag,
+                                     tk->out);
     }
     tk->st = st;
     atomic_store_explicit(&tk->done, 1, memory_order_release);
@@ -228,8 +230,10 @@ struct tbml_comm {
     size_t chunk;
     int plain;
     workers w;
-    ctx_cache cc; /* the calling thread's contexts when there are no workers */
-    uint8_t *scratch; /* grow-only buffer for collectives (the allreduce's incoming segment) */
+    ctx_cache cc;       /* the calling thread's contexts when there are no workers */
+    uint8_t notice[8];  /* the last "waiting for" notice sent (its sends may still be in flight) */
+    void **notice_reqs; /* per peer */
+    uint8_t *scratch;   /* grow-only buffer for collectives (the allreduce's incoming segment) */
     size_t scratch_size;
     int broken;
     tbml_status broken_st;
@@ -249,8 +253,14 @@ static seq_entry *seq_find(tbml_comm_t *c, int peer, uint32_t tag)
     return &t->e[t->n++];
 }
 
-static const uint8_t *key_to(const tbml_comm_t *c, int peer) { return c->keys + (size_t)peer * 64; }
-static const uint8_t *key_from(const tbml_comm_t *c, int peer) { return c->keys + (size_t)peer * 64 + 32; }
+static const uint8_t *key_to(const tbml_comm_t *c, int peer)
+{
+    return c->keys + (size_t)peer * 64;
+}
+static const uint8_t *key_from(const tbml_comm_t *c, int peer)
+{
+    return c->keys + (size_t)peer * 64 + 32;
+}
 
 /* Marks c broken with the current error message, so every later call fails the same way. */
 static tbml_status comm_break(tbml_comm_t *c, tbml_status st)
@@ -331,7 +341,10 @@ static int help_or_wait(tbml_comm_t *c, unsigned *round)
     return 0;
 }
 
-static int task_done(task *tk) { return atomic_load_explicit(&tk->done, memory_order_acquire); }
+static int task_done(task *tk)
+{
+    return atomic_load_explicit(&tk->done, memory_order_acquire);
+}
 
 void dist_backoff(unsigned *round)
 {
@@ -423,20 +436,24 @@ static tbml_status diagnose(tbml_comm_t *c, int src, const chunk_hdr *want, cons
         what = "has the wrong tag";
     } else if (got.seq < want->seq || (got.seq == want->seq && got.chunk < want->chunk)) {
         snprintf(buf, sizeof(buf), "was replayed (sequence %llu.%u, expected %llu.%u)",
-                 (unsigned long long)got.seq, got.chunk, (unsigned long long)want->seq, want->chunk);
+                 (unsigned long long)got.seq, got.chunk, (unsigned long long)want->seq,
+                 want->chunk);
         what = buf;
     } else if (got.seq != want->seq || got.chunk != want->chunk) {
-        snprintf(buf, sizeof(buf), "is out of order (sequence %llu.%u, expected %llu.%u): reordered or dropped",
-                 (unsigned long long)got.seq, got.chunk, (unsigned long long)want->seq, want->chunk);
+        snprintf(buf, sizeof(buf),
+                 "is out of order (sequence %llu.%u, expected %llu.%u): reordered or dropped",
+                 (unsigned long long)got.seq, got.chunk, (unsigned long long)want->seq,
+                 want->chunk);
         what = buf;
     } else {
         uint8_t w[HDR_SIZE];
         hdr_write(want, w);
         if (memcmp(w, wire_hdr, HDR_SIZE) != 0) what = "was tampered with (its header was changed)";
     }
-    return tbml_error(TBML_E_AUTH,
-                      "rank %d: integrity error on a message from rank %d (tag %u): it %s; aborting the job",
-                      c->rank, src, want->tag, what);
+    return tbml_error(
+        TBML_E_AUTH,
+        "rank %d: integrity error on a message from rank %d (tag %u): it %s; aborting the job",
+        c->rank, src, want->tag, what);
 }
 
 static tbml_status recv_stream_poll(tbml_comm_t *c, recv_stream *r, int *progress)
@@ -471,10 +488,11 @@ static tbml_status recv_stream_poll(tbml_comm_t *c, recv_stream *r, int *progres
         st = c->t->ops->recv(c->t, sp->peer, (int)sp->tag, s->buf, bad ? 0 : size);
         if (st) return st;
         if (bad)
-            return tbml_error(TBML_E_AUTH,
-                              "rank %d: integrity error on a message from rank %d (tag %u): a chunk of "
-                              "%zu bytes cannot be a sealed chunk; aborting the job",
-                              c->rank, sp->peer, sp->tag, size);
+            return tbml_error(
+                TBML_E_AUTH,
+                "rank %d: integrity error on a message from rank %d (tag %u): a chunk of "
+                "%zu bytes cannot be a sealed chunk; aborting the job",
+                c->rank, sp->peer, sp->tag, size);
         r->since = tbml_now();
         *progress = 1;
         chunk_hdr want = {0}, wire;
@@ -494,15 +512,16 @@ static tbml_status recv_stream_poll(tbml_comm_t *c, recv_stream *r, int *progres
                 size_t n = size - HDR_SIZE - TAG_SIZE;
                 int authentic = wire.seq == want.seq && wire.chunk == 0 && wire.tag == want.tag &&
                                 wire.sender == want.sender && wire.receiver == want.receiver &&
-                                (c->plain || tbml_aead_open(key_from(c, sp->peer), nonce, aad, AAD_SIZE,
-                                                            s->buf + HDR_SIZE, n, s->buf + HDR_SIZE + n,
-                                                            tmp) == TBML_OK);
+                                (c->plain || tbml_aead_open(key_from(c, sp->peer), nonce, aad,
+                                                            AAD_SIZE, s->buf + HDR_SIZE, n,
+                                                            s->buf + HDR_SIZE + n, tmp) == TBML_OK);
                 tbml_wipe(tmp, size);
                 tbml_free(tmp);
                 if (authentic)
-                    return tbml_error(TBML_E_FORMAT,
-                                      "rank %d: rank %d sent %llu bytes with tag %u where %zu were expected",
-                                      c->rank, sp->peer, (unsigned long long)total, sp->tag, sp->size);
+                    return tbml_error(
+                        TBML_E_FORMAT,
+                        "rank %d: rank %d sent %llu bytes with tag %u where %zu were expected",
+                        c->rank, sp->peer, (unsigned long long)total, sp->tag, sp->size);
                 total = sp->size; /* then it fails to open below and is reported as tampering */
             }
             if (nchunks(total, c->chunk) > CHUNKS_MAX)
@@ -606,6 +625,55 @@ static tbml_status send_stream_poll(tbml_comm_t *c, send_stream *w, int *progres
     return TBML_OK;
 }
 
+/* Tells every peer that this rank has waited long for rank `peer`, so that a rank timing out on
+ * this one can say which rank the wait started from. Best effort, unsealed (it carries only two
+ * rank numbers, which MPI sees in the traffic pattern anyway) and only used in error messages. */
+static void send_notice(tbml_comm_t *c, int peer)
+{
+    if (!c->notice_reqs) c->notice_reqs = tbml_calloc((size_t)c->size, sizeof(void *));
+    for (int p = 0; p < c->size; p++) {
+        if (c->notice_reqs[p]) {
+            int done = 0;
+            if (c->t->ops->test(c->t, c->notice_reqs[p], &done) != TBML_OK || !done)
+                return; /* still busy */
+            c->notice_reqs[p] = NULL;
+        }
+    }
+    put32(c->notice, (uint32_t)c->rank);
+    put32(c->notice + 4, (uint32_t)peer);
+    for (int p = 0; p < c->size; p++)
+        if (p != c->rank &&
+            c->t->ops->isend(c->t, p, DIST_TAG_NOTICE, c->notice, 8, &c->notice_reqs[p]) != TBML_OK)
+            c->notice_reqs[p] = NULL;
+}
+
+/* After a timeout on `peer`: follows the peers' latest "waiting for" notices from it to the rank
+ * the chain of waits ends at (the likely dead or hung one). Returns peer when nothing is known. */
+static int blame(tbml_comm_t *c, int peer)
+{
+    int *waits = tbml_malloc((size_t)c->size * sizeof(int));
+    for (int p = 0; p < c->size; p++) {
+        waits[p] = -1;
+        if (p == c->rank) continue;
+        for (;;) {
+            int found = 0;
+            size_t size = 0;
+            uint8_t buf[8];
+            if (c->t->ops->probe(c->t, p, DIST_TAG_NOTICE, &found, &size) != TBML_OK || !found)
+                break;
+            if (size != 8) break;
+            if (c->t->ops->recv(c->t, p, DIST_TAG_NOTICE, buf, 8) != TBML_OK) break;
+            uint32_t who = get32(buf), on = get32(buf + 4);
+            if (who == (uint32_t)p && on < (uint32_t)c->size) waits[p] = (int)on;
+        }
+    }
+    int at = peer;
+    for (int hops = 0; hops < c->size && waits[at] >= 0 && waits[at] != c->rank; hops++)
+        at = waits[at];
+    tbml_free(waits);
+    return at;
+}
+
 tbml_status dist_exchange(tbml_comm_t *c, dist_send_spec *sends, int nsend, dist_recv_spec *recvs,
                           int nrecv)
 {
@@ -620,12 +688,18 @@ tbml_status dist_exchange(tbml_comm_t *c, dist_send_spec *sends, int nsend, dist
         TBML_ASSERT(sp->peer >= 0 && sp->peer < c->size && sp->peer != c->rank);
         seq_entry *e = seq_find(c, sp->peer, sp->tag);
         if (e->send_seq >= SEQ_MAX || nchunks(sp->size, c->chunk) > CHUNKS_MAX) {
-            st = tbml_error(TBML_E_ARG, "rank %d: message to rank %d too large or too many messages",
-                            c->rank, sp->peer);
+            st =
+                tbml_error(TBML_E_ARG, "rank %d: message to rank %d too large or too many messages",
+                           c->rank, sp->peer);
             goto out;
         }
-        ws[i] = (send_stream){.peer = sp->peer, .tag = sp->tag, .seq = e->send_seq++, .total = sp->size,
-                              .nch = nchunks(sp->size, c->chunk), .data = sp->buf, .since = now};
+        ws[i] = (send_stream){.peer = sp->peer,
+                              .tag = sp->tag,
+                              .seq = e->send_seq++,
+                              .total = sp->size,
+                              .nch = nchunks(sp->size, c->chunk),
+                              .data = sp->buf,
+                              .since = now};
     }
     for (int i = 0; i < nrecv; i++) {
         dist_recv_spec *sp = &recvs[i];
@@ -636,6 +710,7 @@ tbml_status dist_exchange(tbml_comm_t *c, dist_send_spec *sends, int nsend, dist
         rs[i].since = now;
     }
     unsigned round = 0;
+    int noticed = 0;
     double last_check = now;
     for (;;) {
         int progress = 0, pending = 0;
@@ -666,21 +741,37 @@ tbml_status dist_exchange(tbml_comm_t *c, dist_send_spec *sends, int nsend, dist
             recv_stream *r = &rs[i];
             /* a chunk being opened is progress in hand, not a silent peer */
             int waiting = r->next_done == r->next_recv && (!r->known || r->next_recv < r->nch);
+            if (waiting && !noticed && now - r->since > c->timeout / 2) {
+                send_notice(c, r->spec->peer);
+                noticed = 1;
+            }
             if (waiting && now - r->since > c->timeout) {
-                st = tbml_error(TBML_E_NET,
-                                "rank %d: no message from rank %d (tag %u) in %.0f s: rank %d (or a rank it "
-                                "waits for) died, hung or was killed; aborting the job",
-                                c->rank, r->spec->peer, r->spec->tag, c->timeout, r->spec->peer);
+                int culprit = blame(c, r->spec->peer);
+                if (culprit != r->spec->peer)
+                    st = tbml_error(TBML_E_NET,
+                                    "rank %d: no message from rank %d (tag %u) in %.0f s: rank %d "
+                                    "is waiting for "
+                                    "rank %d, which died, hung or was killed; aborting the job",
+                                    c->rank, r->spec->peer, r->spec->tag, c->timeout, r->spec->peer,
+                                    culprit);
+                else
+                    st =
+                        tbml_error(TBML_E_NET,
+                                   "rank %d: no message from rank %d (tag %u) in %.0f s: rank %d "
+                                   "died, hung or "
+                                   "was killed; aborting the job",
+                                   c->rank, r->spec->peer, r->spec->tag, c->timeout, r->spec->peer);
                 goto out;
             }
         }
         for (int i = 0; i < nsend; i++) {
             send_stream *w = &ws[i];
             if (w->next_done < w->next_post && now - w->since > c->timeout) {
-                st = tbml_error(TBML_E_NET,
-                                "rank %d: rank %d took no message (tag %u) in %.0f s: it died, hung or was "
-                                "killed; aborting the job",
-                                c->rank, w->peer, w->tag, c->timeout);
+                st = tbml_error(
+                    TBML_E_NET,
+                    "rank %d: rank %d took no message (tag %u) in %.0f s: it died, hung or was "
+                    "killed; aborting the job",
+                    c->rank, w->peer, w->tag, c->timeout);
                 goto out;
             }
         }
@@ -734,9 +825,10 @@ static tbml_status check_peer(tbml_comm_t *c, int peer, uint32_t tag, const char
     tbml_status st = comm_check(c);
     if (st) return st;
     if (peer < 0 || peer >= c->size || peer == c->rank)
-        return tbml_error(TBML_E_ARG, "rank %d: %s rank %d is not a peer (size %d)", c->rank, what, peer,
-                          c->size);
-    if (tag >= TBML_COMM_TAG_MAX) return tbml_error(TBML_E_ARG, "rank %d: tag %u is reserved", c->rank, tag);
+        return tbml_error(TBML_E_ARG, "rank %d: %s rank %d is not a peer (size %d)", c->rank, what,
+                          peer, c->size);
+    if (tag >= TBML_COMM_TAG_MAX)
+        return tbml_error(TBML_E_ARG, "rank %d: tag %u is reserved", c->rank, tag);
     return TBML_OK;
 }
 
@@ -757,7 +849,8 @@ tbml_status tbml_comm_recv(tbml_comm_t *c, int src, uint32_t tag, void *buf, siz
     return dist_exchange(c, NULL, 0, &r, 1);
 }
 
-tbml_status tbml_comm_recv_alloc(tbml_comm_t *c, int src, uint32_t tag, uint8_t **out, size_t *out_size)
+tbml_status tbml_comm_recv_alloc(tbml_comm_t *c, int src, uint32_t tag, uint8_t **out,
+                                 size_t *out_size)
 {
     tbml_status st = check_peer(c, src, tag, "receive from");
     if (st) return st;
@@ -769,8 +862,8 @@ tbml_status tbml_comm_recv_alloc(tbml_comm_t *c, int src, uint32_t tag, uint8_t 
     return TBML_OK;
 }
 
-tbml_status tbml_comm_sendrecv(tbml_comm_t *c, int dst, uint32_t stag, const void *sbuf, size_t ssize, int src,
-                               uint32_t rtag, void *rbuf, size_t rsize)
+tbml_status tbml_comm_sendrecv(tbml_comm_t *c, int dst, uint32_t stag, const void *sbuf,
+                               size_t ssize, int src, uint32_t rtag, void *rbuf, size_t rsize)
 {
     tbml_status st = check_peer(c, dst, stag, "send to");
     if (!st) st = check_peer(c, src, rtag, "receive from");
@@ -785,7 +878,8 @@ tbml_status tbml_comm_sendrecv(tbml_comm_t *c, int dst, uint32_t stag, const voi
 
 #define HELLO_MAGIC "TBMH"
 #define HELLO_VERSION 1
-#define HELLO_SIZE 80 /* magic 4, version 4, rank 4, size 4, chunk 8, flags 4, pad 4, job id 16, pub 32 */
+#define HELLO_SIZE                                                                                 \
+    80 /* magic 4, version 4, rank 4, size 4, chunk 8, flags 4, pad 4, job id 16, pub 32 */
 #define CONFIRM_SIZE 32
 
 static void hello_write(uint8_t out[HELLO_SIZE], int rank, int size, uint64_t chunk, uint32_t flags,
@@ -819,29 +913,32 @@ static tbml_status raw_recv(tbml_comm_t *c, int src, int tag, uint8_t *buf, size
                 st = c->t->ops->recv(c->t, src, tag, tmp, got);
                 if (got) tbml_free(tmp);
                 if (st) return st;
-                return tbml_error(TBML_E_AUTH,
-                                  "rank %d: handshake refused rank %d: a message of %zu bytes where %zu were "
-                                  "expected",
-                                  c->rank, src, got, size);
+                return tbml_error(
+                    TBML_E_AUTH,
+                    "rank %d: handshake refused rank %d: a message of %zu bytes where %zu were "
+                    "expected",
+                    c->rank, src, got, size);
             }
             return c->t->ops->recv(c->t, src, tag, buf, size);
         }
         dist_backoff(&round);
         if ((round & 63) == 0 && tbml_now() - start > c->timeout)
-            return tbml_error(TBML_E_NET,
-                              "rank %d: no handshake from rank %d in %.0f s: rank %d died, hung or is not "
-                              "part of this job",
-                              c->rank, src, c->timeout, src);
+            return tbml_error(
+                TBML_E_NET,
+                "rank %d: no handshake from rank %d in %.0f s: rank %d died, hung or is not "
+                "part of this job",
+                c->rank, src, c->timeout, src);
     }
 }
 
-static tbml_status raw_send_all(tbml_comm_t *c, int tag, const uint8_t *bufs, size_t each, int per_peer,
-                                void **reqs)
+static tbml_status raw_send_all(tbml_comm_t *c, int tag, const uint8_t *bufs, size_t each,
+                                int per_peer, void **reqs)
 {
     for (int p = 0; p < c->size; p++) {
         reqs[p] = NULL;
         if (p == c->rank) continue;
-        tbml_status st = c->t->ops->isend(c->t, p, tag, bufs + (per_peer ? (size_t)p * each : 0), each, &reqs[p]);
+        tbml_status st = c->t->ops->isend(c->t, p, tag, bufs + (per_peer ? (size_t)p * each : 0),
+                                          each, &reqs[p]);
         if (st) return st;
     }
     return TBML_OK;
@@ -862,8 +959,8 @@ static tbml_status raw_wait_all(tbml_comm_t *c, void **reqs)
             }
             dist_backoff(&round);
             if ((round & 63) == 0 && tbml_now() - start > c->timeout)
-                return tbml_error(TBML_E_NET, "rank %d: rank %d took no handshake in %.0f s", c->rank, p,
-                                  c->timeout);
+                return tbml_error(TBML_E_NET, "rank %d: rank %d took no handshake in %.0f s",
+                                  c->rank, p, c->timeout);
         }
     }
     return TBML_OK;
@@ -894,21 +991,24 @@ static tbml_status handshake(tbml_comm_t *c, const tbml_key_t *job_key)
                 me == 0 ? c->job_id : zero_id, pub);
     st = raw_send_all(c, DIST_TAG_HELLO, hellos + (size_t)me * HELLO_SIZE, HELLO_SIZE, 0, reqs);
     for (int p = 0; !st && p < n; p++)
-        if (p != me) st = raw_recv(c, p, DIST_TAG_HELLO, hellos + (size_t)p * HELLO_SIZE, HELLO_SIZE);
+        if (p != me)
+            st = raw_recv(c, p, DIST_TAG_HELLO, hellos + (size_t)p * HELLO_SIZE, HELLO_SIZE);
     if (!st) st = raw_wait_all(c, reqs);
     if (st) goto out;
     for (int p = 0; p < n; p++) {
         const uint8_t *hp = hellos + (size_t)p * HELLO_SIZE;
-        if (memcmp(hp, HELLO_MAGIC, 4) != 0 || get32(hp + 4) != HELLO_VERSION || get32(hp + 8) != (uint32_t)p ||
-            get32(hp + 12) != (uint32_t)n) {
-            st = tbml_error(TBML_E_AUTH,
-                            "rank %d: handshake refused rank %d: not a tbml hello of this version for a job "
-                            "of %d ranks",
-                            me, p, n);
+        if (memcmp(hp, HELLO_MAGIC, 4) != 0 || get32(hp + 4) != HELLO_VERSION ||
+            get32(hp + 8) != (uint32_t)p || get32(hp + 12) != (uint32_t)n) {
+            st = tbml_error(
+                TBML_E_AUTH,
+                "rank %d: handshake refused rank %d: not a tbml hello of this version for a job "
+                "of %d ranks",
+                me, p, n);
             goto out;
         }
         if (get64(hp + 16) != c->chunk || get32(hp + 24) != (uint32_t)c->plain) {
-            st = tbml_error(TBML_E_ARG, "rank %d: rank %d uses another chunk size or security mode", me, p);
+            st = tbml_error(TBML_E_ARG, "rank %d: rank %d uses another chunk size or security mode",
+                            me, p);
             goto out;
         }
     }
@@ -923,13 +1023,14 @@ static tbml_status handshake(tbml_comm_t *c, const tbml_key_t *job_key)
     if (st) goto out;
     if (c->plain) goto out; /* the bench's plain mode: no keys at all */
     if (!job_key) {
-        st = tbml_error(TBML_E_KEY, "rank %d: a job of %d ranks needs a job secret (tbml submit --dist-key, or "
-                                    "TBML_DIST_KEYFILE and TBML_DIST_PASSWORD_FILE)",
+        st = tbml_error(TBML_E_KEY,
+                        "rank %d: a job of %d ranks needs a job secret (tbml submit --dist-key, or "
+                        "TBML_DIST_KEYFILE and TBML_DIST_PASSWORD_FILE)",
                         me, n);
         goto out;
     }
-    st = tbml_hkdf_sha256(tbml_key_bytes(job_key), TBML_KEY_SIZE, c->job_id, 16, "tbml-dist-auth-v1", 17,
-                          auth_key, 32);
+    st = tbml_hkdf_sha256(tbml_key_bytes(job_key), TBML_KEY_SIZE, c->job_id, 16,
+                          "tbml-dist-auth-v1", 17, auth_key, 32);
     if (st) goto out;
     for (int p = 0; p < n; p++) {
         if (p == me) continue;
@@ -953,10 +1054,11 @@ static tbml_status handshake(tbml_comm_t *c, const tbml_key_t *job_key)
         put32(msg + 58, (uint32_t)me);
         st = tbml_hmac_sha256(auth_key, 32, msg, sizeof(msg), want);
         if (!st && !tbml_ct_equal(got, want, CONFIRM_SIZE))
-            st = tbml_error(TBML_E_AUTH,
-                            "rank %d: handshake refused rank %d: it does not hold this job's secret (or the "
-                            "handshake was tampered with)",
-                            me, p);
+            st = tbml_error(
+                TBML_E_AUTH,
+                "rank %d: handshake refused rank %d: it does not hold this job's secret (or the "
+                "handshake was tampered with)",
+                me, p);
     }
     if (!st) st = raw_wait_all(c, reqs);
     if (st) goto out;
@@ -1010,7 +1112,9 @@ static tbml_status env_job_key(int rank, tbml_key_t **out)
     *out = NULL;
     if (!kf || !*kf) return TBML_OK;
     if (!pf || !*pf)
-        return tbml_error(TBML_E_KEY, "rank %d: TBML_DIST_KEYFILE is set but TBML_DIST_PASSWORD_FILE is not", rank);
+        return tbml_error(TBML_E_KEY,
+                          "rank %d: TBML_DIST_KEYFILE is set but TBML_DIST_PASSWORD_FILE is not",
+                          rank);
     int fd = open(pf, O_RDONLY | O_CLOEXEC);
     if (fd < 0) return tbml_error(TBML_E_IO, "rank %d: %s: %s", rank, pf, strerror(errno));
     uint8_t *pw = NULL;
@@ -1053,7 +1157,9 @@ tbml_status dist_comm_create(dist_transport *t, const tbml_comm_options *opt, tb
         /* the machine's cores shared among the ranks on it (the calling thread helps too) */
         const char *ls = getenv("OMPI_COMM_WORLD_LOCAL_SIZE");
         if (!ls) ls = getenv("MPI_LOCALNRANKS");
-        int local = ls && atoi(ls) > 0 ? atoi(ls) : strcmp(t->ops->name, "local") == 0 ? c->size : 1;
+        int local = ls && atoi(ls) > 0                   ? atoi(ls)
+                    : strcmp(t->ops->name, "local") == 0 ? c->size
+                                                         : 1;
         nw = tbml_ncores() / local;
         if (nw < 1) nw = 1;
         if (nw > 4) nw = 4;
@@ -1114,6 +1220,11 @@ void tbml_comm_free(tbml_comm_t *c)
     pthread_cond_destroy(&c->w.cv);
     pthread_cond_destroy(&c->w.done_cv);
     cache_clear(&c->cc);
+    for (int p = 0; c->notice_reqs && p < c->size; p++) {
+        int done = 0;
+        if (c->notice_reqs[p]) (void)c->t->ops->test(c->t, c->notice_reqs[p], &done);
+    }
+    tbml_free(c->notice_reqs);
     if (c->t) c->t->ops->free(c->t);
     for (int p = 0; p < c->size; p++)
         tbml_free(c->seq[p].e);
@@ -1142,12 +1253,30 @@ void tbml_comm_abort(tbml_comm_t *c, tbml_status st)
     }
 }
 
-int tbml_comm_rank(const tbml_comm_t *c) { return c->rank; }
-int tbml_comm_size(const tbml_comm_t *c) { return c->size; }
-const char *tbml_comm_backend(const tbml_comm_t *c) { return c->t->ops->name; }
-const uint8_t *tbml_comm_job_id(const tbml_comm_t *c) { return c->job_id; }
-dist_transport *dist_comm_transport(tbml_comm_t *c) { return c->t; }
-void dist_comm_mark_broken(tbml_comm_t *c) { c->broken = 1; }
+int tbml_comm_rank(const tbml_comm_t *c)
+{
+    return c->rank;
+}
+int tbml_comm_size(const tbml_comm_t *c)
+{
+    return c->size;
+}
+const char *tbml_comm_backend(const tbml_comm_t *c)
+{
+    return c->t->ops->name;
+}
+const uint8_t *tbml_comm_job_id(const tbml_comm_t *c)
+{
+    return c->job_id;
+}
+dist_transport *dist_comm_transport(tbml_comm_t *c)
+{
+    return c->t;
+}
+void dist_comm_mark_broken(tbml_comm_t *c)
+{
+    c->broken = 1;
+}
 
 uint8_t *dist_comm_scratch(tbml_comm_t *c, size_t size)
 {

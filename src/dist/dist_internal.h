@@ -18,7 +18,8 @@ enum {
     DIST_TAG_FREE,
     DIST_TAG_HELLO,
     DIST_TAG_CONFIRM,
-    DIST_TAG_LIMIT, /* the transport must accept tags below this */
+    DIST_TAG_NOTICE, /* "rank i is waiting for rank j": diagnostics for timeouts, never trusted */
+    DIST_TAG_LIMIT,  /* the transport must accept tags below this */
 };
 
 typedef struct dist_transport dist_transport;
@@ -28,7 +29,8 @@ typedef struct dist_transport dist_transport;
 typedef struct {
     /* Starts sending; buf stays untouched and alive until test reports done. *req may be NULL
      * when the send completed at once. */
-    tbml_status (*isend)(dist_transport *t, int dst, int tag, const void *buf, size_t size, void **req);
+    tbml_status (*isend)(dist_transport *t, int dst, int tag, const void *buf, size_t size,
+                         void **req);
     /* *done = 1 once req completed (req is then released). */
     tbml_status (*test)(dist_transport *t, void *req, int *done);
     /* Is a message from src with tag waiting? Its size in *size. Never blocks. Fails when the
@@ -48,7 +50,8 @@ struct dist_transport {
 };
 
 /* Builds a communicator on t (taking ownership of it) and runs the handshake. */
-DIST_HIDDEN tbml_status dist_comm_create(dist_transport *t, const tbml_comm_options *opt, tbml_comm_t **out);
+DIST_HIDDEN tbml_status dist_comm_create(dist_transport *t, const tbml_comm_options *opt,
+                                         tbml_comm_t **out);
 
 /* Registers a private file (is_dir 0) or folder (1) for removal at exit or on a fatal signal;
  * dist_cleanup_remove removes it now and forgets it. */
@@ -84,9 +87,9 @@ typedef struct {
 typedef struct {
     int peer;
     uint32_t tag;
-    void *buf;       /* recv into buf of exactly size bytes, or when NULL a new buffer */
-    size_t size;     /* expected size (buf != NULL) or the size received (buf == NULL) */
-    uint8_t *alloc;  /* buf == NULL: the new buffer (tbml_free it) */
+    void *buf;      /* recv into buf of exactly size bytes, or when NULL a new buffer */
+    size_t size;    /* expected size (buf != NULL) or the size received (buf == NULL) */
+    uint8_t *alloc; /* buf == NULL: the new buffer (tbml_free it) */
 } dist_recv_spec;
 
 /* Runs the sends and receives at once, chunks pipelined through the crypto workers. */

@@ -44,7 +44,8 @@ tbml_mpi_flavor tbml_launch_flavor(const char *mpirun)
     int status;
     waitpid(pid, &status, 0);
     if (strstr(buf, "Open MPI") || strstr(buf, "OpenRTE")) return TBML_MPI_OPENMPI;
-    if (strstr(buf, "HYDRA") || strstr(buf, "MPICH") || strstr(buf, "Intel(R) MPI")) return TBML_MPI_MPICH;
+    if (strstr(buf, "HYDRA") || strstr(buf, "MPICH") || strstr(buf, "Intel(R) MPI"))
+        return TBML_MPI_MPICH;
     return TBML_MPI_UNKNOWN;
 }
 
@@ -88,11 +89,12 @@ static void push_context(argv_builder *b, const tbml_launch_options *o, tbml_mpi
         push(b, app_argv[i]);
 }
 
-tbml_status tbml_launch_argv(const tbml_launch_options *o, int app_argc, char *const *app_argv, char ***out_argv,
-                             int *out_argc)
+tbml_status tbml_launch_argv(const tbml_launch_options *o, int app_argc, char *const *app_argv,
+                             char ***out_argv, int *out_argc)
 {
     if (o->num_executors < 1 || o->num_executors > 1 << 20)
-        return tbml_error(TBML_E_ARG, "--num-executors needs a count from 1, not %d", o->num_executors);
+        return tbml_error(TBML_E_ARG, "--num-executors needs a count from 1, not %d",
+                          o->num_executors);
     if (app_argc < 1) return tbml_error(TBML_E_ARG, "no application to launch");
     const char *mode = o->deploy_mode ? o->deploy_mode : "client";
     int cluster = strcmp(mode, "cluster") == 0;
@@ -102,7 +104,8 @@ tbml_status tbml_launch_argv(const tbml_launch_options *o, int app_argc, char *c
     if (!mpirun || !*mpirun) mpirun = "mpirun";
     tbml_mpi_flavor fl = o->flavor ? o->flavor : tbml_launch_flavor(mpirun);
     int cores = o->cores > 0 ? o->cores : tbml_ncores();
-    int per = o->executor_cores > 0 ? o->executor_cores : (cores / o->num_executors > 0 ? cores / o->num_executors : 1);
+    int per = o->executor_cores > 0 ? o->executor_cores
+                                    : (cores / o->num_executors > 0 ? cores / o->num_executors : 1);
     int root = o->as_root < 0 ? geteuid() == 0 : o->as_root;
     argv_builder b = {0};
     push(&b, mpirun);
@@ -189,7 +192,8 @@ tbml_status tbml_launch_run(char *const *argv, int *exit_code)
     sigaction(SIGINT, &old_int, NULL);
     sigaction(SIGTERM, &old_term, NULL);
     if (got == (ssize_t)sizeof(e))
-        return tbml_error(e == ENOENT ? TBML_E_NOTFOUND : TBML_E_IO, "cannot run %s: %s%s", argv[0], strerror(e),
+        return tbml_error(e == ENOENT ? TBML_E_NOTFOUND : TBML_E_IO, "cannot run %s: %s%s", argv[0],
+                          strerror(e),
                           e == ENOENT ? " (install openmpi-bin, or set TBML_MPIRUN)" : "");
     *exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
     return TBML_OK;
@@ -255,13 +259,20 @@ out:
     return TBML_OK;
 }
 
-const char *tbml_launch_secret_keyfile(const tbml_launch_secret_t *s) { return s->keyfile; }
-const char *tbml_launch_secret_password_file(const tbml_launch_secret_t *s) { return s->pwfile; }
-
-tbml_status tbml_launch_secret_file(tbml_launch_secret_t *s, const char *name, const void *data, size_t size,
-                                    char **out_path)
+const char *tbml_launch_secret_keyfile(const tbml_launch_secret_t *s)
 {
-    if (s->nextra == 8 || strchr(name, '/')) return tbml_error(TBML_E_ARG, "bad private file name '%s'", name);
+    return s->keyfile;
+}
+const char *tbml_launch_secret_password_file(const tbml_launch_secret_t *s)
+{
+    return s->pwfile;
+}
+
+tbml_status tbml_launch_secret_file(tbml_launch_secret_t *s, const char *name, const void *data,
+                                    size_t size, char **out_path)
+{
+    if (s->nextra == 8 || strchr(name, '/'))
+        return tbml_error(TBML_E_ARG, "bad private file name '%s'", name);
     char path[600];
     snprintf(path, sizeof(path), "%s/%s", s->dir, name);
     tbml_status st = dist_cleanup_add(path, 0);

@@ -72,7 +72,8 @@ void tbml_local_world_set_hook(tbml_local_world_t *w, tbml_local_hook hook, void
 }
 
 /* Appends a copy; the caller holds w->mu. */
-static void deliver(tbml_local_world_t *w, int src, int dst, int tag, const uint8_t *data, size_t size)
+static void deliver(tbml_local_world_t *w, int src, int dst, int tag, const uint8_t *data,
+                    size_t size)
 {
     if (dst < 0 || dst >= w->n) return; /* redirected off the world: lost */
     lmsg *m = tbml_calloc(1, sizeof(*m));
@@ -95,13 +96,15 @@ void tbml_local_world_inject(tbml_local_world_t *w, const tbml_local_msg *m)
     deliver(w, m->src, m->dst, (int)m->tag, m->data, m->size);
 }
 
-static tbml_status local_isend(dist_transport *t, int dst, int tag, const void *buf, size_t size, void **req)
+static tbml_status local_isend(dist_transport *t, int dst, int tag, const void *buf, size_t size,
+                               void **req)
 {
     tbml_local_world_t *w = ((local_transport *)t)->w;
     *req = NULL;
     pthread_mutex_lock(&w->mu);
     if (w->hook) {
-        tbml_local_msg m = {t->rank, dst, (uint32_t)tag, tbml_malloc(size ? size : 1), size, w->sent};
+        tbml_local_msg m = {t->rank, dst,    (uint32_t)tag, tbml_malloc(size ? size : 1),
+                            size,    w->sent};
         if (size) memcpy(m.data, buf, size);
         w->sent++;
         int action = w->hook(w, &m, w->hook_arg);
@@ -125,7 +128,8 @@ static tbml_status local_test(dist_transport *t, void *req, int *done)
 
 static tbml_status failed_error(tbml_local_world_t *w, int me)
 {
-    return tbml_error(TBML_E_NET, "rank %d: job aborted by rank %d: %s", me, w->failed_rank, w->failed_msg);
+    return tbml_error(TBML_E_NET, "rank %d: job aborted by rank %d: %s", me, w->failed_rank,
+                      w->failed_msg);
 }
 
 static lmsg *find(mailbox *b, int src, int tag, lmsg **prev)
@@ -182,7 +186,10 @@ static void local_abort(dist_transport *t, int rank, const char *msg)
     pthread_mutex_unlock(&w->mu);
 }
 
-static void local_free(dist_transport *t) { tbml_free(t); }
+static void local_free(dist_transport *t)
+{
+    tbml_free(t);
+}
 
 static const dist_transport_ops g_local_ops = {local_isend, local_test, local_probe, local_recv,
                                                local_abort, local_free, "local"};
@@ -224,7 +231,8 @@ static void *run_thread(void *p)
         if (c)
             tbml_comm_abort(c, a->st);
         else
-            local_abort(&(local_transport){.base = {.rank = a->rank}, .w = a->w}.base, a->rank, a->msg);
+            local_abort(&(local_transport){.base = {.rank = a->rank}, .w = a->w}.base, a->rank,
+                        a->msg);
     }
     tbml_comm_free(c);
     return NULL;
@@ -241,7 +249,8 @@ tbml_status tbml_local_run(tbml_local_world_t *w, const tbml_comm_options *opts,
         a[r] = (run_arg){w, r, per_rank ? &opts[r] : opts, fn, arg, TBML_OK, {0}};
         if (pthread_create(&th[r], NULL, run_thread, &a[r]) != 0) {
             ret = tbml_error(TBML_E_INTERNAL, "local world: cannot start thread %d", r);
-            local_abort(&(local_transport){.base = {.rank = r}, .w = w}.base, r, "thread start failed");
+            local_abort(&(local_transport){.base = {.rank = r}, .w = w}.base, r,
+                        "thread start failed");
             break;
         }
         started++;
@@ -259,7 +268,8 @@ tbml_status tbml_local_run(tbml_local_world_t *w, const tbml_comm_options *opts,
 
 /* ---- self: a job of one rank --------------------------------------------------------------- */
 
-static tbml_status self_isend(dist_transport *t, int dst, int tag, const void *buf, size_t size, void **req)
+static tbml_status self_isend(dist_transport *t, int dst, int tag, const void *buf, size_t size,
+                              void **req)
 {
     (void)dst, (void)tag, (void)buf, (void)size, (void)req;
     return tbml_error(TBML_E_INTERNAL, "rank %d: send in a one-rank job", t->rank);
@@ -274,15 +284,18 @@ static tbml_status self_recv(dist_transport *t, int src, int tag, void *buf, siz
     (void)src, (void)tag, (void)buf, (void)size;
     return tbml_error(TBML_E_INTERNAL, "rank %d: receive in a one-rank job", t->rank);
 }
-static void self_abort(dist_transport *t, int rank, const char *msg) { (void)t, (void)rank, (void)msg; }
+static void self_abort(dist_transport *t, int rank, const char *msg)
+{
+    (void)t, (void)rank, (void)msg;
+}
 
 static const dist_transport_ops g_self_ops = {self_isend, local_test, self_probe, self_recv,
                                               self_abort, local_free, "self"};
 
 int tbml_comm_launched(int *size)
 {
-    static const char *const size_vars[] = {"OMPI_COMM_WORLD_SIZE", "PMI_SIZE", "PMIX_SIZE", "MPI_LOCALNRANKS",
-                                            "SLURM_NTASKS", NULL};
+    static const char *const size_vars[] = {"OMPI_COMM_WORLD_SIZE", "PMI_SIZE",     "PMIX_SIZE",
+                                            "MPI_LOCALNRANKS",      "SLURM_NTASKS", NULL};
     /* PMIX_RANK alone (a PMIx launcher without size) also counts */
     int launched = getenv("OMPI_COMM_WORLD_SIZE") || getenv("PMI_SIZE") || getenv("PMI_RANK") ||
                    getenv("PMIX_RANK") || getenv("HYDRA_CONTROL_FD");
@@ -320,10 +333,11 @@ tbml_status tbml_comm_open(const tbml_comm_options *opt, tbml_comm_t **out)
         int n = 0;
         tbml_comm_launched(&n);
         if (n > 1)
-            return tbml_error(TBML_E_UNSUPPORTED,
-                              "started by an MPI launcher with %d ranks, but this tbml was built without MPI "
-                              "(install libopenmpi-dev and rebuild)",
-                              n);
+            return tbml_error(
+                TBML_E_UNSUPPORTED,
+                "started by an MPI launcher with %d ranks, but this tbml was built without MPI "
+                "(install libopenmpi-dev and rebuild)",
+                n);
 #endif
     }
     dist_transport *t = tbml_calloc(1, sizeof(*t));
@@ -339,7 +353,8 @@ tbml_status tbml_comm_bench_plain_allreduce_f32(tbml_comm_t *c, float *buf, size
     (void)c, (void)buf, (void)count;
     return tbml_error(TBML_E_UNSUPPORTED, "plain MPI collectives need the MPI backend");
 }
-tbml_status tbml_comm_bench_plain_alltoall(tbml_comm_t *c, const void *sendbuf, void *recvbuf, size_t block)
+tbml_status tbml_comm_bench_plain_alltoall(tbml_comm_t *c, const void *sendbuf, void *recvbuf,
+                                           size_t block)
 {
     (void)c, (void)sendbuf, (void)recvbuf, (void)block;
     return tbml_error(TBML_E_UNSUPPORTED, "plain MPI collectives need the MPI backend");

@@ -19,10 +19,12 @@ static tbml_status mpi_fail(const mpi_transport *m, int rc, const char *what, in
     char s[MPI_MAX_ERROR_STRING];
     int len = 0;
     if (MPI_Error_string(rc, s, &len) != MPI_SUCCESS) snprintf(s, sizeof(s), "error %d", rc);
-    return tbml_error(TBML_E_NET, "rank %d: MPI %s (peer rank %d) failed: %s", m->base.rank, what, peer, s);
+    return tbml_error(TBML_E_NET, "rank %d: MPI %s (peer rank %d) failed: %s", m->base.rank, what,
+                      peer, s);
 }
 
-static tbml_status mpi_isend(dist_transport *t, int dst, int tag, const void *buf, size_t size, void **req)
+static tbml_status mpi_isend(dist_transport *t, int dst, int tag, const void *buf, size_t size,
+                             void **req)
 {
     mpi_transport *m = (mpi_transport *)t;
     MPI_Request *r = tbml_malloc(sizeof(*r));
@@ -88,7 +90,7 @@ static void mpi_free(dist_transport *t)
     tbml_free(m);
 }
 
-static const dist_transport_ops g_mpi_ops = {mpi_isend, mpi_test, mpi_probe, mpi_recv,
+static const dist_transport_ops g_mpi_ops = {mpi_isend,     mpi_test, mpi_probe, mpi_recv,
                                              mpi_abort_job, mpi_free, "mpi"};
 
 tbml_status dist_mpi_transport(dist_transport **out)
@@ -117,8 +119,9 @@ tbml_status dist_mpi_transport(dist_transport **out)
         return tbml_error(TBML_E_NET, "MPI setup failed (%d)", rc);
     }
     if (has && ub && *ub < DIST_TAG_LIMIT) {
-        tbml_status st = tbml_error(TBML_E_UNSUPPORTED, "this MPI allows tags up to %d; tbml needs %d", *ub,
-                                    (int)DIST_TAG_LIMIT);
+        tbml_status st =
+            tbml_error(TBML_E_UNSUPPORTED, "this MPI allows tags up to %d; tbml needs %d", *ub,
+                       (int)DIST_TAG_LIMIT);
         mpi_free(&m->base);
         return st;
     }
@@ -128,4 +131,7 @@ tbml_status dist_mpi_transport(dist_transport **out)
 }
 
 MPI_Comm dist_mpi_comm(dist_transport *t);
-MPI_Comm dist_mpi_comm(dist_transport *t) { return ((mpi_transport *)t)->comm; }
+MPI_Comm dist_mpi_comm(dist_transport *t)
+{
+    return ((mpi_transport *)t)->comm;
+}

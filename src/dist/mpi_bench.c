@@ -25,12 +25,14 @@ tbml_status tbml_comm_bench_plain_allreduce_f32(tbml_comm_t *c, float *buf, size
     return TBML_OK;
 }
 
-tbml_status tbml_comm_bench_plain_alltoall(tbml_comm_t *c, const void *sendbuf, void *recvbuf, size_t block)
+tbml_status tbml_comm_bench_plain_alltoall(tbml_comm_t *c, const void *sendbuf, void *recvbuf,
+                                           size_t block)
 {
     MPI_Comm m;
     tbml_status st = get(c, &m);
     if (st) return st;
-    if (MPI_Alltoall(sendbuf, (int)block, MPI_BYTE, recvbuf, (int)block, MPI_BYTE, m) != MPI_SUCCESS)
+    if (MPI_Alltoall(sendbuf, (int)block, MPI_BYTE, recvbuf, (int)block, MPI_BYTE, m) !=
+        MPI_SUCCESS)
         return tbml_error(TBML_E_NET, "MPI_Alltoall failed");
     return TBML_OK;
 }

@@ -60,7 +60,10 @@ void tbml_scratch_free(tbml_scratch_t *s)
     tbml_free(s);
 }
 
-const char *tbml_scratch_dir(const tbml_scratch_t *s) { return s->dir; }
+const char *tbml_scratch_dir(const tbml_scratch_t *s)
+{
+    return s->dir;
+}
 
 tbml_status tbml_spill_create(tbml_scratch_t *s, tbml_spill_t **out)
 {
@@ -72,7 +75,8 @@ tbml_status tbml_spill_create(tbml_scratch_t *s, tbml_spill_t **out)
         fd = mkostemp(path, O_CLOEXEC);
         if (fd >= 0) unlink(path);
     }
-    if (fd < 0) return tbml_error(TBML_E_IO, "%s: cannot make a spill file: %s", s->dir, strerror(errno));
+    if (fd < 0)
+        return tbml_error(TBML_E_IO, "%s: cannot make a spill file: %s", s->dir, strerror(errno));
     tbml_spill_t *f = tbml_calloc(1, sizeof(*f));
     f->s = s;
     f->fd = fd;
@@ -100,12 +104,19 @@ tbml_status tbml_spill_finish(tbml_spill_t *f)
     tbml_sealed_writer_free(f->w);
     f->w = NULL;
     if (st) return st;
-    if (lseek(f->fd, 0, SEEK_SET) != 0) return tbml_error(TBML_E_IO, "spill file: %s", strerror(errno));
+    if (lseek(f->fd, 0, SEEK_SET) != 0)
+        return tbml_error(TBML_E_IO, "spill file: %s", strerror(errno));
     return tbml_sealed_reader_open(f->fd, "spill file", f->s->key, &f->r);
 }
 
-uint64_t tbml_spill_size(const tbml_spill_t *f) { return f->size; }
-int tbml_spill_fd(const tbml_spill_t *f) { return f->fd; }
+uint64_t tbml_spill_size(const tbml_spill_t *f)
+{
+    return f->size;
+}
+int tbml_spill_fd(const tbml_spill_t *f)
+{
+    return f->fd;
+}
 
 tbml_status tbml_spill_pread(tbml_spill_t *f, void *buf, size_t size, uint64_t offset, size_t *got)
 {

@@ -53,7 +53,10 @@ typedef struct {
 } ar_arg;
 
 /* Small integers, so every summation order gives the exact same float. */
-static double value(int rank, size_t i) { return (double)((int)((i * 7 + (size_t)rank * 13) % 61) - 30); }
+static double value(int rank, size_t i)
+{
+    return (double)((int)((i * 7 + (size_t)rank * 13) % 61) - 30);
+}
 
 static tbml_status ar_main(tbml_comm_t *c, void *p)
 {
@@ -103,8 +106,8 @@ static void test_allreduce(void)
                 for (int r = 0; r < n; r++)
                     bad += a.bad[r];
                 if (failed || bad)
-                    fprintf(stderr, "allreduce n=%d count=%zu dt=%d: failed=%d bad=%d (%s)\n", n, counts[k], dt,
-                            failed, bad, res.msg[0]);
+                    fprintf(stderr, "allreduce n=%d count=%zu dt=%d: failed=%d bad=%d (%s)\n", n,
+                            counts[k], dt, failed, bad, res.msg[0]);
                 CHECK(bad == 0);
             }
         }
@@ -113,8 +116,14 @@ static void test_allreduce(void)
 
 /* ---- all-to-all(v), broadcast, gather, barrier, point to point ---------------------------- */
 
-static uint8_t pattern(int src, int dst, size_t i) { return (uint8_t)(src * 31 + dst * 17 + i * 7 + (i >> 8)); }
-static size_t a2a_size(int src, int dst, int variant) { return (size_t)((src * 5 + dst * 3 + variant * 11) % 7) * (size_t)(variant * 997 + 1); }
+static uint8_t pattern(int src, int dst, size_t i)
+{
+    return (uint8_t)(src * 31 + dst * 17 + i * 7 + (i >> 8));
+}
+static size_t a2a_size(int src, int dst, int variant)
+{
+    return (size_t)((src * 5 + dst * 3 + variant * 11) % 7) * (size_t)(variant * 997 + 1);
+}
 
 typedef struct {
     int variant;
@@ -376,7 +385,9 @@ static void check_fault(const char *action, int n, int src, int dst, int redirec
     int failed = run(n, &o, 0, job_main, &a, fault_hook, &f, &res);
     CHECK(f.acted);
     CHECK(failed == n); /* every rank stops */
-    if (!f.acted || failed != n) fprintf(stderr, "%s n=%d %d->%d target %d: acted=%d failed=%d\n", action, n, src, dst, target, f.acted, failed);
+    if (!f.acted || failed != n)
+        fprintf(stderr, "%s n=%d %d->%d target %d: acted=%d failed=%d\n", action, n, src, dst,
+                target, f.acted, failed);
     int wrote = 0, auth = 0, named = 0;
     char who[32];
     snprintf(who, sizeof(who), "from rank %d", src);
@@ -389,7 +400,8 @@ static void check_fault(const char *action, int n, int src, int dst, int redirec
     }
     if (!auth || !named)
         for (int r = 0; r < n; r++)
-            fprintf(stderr, "%s: rank %d: %s: %s\n", action, r, tbml_strerror(res.st[r]), res.msg[r]);
+            fprintf(stderr, "%s: rank %d: %s: %s\n", action, r, tbml_strerror(res.st[r]),
+                    res.msg[r]);
     CHECK(wrote == 0);
     CHECK(auth >= 1);
     CHECK(named >= 1);
@@ -518,32 +530,33 @@ static tbml_status dead_main_silent(tbml_comm_t *c, void *p)
 
 static void test_dead_rank(void)
 {
-    /* On 2 ranks the survivor waits on the victim itself and must name it. On 3 and 4 a survivor
-     * may be waiting on another survivor that waits on the victim: every survivor must still fail
-     * with the timeout, in bounded time. */
+    /* On 3 and 4 ranks a survivor may time out on another survivor that waits on the victim: the
+     * notices still lead every message to the victim. */
     for (int n = 2; n <= 4; n++)
-    for (int hang = 0; hang <= 2; hang += 2) {
-        dead_arg a = {1, hang};
-        tbml_comm_options o = opts_with(0, 1, 1.0);
-        results res;
-        double t0 = tbml_now();
-        int failed = run(n, &o, 0, dead_main_silent, &a, NULL, NULL, &res);
-        double dt = tbml_now() - t0;
-        (void)failed;
-        int net = 0, named = 0;
-        for (int r = 0; r < n; r++) {
-            if (r == 1) continue;
-            net += res.st[r] == TBML_E_NET;
-            named += strstr(res.msg[r], "rank 1") != NULL;
+        for (int hang = 0; hang <= 2; hang += 2) {
+            dead_arg a = {1, hang};
+            tbml_comm_options o = opts_with(0, 1, 1.0);
+            results res;
+            double t0 = tbml_now();
+            int failed = run(n, &o, 0, dead_main_silent, &a, NULL, NULL, &res);
+            double dt = tbml_now() - t0;
+            (void)failed;
+            int net = 0, named = 0;
+            for (int r = 0; r < n; r++) {
+                if (r == 1) continue;
+                net += res.st[r] == TBML_E_NET;
+                named += strstr(res.msg[r], "rank 1") != NULL;
+            }
+            if (net != n - 1)
+                for (int r = 0; r < n; r++)
+                    fprintf(stderr, "dead: rank %d: %s\n", r, res.msg[r]);
+            CHECK(net == n - 1);
+            /* each survivor names rank 1: directly, through the "waiting for" notices, or in the
+             * abort message of the rank that timed out first */
+            CHECK(named == n - 1);
+            /* a liveness bound, not a speed check: far above the 1 s timeout */
+            CHECK(dt < 30);
         }
-        if (net != n - 1)
-            for (int r = 0; r < n; r++)
-                fprintf(stderr, "dead: rank %d: %s\n", r, res.msg[r]);
-        CHECK(net == n - 1);
-        if (n == 2) CHECK(named == 1);
-        /* a liveness bound, not a speed check: far above the 1 s timeout */
-        CHECK(dt < 30);
-    }
 }
 
 int main(void)

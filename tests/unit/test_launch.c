@@ -40,7 +40,8 @@ int main(void)
     o.env = env;
     o.nenv = 2;
     joined(&o, 3, app, s, sizeof(s));
-    CHECK(strcmp(s, "mpirun --bind-to none -np 4 -x TBML_DIST_KEYFILE -x TBML_DIST_PASSWORD_FILE /bin/app --x 1") == 0);
+    CHECK(strcmp(s, "mpirun --bind-to none -np 4 -x TBML_DIST_KEYFILE -x TBML_DIST_PASSWORD_FILE "
+                    "/bin/app --x 1") == 0);
     /* root and more threads than cores */
     o.as_root = 1;
     o.executor_cores = 4;
@@ -58,9 +59,12 @@ int main(void)
     o.num_executors = 3;
     o.hostfile = "hosts";
     joined(&o, 1, app, s, sizeof(s));
-    CHECK(strcmp(s, "mpirun --bind-to none --hostfile hosts -np 1 -H localhost -x TBML_DIST_KEYFILE -x "
-                    "TBML_DIST_PASSWORD_FILE /bin/app : -np 2 -x TBML_DIST_KEYFILE -x TBML_DIST_PASSWORD_FILE "
-                    "/bin/app") == 0);
+    CHECK(
+        strcmp(s,
+               "mpirun --bind-to none --hostfile hosts -np 1 -H localhost -x TBML_DIST_KEYFILE -x "
+               "TBML_DIST_PASSWORD_FILE /bin/app : -np 2 -x TBML_DIST_KEYFILE -x "
+               "TBML_DIST_PASSWORD_FILE "
+               "/bin/app") == 0);
     o.deploy_mode = "cluster";
     joined(&o, 1, app, s, sizeof(s));
     CHECK(strcmp(s, "mpirun --bind-to none --hostfile hosts -np 3 -x TBML_DIST_KEYFILE -x "
@@ -69,7 +73,11 @@ int main(void)
     o.flavor = TBML_MPI_MPICH;
     o.as_root = 1;
     joined(&o, 1, app, s, sizeof(s));
-    CHECK(strcmp(s, "mpirun -f hosts -genvlist TBML_DIST_KEYFILE,TBML_DIST_PASSWORD_FILE -np 3 /bin/app") == 0);
+    CHECK(
+        strcmp(
+            s,
+            "mpirun -f hosts -genvlist TBML_DIST_KEYFILE,TBML_DIST_PASSWORD_FILE -np 3 /bin/app") ==
+        0);
     /* refused */
     o.deploy_mode = "moon";
     joined(&o, 1, app, s, sizeof(s));

@@ -2,8 +2,8 @@
  * (src/dist/launch.c), gives every rank the settings and the job secret as private files (paths in
  * exported variables, never values: TBML_SUBMIT_FILE, TBML_DIST_KEYFILE, TBML_DIST_PASSWORD_FILE),
  * runs it and removes the files, failure included. */
-#include "cli.h"
 #include "submit_mpi.h"
+#include "cli.h"
 
 #include "tbml/app.h"
 #include "tbml/launch.h"
@@ -18,7 +18,8 @@ int submit_mpi_option(submit_mpi_opts *m, int k, const char *v)
     case 0: {
         char *end;
         long n = strtol(v, &end, 10);
-        if (*end || n < 1 || n > 65536) return cli_usage_error("--num-executors needs a count, not '%s'", v);
+        if (*end || n < 1 || n > 65536)
+            return cli_usage_error("--num-executors needs a count, not '%s'", v);
         m->num_executors = (int)n;
         return -1;
     }
@@ -42,7 +43,10 @@ int submit_mpi_master(const char *master)
     return master && (strcmp(master, "mpi") == 0 || strncmp(master, "mpi://", 6) == 0);
 }
 
-static int nexec(const submit_mpi_opts *m) { return m->num_executors ? m->num_executors : 2; }
+static int nexec(const submit_mpi_opts *m)
+{
+    return m->num_executors ? m->num_executors : 2;
+}
 
 int submit_mpi_threads(const submit_mpi_opts *m, int executor_cores)
 {
@@ -51,8 +55,8 @@ int submit_mpi_threads(const submit_mpi_opts *m, int executor_cores)
     return t > 0 ? t : 1;
 }
 
-int submit_mpi_run(const submit_mpi_opts *m, int settings_fd, int executor_cores, int verbose, const char *app,
-                   int argc, char **argv)
+int submit_mpi_run(const submit_mpi_opts *m, int settings_fd, int executor_cores, int verbose,
+                   const char *app, int argc, char **argv)
 {
     tbml_status st;
     tbml_launch_secret_t *sec = NULL;
@@ -61,7 +65,8 @@ int submit_mpi_run(const submit_mpi_opts *m, int settings_fd, int executor_cores
     char **mv = NULL, **av = NULL, *settings = NULL;
     int mc = 0, code = 1;
     if (m->dist_key && !m->dist_password_file)
-        return cli_usage_error("--dist-key needs --dist-password-file (every rank reads the password from it)");
+        return cli_usage_error(
+            "--dist-key needs --dist-password-file (every rank reads the password from it)");
     if (lseek(settings_fd, 0, SEEK_SET) != 0) {
         close(settings_fd);
         tbml_error(TBML_E_IO, "settings: cannot rewind");
@@ -81,7 +86,8 @@ int submit_mpi_run(const submit_mpi_opts *m, int settings_fd, int executor_cores
         setenv("TBML_DIST_PASSWORD_FILE", tbml_launch_secret_password_file(sec), 1);
     }
     setenv(TBML_APP_FILE_ENV, settings, 1);
-    const char *env[4] = {"TBML_DIST_KEYFILE", "TBML_DIST_PASSWORD_FILE", TBML_APP_FILE_ENV, "TBML_DIST_TIMEOUT"};
+    const char *env[4] = {"TBML_DIST_KEYFILE", "TBML_DIST_PASSWORD_FILE", TBML_APP_FILE_ENV,
+                          "TBML_DIST_TIMEOUT"};
     size_t nenv = getenv("TBML_DIST_TIMEOUT") ? 4 : 3;
     av = tbml_calloc((size_t)argc + 2, sizeof(char *));
     av[0] = (char *)app;

@@ -14,10 +14,11 @@ typedef struct {
 #define SUBMIT_MPI_NOPTS 4
 #define SUBMIT_MPI_USAGE                                                                           \
     "\noptions for distributed runs (docs/deploy.md):\n"                                           \
-    "  --master mpi                      run N ranks under mpirun (also when started by mpirun/srun)\n" \
-    "  --num-executors N                 ranks (default 2); rank 0 is the driver\n"               \
+    "  --master mpi                      run N ranks under mpirun (also when started by "          \
+    "mpirun/srun)\n"                                                                               \
+    "  --num-executors N                 ranks (default 2); rank 0 is the driver\n"                \
     "  --executor-cores C                threads per rank (default: cores / N)\n"                  \
-    "  --deploy-mode client|cluster      client: rank 0 on this machine (default)\n"              \
+    "  --deploy-mode client|cluster      client: rank 0 on this machine (default)\n"               \
     "  --dist-key FILE                   the job secret ranks authenticate with (default: a new\n" \
     "                                    one per job, for ranks on this machine)\n"                \
     "  --dist-password-file F            the password of --dist-key\n"
