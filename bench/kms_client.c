@@ -34,15 +34,15 @@ static int fail(const char *what)
 }
 
 /* Sends one release with explicit parts; returns the HTTP code and the answer. */
-static tbml_status raw_release(tbml_kms_client_t *c, const uint8_t nonce[32], const uint8_t pub[32], const uint8_t *ev,
-                               size_t ev_size, long *code, json_t **resp)
+static tbml_status raw_release(tbml_kms_client_t *c, const uint8_t nonce[32], const uint8_t pub[32],
+                               const uint8_t *ev, size_t ev_size, long *code, json_t **resp)
 {
     char nh[65], ph[65], *eh = tbml_malloc(2 * ev_size + 1);
     tbml_hex(nonce, 32, nh);
     tbml_hex(pub, 32, ph);
     tbml_hex(ev, ev_size, eh);
-    json_t *req = json_pack("{s:s, s:s, s:s, s:s, s:s}", "app", g_app, "key", g_key, "nonce", nh, "public_key", ph,
-                            "evidence", eh);
+    json_t *req = json_pack("{s:s, s:s, s:s, s:s, s:s}", "app", g_app, "key", g_key, "nonce", nh,
+                            "public_key", ph, "evidence", eh);
     tbml_status st = tbml_kms_client_call(c, "POST", "/v1/keys/release", NULL, req, code, resp);
     json_decref(req);
     tbml_free(eh);
@@ -67,7 +67,8 @@ static tbml_status get_nonce(tbml_kms_client_t *c, uint8_t nonce[32])
     return st;
 }
 
-static tbml_status evidence_for(const uint8_t nonce[32], const uint8_t pub[32], uint8_t **ev, size_t *n)
+static tbml_status evidence_for(const uint8_t nonce[32], const uint8_t pub[32], uint8_t **ev,
+                                size_t *n)
 {
     tbml_report_t r = g_ident;
     tbml_status st = tbml_kms_report_data(nonce, pub, r.report_data);
@@ -78,7 +79,8 @@ static tbml_status evidence_for(const uint8_t nonce[32], const uint8_t pub[32], 
 static int expect_refusal(long code, json_t *resp, const char *check)
 {
     const char *got = json_string_value(json_object_get(resp, "check"));
-    printf("HTTP %ld check %s: %s\n", code, got ? got : "-", json_string_value(json_object_get(resp, "message")));
+    printf("HTTP %ld check %s: %s\n", code, got ? got : "-",
+           json_string_value(json_object_get(resp, "message")));
     return code == 403 && got && strcmp(got, check) == 0 ? 0 : 1;
 }
 
@@ -152,7 +154,8 @@ static void *worker(void *arg)
         tbml_key_t *k = NULL;
         double t0 = tbml_now();
         if (tbml_kms_client_release(c, g_app, g_key, g_sim, &g_ident, &k)) {
-            if (atomic_fetch_add(&g_errors, 1) < 5) fprintf(stderr, "release %d: %s\n", i, tbml_errmsg());
+            if (atomic_fetch_add(&g_errors, 1) < 5)
+                fprintf(stderr, "release %d: %s\n", i, tbml_errmsg());
         }
         g_lat[i] = tbml_now() - t0;
         tbml_key_free(k);
@@ -188,18 +191,23 @@ static void *attacker(void *arg)
         if (kind == 0) {
             int fd = tcp_connect();
             if (fd >= 0) {
-                if (tbml_random(junk, sizeof(junk)) == TBML_OK && write(fd, junk, sizeof(junk)) < 0) { /* ignore */ }
+                if (tbml_random(junk, sizeof(junk)) == TBML_OK &&
+                    write(fd, junk, sizeof(junk)) < 0) { /* ignore */
+                }
                 close(fd);
             }
             usleep(20000);
         } else if (kind == 1) {
             /* The start of a TLS ClientHello, then silence: the server must time it out. */
-            static const uint8_t hello[] = {0x16, 0x03, 0x01, 0x02, 0x00, 0x01, 0x00, 0x01, 0xfc, 0x03, 0x03};
+            static const uint8_t hello[] = {0x16, 0x03, 0x01, 0x02, 0x00, 0x01,
+                                            0x00, 0x01, 0xfc, 0x03, 0x03};
             int fd = tcp_connect();
             if (fd >= 0) {
-                if (write(fd, hello, sizeof(hello)) < 0) { /* ignore */ }
+                if (write(fd, hello, sizeof(hello)) < 0) { /* ignore */
+                }
                 char b;
-                while (!atomic_load(&g_stop_attack) && read(fd, &b, 1) > 0) { }
+                while (!atomic_load(&g_stop_attack) && read(fd, &b, 1) > 0) {
+                }
                 close(fd);
             } else {
                 usleep(100000);
@@ -215,7 +223,8 @@ static void *attacker(void *arg)
                 json_object_set_new(big, "pad", json_string(s));
                 long code = 0;
                 json_t *resp = NULL;
-                tbml_status st = tbml_kms_client_call(c, "POST", "/v1/keys/release", NULL, big, &code, &resp);
+                tbml_status st =
+                    tbml_kms_client_call(c, "POST", "/v1/keys/release", NULL, big, &code, &resp);
                 (void)st; /* 413 or a reset: either way the server must keep serving others */
                 json_decref(resp);
                 json_decref(big);
@@ -243,18 +252,24 @@ static int mode_load(int clients, int requests, int attackers)
     }
     g_total = requests;
     g_lat = tbml_calloc((size_t)requests, sizeof(double));
-    pthread_t *w = tbml_calloc((size_t)clients, sizeof(pthread_t)), *a = tbml_calloc((size_t)attackers + 1, sizeof(pthread_t));
-    for (int i = 0; i < attackers; i++) pthread_create(&a[i], NULL, attacker, (void *)(intptr_t)i);
+    pthread_t *w = tbml_calloc((size_t)clients, sizeof(pthread_t)),
+              *a = tbml_calloc((size_t)attackers + 1, sizeof(pthread_t));
+    for (int i = 0; i < attackers; i++)
+        pthread_create(&a[i], NULL, attacker, (void *)(intptr_t)i);
     double t0 = tbml_now();
-    for (int i = 0; i < clients; i++) pthread_create(&w[i], NULL, worker, NULL);
-    for (int i = 0; i < clients; i++) pthread_join(w[i], NULL);
+    for (int i = 0; i < clients; i++)
+        pthread_create(&w[i], NULL, worker, NULL);
+    for (int i = 0; i < clients; i++)
+        pthread_join(w[i], NULL);
     double wall = tbml_now() - t0;
     atomic_store(&g_stop_attack, 1);
-    for (int i = 0; i < attackers; i++) pthread_join(a[i], NULL);
+    for (int i = 0; i < attackers; i++)
+        pthread_join(a[i], NULL);
     qsort(g_lat, (size_t)requests, sizeof(double), cmp_double);
-    printf("releases %d clients %d errors %d attacks %d wall_s %.3f throughput_per_s %.1f p50_ms %.3f p99_ms %.3f\n",
-           requests, clients, atomic_load(&g_errors), atomic_load(&g_attacks), wall, requests / wall,
-           g_lat[requests / 2] * 1e3, g_lat[(size_t)(requests * 0.99)] * 1e3);
+    printf("releases %d clients %d errors %d attacks %d wall_s %.3f throughput_per_s %.1f p50_ms "
+           "%.3f p99_ms %.3f\n",
+           requests, clients, atomic_load(&g_errors), atomic_load(&g_attacks), wall,
+           requests / wall, g_lat[requests / 2] * 1e3, g_lat[(size_t)(requests * 0.99)] * 1e3);
     int rc = atomic_load(&g_errors) ? 1 : 0;
     tbml_free(g_lat);
     tbml_free(w);
@@ -272,7 +287,8 @@ int main(int argc, char **argv)
     g_sim = tbml_evidence_backend_find("sim");
     tbml_manifest_t *m = NULL;
     memset(&g_ident, 0, sizeof(g_ident));
-    if (tbml_manifest_load(argv[6], &m) || tbml_manifest_verify(m, g_ident.measurement, g_ident.mrsigner))
+    if (tbml_manifest_load(argv[6], &m) ||
+        tbml_manifest_verify(m, g_ident.measurement, g_ident.mrsigner))
         return fail(argv[6]);
     g_ident.product_id = (uint16_t)tbml_manifest_product_id(m);
     g_ident.svn = (uint16_t)tbml_manifest_svn(m);

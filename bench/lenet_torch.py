@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """The PyTorch peer for bench/lenet.sh: BigDL's LeNet-5 with the same data order (splitmix64
 Fisher-Yates per epoch, last batch wrapping to the epoch's first images), normalisation,
-initialisation ranges and SGD (lr / (1 + step * decay), no momentum) as tbml's trainer.
+initialisation ranges and SGD (lr / (1 + step * decay), momentum, dampening) as tbml's trainer.
 Prints one line per epoch and a final `RESULT images_per_s=... accuracy=... train_s=...`."""
 import argparse
 import gzip
@@ -49,18 +49,51 @@ def find(folder, base):
     raise SystemExit(f"lenet_torch.py: no {base} in {folder}")
 
 
+def lenet():
+    return nn.Sequential(
+        nn.Conv2d(1, 6, 5), nn.Tanh(), nn.MaxPool2d(2, 2),
+        nn.Conv2d(6, 12, 5), nn.Tanh(), nn.MaxPool2d(2, 2),
+        nn.Flatten(), nn.Linear(192, 100), nn.Tanh(), nn.Linear(100, 10), nn.LogSoftmax(dim=1))
+
+
+def step_bench(a):
+    """Training steps alone (as bench_nn_step does), in wall-clock and CPU time."""
+    model = lenet()
+    opt = torch.optim.SGD(model.parameters(), lr=a.learningRate, momentum=a.momentum,
+                          dampening=a.dampening)
+    x = torch.randn(a.batchSize, 1, 28, 28)
+    y = torch.randint(0, 10, (a.batchSize,))
+    loss_fn = nn.NLLLoss()
+    for i in range(a.stepBench + 3):
+        if i == 3:
+            t, c = time.perf_counter(), time.process_time()
+        opt.zero_grad(set_to_none=True)
+        loss_fn(model(x), y).backward()
+        opt.step()
+    n = a.stepBench * a.batchSize
+    print(f"STEP images_per_s={n / (time.perf_counter() - t):.1f} "
+          f"images_per_cpu_s={n / (time.process_time() - c):.1f}")
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--dataPath", required=True)
     ap.add_argument("--maxEpoch", type=int, default=2)
     ap.add_argument("--batchSize", type=int, default=128)
-    ap.add_argument("--learningRate", type=float, default=0.01)
+    ap.add_argument("--learningRate", type=float, default=0.05)
     ap.add_argument("--learningRateDecay", type=float, default=0.0002)
+    ap.add_argument("--momentum", type=float, default=0.9)
+    ap.add_argument("--dampening", type=float, default=0.0)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--stepBench", type=int, default=0,
+                    help="only time this many training steps on fixed random data")
     a = ap.parse_args()
     torch.set_num_threads(a.threads)
     torch.manual_seed(a.seed)
+    if a.stepBench:
+        step_bench(a)
+        return
 
     tr_x = read_idx(find(a.dataPath, "train-images-idx3-ubyte"))
     tr_y = read_idx(find(a.dataPath, "train-labels-idx1-ubyte")).astype(np.int64)
@@ -74,17 +107,16 @@ def main():
     test_x = lut[torch.from_numpy(te_x.copy()).long()].unsqueeze(1)
     test_y = torch.from_numpy(te_y.copy())
 
-    model = nn.Sequential(
-        nn.Conv2d(1, 6, 5), nn.Tanh(), nn.MaxPool2d(2, 2),
-        nn.Conv2d(6, 12, 5), nn.Tanh(), nn.MaxPool2d(2, 2),
-        nn.Flatten(), nn.Linear(192, 100), nn.Tanh(), nn.Linear(100, 10), nn.LogSoftmax(dim=1))
+    model = lenet()
     # BigDL/Torch initialisation: uniform +-1/sqrt(fan_in) for weights and biases
     for m in model:
         if isinstance(m, (nn.Conv2d, nn.Linear)):
             bound = 1.0 / math.sqrt(m.weight[0].numel())
             nn.init.uniform_(m.weight, -bound, bound)
             nn.init.uniform_(m.bias, -bound, bound)
-    opt = torch.optim.SGD(model.parameters(), lr=a.learningRate)
+    # BigDL's SGD with explicit dampening is Torch's: the first step's buffer is the gradient
+    opt = torch.optim.SGD(model.parameters(), lr=a.learningRate, momentum=a.momentum,
+                          dampening=a.dampening)
     loss_fn = nn.NLLLoss()
 
     n, B = len(tr_y), a.batchSize

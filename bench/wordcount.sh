@@ -43,8 +43,17 @@ t_mawk=$(best mawk '{for (i = 1; i <= NF; i++) c[$i]++} END {for (w in c) print 
 sortuniq() { tr -s ' \t' '\n\n' <"$corpus" | LC_ALL=C sort | LC_ALL=C uniq -c; }
 t_sort=$(best sortuniq)
 
+# peak resident memory (KiB) of one run each
+peak() { /usr/bin/time -f %M "$@" 2>&1 >/dev/null | tail -1; }
+m_plain=$(peak "$tbml" run-example --master "local[$threads]" wordcount "$corpus")
+m_sealed=$(peak "$tbml" run-example --master "local[$threads]" wordcount --key "$work/bench.key" \
+  --password-file "$work/pw" "$corpus.sealed")
+m_mawk=$(peak mawk '{for (i = 1; i <= NF; i++) c[$i]++} END {for (w in c) print w ": " c[w]}' "$corpus")
+
 echo "wordcount of $(du -m "$corpus" | cut -f1) MB Zipf corpus, local[$threads] on $(nproc) cores:"
 printf '  tbml plain    %8.3f s\n  tbml sealed   %8.3f s   (sealed/plain %.2f)\n' "$t_plain" "$t_sealed" \
   "$(echo "$t_sealed / $t_plain" | bc -l)"
 printf '  mawk          %8.3f s   (mawk/tbml %.1fx)\n' "$t_mawk" "$(echo "$t_mawk / $t_plain" | bc -l)"
 printf '  sort | uniq   %8.3f s   (sort/tbml %.1fx)\n' "$t_sort" "$(echo "$t_sort / $t_plain" | bc -l)"
+printf 'peak RSS: tbml plain %d MiB, tbml sealed %d MiB, mawk %d MiB\n' $((m_plain / 1024)) $((m_sealed / 1024)) \
+  $((m_mawk / 1024))

@@ -2,8 +2,12 @@
  * square [-1, 1]^2, the fraction inside the unit circle times 4. Each partition has its own
  * seeded generator (splitmix64 of the partition number), so the result is the same whatever the
  * thread count; partitions are shared out among the pool's threads.
+ * Under mpirun (tbml submit --master mpi) the partitions are shared out among the ranks' threads
+ * as well, and a sealed allreduce sums the per-partition counts, so the result is the same on
+ * any number of ranks.
  *   tbml run-example [--master local[N]] pi [partitions]   (default 2, as pi.py) */
 #include "tbml/app.h"
+#include "tbml/comm.h"
 
 #include <inttypes.h>
 #include <stdio.h>
@@ -14,6 +18,7 @@
 typedef struct {
     int64_t partitions, n;
     int64_t *inside; /* per partition */
+    int rank, nranks;
 } pi_job;
 
 static uint64_t splitmix64(uint64_t *s)
@@ -33,7 +38,7 @@ static double uniform(uint64_t *s)
 static void pi_worker(int ith, int nth, void *arg)
 {
     pi_job *job = arg;
-    for (int64_t p = ith; p < job->partitions; p += nth) {
+    for (int64_t p = (int64_t)job->rank * nth + ith; p < job->partitions; p += (int64_t)nth * job->nranks) {
         /* parallelize(range(1, n + 1), partitions) gives partition p the slice [p*n/P, (p+1)*n/P)
          */
         int64_t lo = p * job->n / job->partitions, hi = (p + 1) * job->n / job->partitions,
@@ -68,13 +73,30 @@ int main(int argc, char **argv)
             return 2;
         }
     }
+    tbml_comm_t *comm;
+    st = tbml_comm_open(NULL, &comm);
+    if (st) {
+        tbml_app_free(app);
+        return example_fail("pi", st);
+    }
     pi_job job = {.partitions = partitions, .n = 100000 * partitions};
+    job.rank = tbml_comm_rank(comm);
+    job.nranks = tbml_comm_size(comm);
     job.inside = tbml_calloc((size_t)partitions, sizeof(int64_t));
     tbml_pool_run(app->pool, pi_worker, &job);
+    st = tbml_comm_allreduce_sum(comm, job.inside, (size_t)partitions, TBML_DT_I64);
+    if (st) {
+        tbml_comm_abort(comm, st);
+        tbml_comm_free(comm);
+        tbml_free(job.inside);
+        tbml_app_free(app);
+        return 1;
+    }
     int64_t count = 0;
     for (int64_t p = 0; p < partitions; p++)
         count += job.inside[p];
-    printf("Pi is roughly %f\n", 4.0 * (double)count / (double)job.n);
+    if (job.rank == 0) printf("Pi is roughly %f\n", 4.0 * (double)count / (double)job.n);
+    tbml_comm_free(comm);
     tbml_free(job.inside);
     tbml_app_free(app);
     return 0;

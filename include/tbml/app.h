@@ -3,9 +3,10 @@
  * --conf, memory limits, log level) and a thread pool sized by --master. Run without submit, an
  * application gets the defaults (local[*], log level warn) and can still be used directly.
  *
- * The settings travel in an anonymous in-memory file (memfd) whose descriptor submit passes as
- * the first argument, `--tbml-conf-fd=N`: nothing lands on disk, in the environment or in the
- * process list beyond that number, so --conf values stay out of `ps`. */
+ * The settings travel in an anonymous in-memory file (memfd) whose descriptor number submit puts
+ * in the environment variable TBML_SUBMIT_FD: nothing lands on disk, in argv or in the
+ * environment beyond that number, so --conf values stay out of `ps` and /proc/PID/environ, and
+ * programs that do not call tbml_app_init see their arguments unchanged. */
 #ifndef TBML_APP_H
 #define TBML_APP_H
 
@@ -15,8 +16,11 @@
 extern "C" {
 #endif
 
-/* The first argument submit passes; tbml_app_init removes it. */
-#define TBML_APP_CONF_FD_ARG "--tbml-conf-fd="
+/* The environment variable holding the settings' descriptor number. */
+#define TBML_APP_FD_ENV "TBML_SUBMIT_FD"
+/* Ranks started by mpirun inherit no descriptors: `tbml submit --master mpi` puts the settings in
+ * a private file (0600, removed after the job) and its path in this variable instead. */
+#define TBML_APP_FILE_ENV "TBML_SUBMIT_FILE"
 
 typedef struct {
     char *key;
@@ -36,10 +40,11 @@ typedef struct tbml_app {
     tbml_conf_entry *conf; /* --conf and properties-file entries, in order given */
 } tbml_app_t;
 
-/* Takes submit's settings out of argc and argv (argv[1] == "--tbml-conf-fd=N"), reads and closes
- * that descriptor, sets the log level, creates the pool. *argv is rewritten in place (argv[0]
- * kept). Free with tbml_app_free. Fails on an unreadable or malformed settings file
- * (TBML_E_FORMAT naming the line) or a bad master (TBML_E_ARG). */
+/* Reads submit's settings from the descriptor named by TBML_SUBMIT_FD (then closes it and unsets
+ * the variable, so child processes inherit neither), sets the log level, creates the pool.
+ * argc and argv are taken for future use and left unchanged. Free with tbml_app_free. Fails on
+ * an unreadable or malformed settings file (TBML_E_FORMAT naming the line) or a bad master
+ * (TBML_E_ARG). */
 TBML_NODISCARD tbml_status tbml_app_init(int *argc, char ***argv, tbml_app_t **out);
 /* The value of a --conf key (exact match; the last one given wins), or NULL. */
 const char *tbml_app_conf(const tbml_app_t *app, const char *key);

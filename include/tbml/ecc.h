@@ -24,26 +24,31 @@ extern "C" {
 #define TBML_WRAP_INFO "tbml-x25519-wrap-v1"
 
 /* A fresh X25519 key pair. priv is secret: wipe it after use. */
-TBML_NODISCARD tbml_status tbml_x25519_keypair(uint8_t priv[TBML_X25519_SIZE], uint8_t pub[TBML_X25519_SIZE]);
+TBML_NODISCARD tbml_status tbml_x25519_keypair(uint8_t priv[TBML_X25519_SIZE],
+                                               uint8_t pub[TBML_X25519_SIZE]);
 
 /* Wraps size bytes of pt to recipient_pub; writes size + TBML_WRAP_OVERHEAD bytes to out.
  * A low-order recipient key (all-zero shared secret) fails with TBML_E_KEY. */
-TBML_NODISCARD tbml_status tbml_x25519_wrap(const uint8_t recipient_pub[TBML_X25519_SIZE], const void *aad,
-                                            size_t aad_size, const void *pt, size_t size, uint8_t *out);
+TBML_NODISCARD tbml_status tbml_x25519_wrap(const uint8_t recipient_pub[TBML_X25519_SIZE],
+                                            const void *aad, size_t aad_size, const void *pt,
+                                            size_t size, uint8_t *out);
 /* Unwraps in (in_size >= TBML_WRAP_OVERHEAD) with the recipient's key pair into pt
  * (in_size - TBML_WRAP_OVERHEAD bytes). Any damage or a wrong key or AAD: TBML_E_AUTH, pt wiped. */
 TBML_NODISCARD tbml_status tbml_x25519_unwrap(const uint8_t priv[TBML_X25519_SIZE],
                                               const uint8_t pub[TBML_X25519_SIZE], const void *aad,
-                                              size_t aad_size, const uint8_t *in, size_t in_size, void *pt);
+                                              size_t aad_size, const uint8_t *in, size_t in_size,
+                                              void *pt);
 
 /* Ed25519 (RFC 8032) from a 32-byte seed. */
 TBML_NODISCARD tbml_status tbml_ed25519_public(const uint8_t seed[TBML_ED25519_SEED_SIZE],
                                                uint8_t pub[TBML_ED25519_PUB_SIZE]);
-TBML_NODISCARD tbml_status tbml_ed25519_sign(const uint8_t seed[TBML_ED25519_SEED_SIZE], const void *msg,
-                                             size_t size, uint8_t sig[TBML_ED25519_SIG_SIZE]);
+TBML_NODISCARD tbml_status tbml_ed25519_sign(const uint8_t seed[TBML_ED25519_SEED_SIZE],
+                                             const void *msg, size_t size,
+                                             uint8_t sig[TBML_ED25519_SIG_SIZE]);
 /* TBML_E_AUTH when the signature does not verify. */
-TBML_NODISCARD tbml_status tbml_ed25519_verify(const uint8_t pub[TBML_ED25519_PUB_SIZE], const void *msg,
-                                               size_t size, const uint8_t sig[TBML_ED25519_SIG_SIZE]);
+TBML_NODISCARD tbml_status tbml_ed25519_verify(const uint8_t pub[TBML_ED25519_PUB_SIZE],
+                                               const void *msg, size_t size,
+                                               const uint8_t sig[TBML_ED25519_SIG_SIZE]);
 
 /* Raw X25519 agreement (for protocols that run their own key schedule, e.g. src/dist's channel):
  * shared = X25519(priv, peer_pub). A low-order peer key (all-zero result) fails with TBML_E_KEY.

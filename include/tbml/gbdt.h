@@ -98,6 +98,14 @@ typedef struct {
     tbml_pool_t *pool;                /* threads to use; NULL: a pool of params.nthread is made */
     tbml_gbdt_allreduce_fn allreduce; /* NULL in one process */
     void *allreduce_ctx;
+    /* Where the quantile cuts come from: NULL, the training rows; else this matrix's features.
+     * Workers of a distributed trainer must bin alike, so each passes the same rows here (e.g.
+     * a sample gathered from all of them) along with allreduce. */
+    const tbml_gbdt_matrix *cuts_from;
+    /* When set (nrows entries), receives every training row's margin as the trainer tracked it
+     * (leaf ranges for sampled rows, a walk of the bins for the others): predict on the same
+     * rows must agree, which tests check. */
+    double *train_margin_out;
     int verbose; /* log one INFO line per round with the training metric */
 } tbml_gbdt_train_opts;
 

@@ -71,6 +71,18 @@ typedef tbml_status (*tbml_chunk_fn)(int ith, const tbml_chunk *chunk, void *arg
 TBML_NODISCARD tbml_status tbml_input_scan_lines(tbml_input_t *in, tbml_pool_t *pool,
                                                  size_t chunk_size, tbml_chunk_fn fn, void *arg);
 int64_t tbml_input_chunk_count(const tbml_input_t *in, size_t chunk_size);
+/* The same over part (0-based) of nparts contiguous runs of chunks: chunk indexes
+ * [count * part / nparts, count * (part + 1) / nparts). Ranks of a distributed job each scan
+ * their part, so each reads and decrypts only its own segments of a sealed file. */
+TBML_NODISCARD tbml_status tbml_input_scan_lines_part(tbml_input_t *in, tbml_pool_t *pool,
+                                                      size_t chunk_size, int part, int nparts,
+                                                      tbml_chunk_fn fn, void *arg);
+
+/* Progress of long scans: when on and stderr is a terminal, scans longer than a second keep one
+ * line on stderr up to date ("[scan FILE] 120.5 / 500.0 MB (24%)") and erase it when done; piped
+ * output gets nothing. Off by default; tbml_app_init turns it on unless --conf
+ * spark.ui.showConsoleProgress=false. Set once at start-up, before scans run. */
+void tbml_input_set_progress(int on);
 
 /* ---- outputs -----------------------------------------------------------------------------------
  */

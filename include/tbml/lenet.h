@@ -22,8 +22,9 @@ typedef struct {
     const char *data_path;    /* folder with {train,t10k}-{images-idx3,labels-idx1}-ubyte[.gz] */
     int max_epoch;            /* default 2 (the seed's run; BigDL's own default is 20) */
     int batch_size;           /* default 128 */
-    tbml_sgd_config sgd;      /* default lr 0.01, decay 0.0002, momentum 0 */
+    tbml_sgd_config sgd;      /* default lr 0.05, decay 0.0002, momentum 0.9, dampening 0 */
     int threads;              /* from --master local[N]; default all cores */
+    tbml_pool_t *pool;        /* borrowed (e.g. tbml_app_t's); NULL: a pool of `threads` */
     uint64_t seed;            /* initialisation and shuffling; default 1 */
     double mean, std;         /* normalisation; < 0: computed from the training images */
     int train_limit;          /* use only the first N training images (0: all) */
@@ -34,6 +35,11 @@ typedef struct {
     int progress;             /* live line on stderr: -1 when stderr is a TTY, 0 off, 1 on */
     const tbml_key_t *key;    /* opens sealed inputs and seals the saved model; borrowed */
     FILE *log;                /* where the epoch lines go; NULL = stdout */
+    /* Distributed data-parallel SGD (include/tbml/comm.h; borrowed, NULL = one process): each
+     * rank computes the gradient of its share of every global batch of batch_size samples, a
+     * sealed allreduce sums them, every rank applies the same update; rank 0 validates, prints
+     * and writes the outputs. */
+    struct tbml_comm *comm;
 } tbml_lenet_options;
 
 typedef struct {

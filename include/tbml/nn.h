@@ -17,11 +17,8 @@
 extern "C" {
 #endif
 
-/* A non-owning view of a float32 tensor in NCHW order (a 2-D tensor is N x C with h = w = 1). */
-typedef struct {
-    float *data;
-    int n, c, h, w;
-} tbml_tensor_t;
+/* Tensors are plain float32 arrays in NCHW order: a batch of n samples of shape (c, h, w) is
+ * n * c * h * w floats, sample after sample; a flat sample (after a reshape) has h = w = 1. */
 
 typedef enum {
     TBML_LAYER_CONV2D = 1, /* a = out channels, b = kernel h, c = kernel w, d = stride, e = pad */
@@ -72,6 +69,11 @@ int tbml_nn_layer_count(const tbml_nn_t *nn);
 int tbml_nn_output_size(const tbml_nn_t *nn);
 /* Input features per sample (c*h*w). */
 int tbml_nn_input_size(const tbml_nn_t *nn);
+/* How raw input values (IDX bytes) become network inputs: v * scale + offset. Saved with the
+ * model, so prediction normalises as training did. A new network has scale 1, offset 0. */
+void tbml_nn_set_input_transform(tbml_nn_t *nn, double scale, double offset);
+void tbml_nn_input_transform(const tbml_nn_t *nn, double *scale, double *offset);
+
 /* One line per layer ("conv2d 1->6 5x5 ...") into buf (always NUL-terminated). */
 void tbml_nn_describe(const tbml_nn_t *nn, char *buf, size_t size);
 
@@ -111,6 +113,15 @@ TBML_NODISCARD tbml_status tbml_trainer_step(tbml_trainer_t *tr, const float *x,
 TBML_NODISCARD tbml_status tbml_trainer_gradient(tbml_trainer_t *tr, const float *x,
                                                  const int32_t *labels, int n, float *loss,
                                                  const float **grad);
+/* Distributed data-parallel training: after each step's local gradient (the mean over this
+ * process's n samples) and loss sum are computed, fn turns them into the global ones in place
+ * (mean gradient over all processes' samples, summed loss, total sample count), e.g. with a
+ * sealed allreduce (src/ml/nn/lenet.c); then every process applies the same update. A failing
+ * fn fails the step before any parameter changes. fn NULL: one process. */
+typedef tbml_status (*tbml_grad_reduce_fn)(float *grad, size_t count, double *loss_sum, int *n,
+                                           void *arg);
+void tbml_trainer_set_reduce(tbml_trainer_t *tr, tbml_grad_reduce_fn fn, void *arg);
+
 /* SGD steps taken so far (BigDL's evalCounter). */
 long tbml_trainer_steps(const tbml_trainer_t *tr);
 /* The learning rate the next step will use. */

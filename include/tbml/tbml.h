@@ -5,5 +5,10 @@
 #include "tbml/crypto.h"
 #include "tbml/seal.h"
 #include "tbml/pki.h"
+#include "tbml/column.h"
+#include "tbml/io.h"
+#include "tbml/readers.h"
+#include "tbml/show.h"
+#include "tbml/app.h"
 #include "tbml/sql.h"
 #endif

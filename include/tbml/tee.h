@@ -79,7 +79,8 @@ void tbml_manifest_free(tbml_manifest_t *m);
 
 /* The exact bytes hashed for the measurement: TBML_MEASUREMENT_PREFIX followed by the RFC 8785
  * canonical JSON of the manifest without its "signature" member. tbml_free the result. */
-TBML_NODISCARD tbml_status tbml_manifest_canonical(const tbml_manifest_t *m, char **out, size_t *out_size);
+TBML_NODISCARD tbml_status tbml_manifest_canonical(const tbml_manifest_t *m, char **out,
+                                                   size_t *out_size);
 TBML_NODISCARD tbml_status tbml_manifest_measure(const tbml_manifest_t *m,
                                                  uint8_t out[TBML_MEASUREMENT_SIZE]);
 
@@ -106,7 +107,8 @@ const char *tbml_manifest_conf(const tbml_manifest_t *m, const char *key);
 
 /* What `tbml run` may take from the host: nothing that changes the measured job. */
 typedef struct {
-    const char *kms_url; /* --conf tbml.kms.url=...: where the key service is (its CA is measured) */
+    const char
+        *kms_url; /* --conf tbml.kms.url=...: where the key service is (its CA is measured) */
     const char *gramine_dir; /* gramine backend: where to write the exported manifest */
     int dry_run;             /* verify everything, print the command, do not exec */
 } tbml_run_options;

@@ -38,17 +38,18 @@ static tbml_status x25519(const uint8_t priv[32], const uint8_t peer[32], uint8_
     return st;
 }
 
-static tbml_status wrap_keys(const uint8_t shared[32], const uint8_t eph_pub[32], const uint8_t rcpt_pub[32],
-                             uint8_t okm[44])
+static tbml_status wrap_keys(const uint8_t shared[32], const uint8_t eph_pub[32],
+                             const uint8_t rcpt_pub[32], uint8_t okm[44])
 {
     uint8_t salt[64];
     memcpy(salt, eph_pub, 32);
     memcpy(salt + 32, rcpt_pub, 32);
-    return tbml_hkdf_sha256(shared, 32, salt, sizeof(salt), TBML_WRAP_INFO, strlen(TBML_WRAP_INFO), okm, 44);
+    return tbml_hkdf_sha256(shared, 32, salt, sizeof(salt), TBML_WRAP_INFO, strlen(TBML_WRAP_INFO),
+                            okm, 44);
 }
 
-tbml_status tbml_x25519_wrap(const uint8_t recipient_pub[32], const void *aad, size_t aad_size, const void *pt,
-                             size_t size, uint8_t *out)
+tbml_status tbml_x25519_wrap(const uint8_t recipient_pub[32], const void *aad, size_t aad_size,
+                             const void *pt, size_t size, uint8_t *out)
 {
     uint8_t eph[32], eph_pub[32], shared[32], okm[44];
     tbml_status st = tbml_x25519_keypair(eph, eph_pub);
@@ -62,8 +63,8 @@ tbml_status tbml_x25519_wrap(const uint8_t recipient_pub[32], const void *aad, s
     return st;
 }
 
-tbml_status tbml_x25519_unwrap(const uint8_t priv[32], const uint8_t pub[32], const void *aad, size_t aad_size,
-                               const uint8_t *in, size_t in_size, void *pt)
+tbml_status tbml_x25519_unwrap(const uint8_t priv[32], const uint8_t pub[32], const void *aad,
+                               size_t aad_size, const uint8_t *in, size_t in_size, void *pt)
 {
     uint8_t shared[32], okm[44];
     if (in_size < TBML_WRAP_OVERHEAD) return tbml_error(TBML_E_AUTH, "wrapped key is truncated");
@@ -72,7 +73,8 @@ tbml_status tbml_x25519_unwrap(const uint8_t priv[32], const uint8_t pub[32], co
     if (st) st = tbml_error(TBML_E_AUTH, "wrapped key: bad ephemeral key");
     if (!st) st = wrap_keys(shared, in, pub, okm);
     if (!st) st = tbml_aead_open(okm, okm + 32, aad, aad_size, in + 32, size, in + 32 + size, pt);
-    if (st == TBML_E_AUTH) st = tbml_error(TBML_E_AUTH, "wrapped key does not open with this key pair and context");
+    if (st == TBML_E_AUTH)
+        st = tbml_error(TBML_E_AUTH, "wrapped key does not open with this key pair and context");
     tbml_wipe(shared, sizeof(shared));
     tbml_wipe(okm, sizeof(okm));
     return st;
@@ -95,15 +97,16 @@ tbml_status tbml_ed25519_sign(const uint8_t seed[32], const void *msg, size_t si
     EVP_MD_CTX *c = EVP_MD_CTX_new();
     size_t n = 64;
     tbml_status st = TBML_OK;
-    if (!k || !c || EVP_DigestSignInit(c, NULL, NULL, NULL, k) != 1 || EVP_DigestSign(c, sig, &n, msg, size) != 1 ||
-        n != 64)
+    if (!k || !c || EVP_DigestSignInit(c, NULL, NULL, NULL, k) != 1 ||
+        EVP_DigestSign(c, sig, &n, msg, size) != 1 || n != 64)
         st = tbml_error(TBML_E_CRYPTO, "Ed25519 signing failed");
     EVP_MD_CTX_free(c);
     EVP_PKEY_free(k);
     return st;
 }
 
-tbml_status tbml_ed25519_verify(const uint8_t pub[32], const void *msg, size_t size, const uint8_t sig[64])
+tbml_status tbml_ed25519_verify(const uint8_t pub[32], const void *msg, size_t size,
+                                const uint8_t sig[64])
 {
     EVP_PKEY *k = EVP_PKEY_new_raw_public_key(EVP_PKEY_ED25519, NULL, pub, 32);
     EVP_MD_CTX *c = EVP_MD_CTX_new();

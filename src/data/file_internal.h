@@ -7,8 +7,7 @@
 #include "tbml/seal.h"
 
 /* Reads all of path into a new buffer (tbml_free it; wipe it first when *sealed). A sealed file
- * is authenticated and decrypted with key (none given: TBML_E_KEY; this build without the seal
- * module: TBML_E_UNSUPPORTED). Fails past max_size bytes. */
+ * is authenticated and decrypted with key (none given: TBML_E_KEY). Fails past max_size bytes. */
 __attribute__((visibility("hidden"))) TBML_NODISCARD tbml_status
 data_read_file(const char *path, const tbml_key_t *key, size_t max_size, uint8_t **out,
                size_t *out_size, int *sealed);

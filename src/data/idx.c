@@ -12,12 +12,6 @@
 #include <unistd.h>
 #include <zlib.h>
 
-/* The sealed-file reader lives in src/crypto; until it is linked in, sealed inputs are refused
- * with a clear message instead of failing to link. */
-#pragma weak tbml_sealed_reader_open
-#pragma weak tbml_sealed_reader_read
-#pragma weak tbml_sealed_reader_free
-
 #define IDX_MAX_SIZE ((size_t)16 << 30) /* refuse tensors above 16 GiB */
 
 static size_t elem_size_of(int type)
@@ -43,7 +37,11 @@ static uint32_t be32(const uint8_t *p)
     return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
 }
 
-tbml_status tbml_idx_parse(const uint8_t *buf, size_t size, const char *name, tbml_idx_t **out)
+/* Parses buf; when *own is not NULL (== buf, from tbml_malloc) the elements are moved to its
+ * front and the buffer becomes the tensor's, so a 47 MB image file is not held twice. *own is
+ * set to NULL when taken. */
+static tbml_status parse(uint8_t *buf, size_t size, const char *name, uint8_t **own,
+                         tbml_idx_t **out)
 {
     if (size < 4)
         return tbml_error(TBML_E_FORMAT, "%s: truncated at byte %zu: an IDX header needs 4 bytes",
@@ -89,11 +87,27 @@ tbml_status tbml_idx_parse(const uint8_t *buf, size_t size, const char *name, tb
     if (size > want)
         return tbml_error(TBML_E_FORMAT, "%s: %zu unexpected bytes after the data at byte %zu",
                           name, size - want, want);
-    t.data = tbml_malloc(count * es);
     const uint8_t *p = buf + hdr;
-    if (es == 1) {
+    if (own && *own && count) {
+        /* in place: big-endian elements are reversed as they move */
+        uint8_t *d = buf;
+        if (es == 1) {
+            memmove(d, p, count);
+        } else {
+            for (size_t i = 0; i < count; i++) {
+                uint8_t tmp[8];
+                for (size_t b = 0; b < es; b++)
+                    tmp[b] = p[i * es + (es - 1 - b)];
+                memcpy(d + i * es, tmp, es);
+            }
+        }
+        t.data = tbml_realloc(buf, count * es);
+        *own = NULL;
+    } else if (es == 1) {
+        t.data = tbml_malloc(count * es);
         memcpy(t.data, p, count);
     } else {
+        t.data = tbml_malloc(count * es);
         /* big-endian on disk */
         uint8_t *d = t.data;
         for (size_t i = 0; i < count; i++)
@@ -104,6 +118,11 @@ tbml_status tbml_idx_parse(const uint8_t *buf, size_t size, const char *name, tb
     *res = t;
     *out = res;
     return TBML_OK;
+}
+
+tbml_status tbml_idx_parse(const uint8_t *buf, size_t size, const char *name, tbml_idx_t **out)
+{
+    return parse((uint8_t *)buf, size, name, NULL, out);
 }
 
 void tbml_idx_free(tbml_idx_t *t)
@@ -184,10 +203,6 @@ out:
 static tbml_status read_sealed(int fd, const char *path, const tbml_key_t *key, size_t max_size,
                                uint8_t **out, size_t *out_size)
 {
-    if (!tbml_sealed_reader_open)
-        return tbml_error(TBML_E_UNSUPPORTED,
-                          "%s: is a sealed file, and this build of tbml cannot open sealed files",
-                          path);
     if (!key) return tbml_error(TBML_E_KEY, "%s: is a sealed file: give the key to open it", path);
     tbml_sealed_reader_t *r = NULL;
     tbml_status ret = tbml_sealed_reader_open(fd, path, key, &r);
@@ -251,9 +266,12 @@ tbml_status tbml_idx_read(const char *path, const tbml_key_t *key, tbml_idx_t **
     if (raw_size >= 2 && raw[0] == 0x1f && raw[1] == 0x8b) {
         ret = gunzip(raw, raw_size, path, &plain, &plain_size);
         if (ret) goto out;
-        ret = tbml_idx_parse(plain, plain_size, path, out);
+        if (sealed) memset(raw, 0, raw_size);
+        tbml_free(raw); /* the compressed bytes are not needed any more */
+        raw = NULL;
+        ret = parse(plain, plain_size, path, &plain, out);
     } else {
-        ret = tbml_idx_parse(raw, raw_size, path, out);
+        ret = parse(raw, raw_size, path, &raw, out);
     }
 out:
     if (sealed && raw) memset(raw, 0, raw_size);

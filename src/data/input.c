@@ -154,6 +154,10 @@ tbml_status tbml_input_read_all(tbml_input_t *in, char **out, size_t *out_size)
 /* ---- parallel line scanning ---- */
 
 #define CHUNK_DEFAULT ((size_t)4 << 20)
+
+static int g_progress; /* set once at start-up (tbml_input_set_progress) */
+
+void tbml_input_set_progress(int on) { g_progress = on; }
 #define PROBE_STEP ((size_t)64 << 10)
 
 static uint64_t chunk_span(const tbml_input_t *in, size_t chunk_size)
@@ -178,6 +182,9 @@ typedef struct {
     void *arg;
     atomic_llong next;
     atomic_llong fail_at; /* lowest failing chunk index, or nchunks */
+    atomic_llong done_size; /* bytes of finished chunks, for the progress line */
+    int progress;           /* draw the progress line (thread 0 only) */
+    double start, last_draw;
     pthread_mutex_t mu;
     tbml_status fail_st;
     char fail_msg[1024];
@@ -250,6 +257,17 @@ static void scan_worker(int ith, int nth, void *p)
             st = s->fn(ith, &c, s->arg);
         }
         if (st) scan_fail(s, k, st);
+        atomic_fetch_add(&s->done_size, (long long)s->span);
+        if (ith == 0 && s->progress) {
+            double now = tbml_now();
+            if (now - s->start > 1.0 && now - s->last_draw > 0.25) {
+                double total = (double)s->in->size, done = (double)atomic_load(&s->done_size);
+                if (done > total) done = total;
+                fprintf(stderr, "\r[scan %s] %.1f / %.1f MB (%.0f%%)\033[K", s->in->path, done / 1e6, total / 1e6,
+                        total > 0 ? 100.0 * done / total : 100.0);
+                s->last_draw = now;
+            }
+        }
     }
     tbml_free(tmp);
     tbml_free(buf);
@@ -258,16 +276,30 @@ static void scan_worker(int ith, int nth, void *p)
 tbml_status tbml_input_scan_lines(tbml_input_t *in, tbml_pool_t *pool, size_t chunk_size,
                                   tbml_chunk_fn fn, void *arg)
 {
+    return tbml_input_scan_lines_part(in, pool, chunk_size, 0, 1, fn, arg);
+}
+
+tbml_status tbml_input_scan_lines_part(tbml_input_t *in, tbml_pool_t *pool, size_t chunk_size, int part,
+                                       int nparts, tbml_chunk_fn fn, void *arg)
+{
+    if (nparts < 1 || part < 0 || part >= nparts)
+        return tbml_error(TBML_E_ARG, "scan: part %d of %d", part, nparts);
     scan_state *s = tbml_calloc(1, sizeof(*s));
+    int64_t all = tbml_input_chunk_count(in, chunk_size);
     s->in = in;
     s->span = chunk_span(in, chunk_size);
-    s->nchunks = tbml_input_chunk_count(in, chunk_size);
+    /* this part's chunks: a contiguous run, so a rank reads (and decrypts) only its segments */
+    s->nchunks = all * (part + 1) / nparts;
     s->fn = fn;
     s->arg = arg;
-    atomic_init(&s->next, 0);
+    atomic_init(&s->next, all * part / nparts);
     atomic_init(&s->fail_at, s->nchunks);
+    atomic_init(&s->done_size, 0);
+    s->progress = g_progress && isatty(STDERR_FILENO);
+    s->start = tbml_now();
     pthread_mutex_init(&s->mu, NULL);
     tbml_pool_run(pool, scan_worker, s);
+    if (s->last_draw > 0) fprintf(stderr, "\r\033[K"); /* erase the progress line */
     tbml_status ret = TBML_OK;
     if (atomic_load(&s->fail_at) < s->nchunks) ret = tbml_error(s->fail_st, "%s", s->fail_msg);
     pthread_mutex_destroy(&s->mu);

@@ -159,6 +159,27 @@ static int json_append(tbml_column *c, const json_t *v)
     return 0;
 }
 
+/* Where the value of top-level key name starts in line (0-based), found by its quoted name and
+ * the ':' after it; 0 when that is not found (e.g. the name was written with escapes). Only for
+ * the column of a FAILFAST message, so a rare wrong guess costs nothing but precision. */
+static size_t value_column(const char *line, size_t n, const char *name)
+{
+    size_t k = strlen(name);
+    for (size_t i = 0; i + k + 2 <= n; i++) {
+        if (line[i] != '"' || memcmp(line + i + 1, name, k) != 0 || line[i + k + 1] != '"')
+            continue;
+        size_t j = i + k + 2;
+        while (j < n && (line[j] == ' ' || line[j] == '\t'))
+            j++;
+        if (j >= n || line[j] != ':') continue;
+        j++;
+        while (j < n && (line[j] == ' ' || line[j] == '\t'))
+            j++;
+        return j < n ? j : 0;
+    }
+    return 0;
+}
+
 static int blank(const char *p, size_t n)
 {
     for (size_t i = 0; i < n; i++)
@@ -233,7 +254,7 @@ static tbml_status json_chunk(int ith, const tbml_chunk *c, void *arg)
             char cause[160];
             snprintf(cause, sizeof(cause), "field %s is not a valid %s", f->name,
                      tbml_type_name(f->type));
-            ret = reader_bad(r, o, c->data, at, cause);
+            ret = reader_bad(r, o, c->data, at + value_column(line, n, f->name), cause);
             if (ret) {
                 json_decref(root);
                 break;

@@ -241,7 +241,7 @@ static void buf_put(char **buf, size_t *len, size_t *cap, const char *s, size_t 
         *buf = tbml_realloc(*buf, c);
         *cap = c;
     }
-    if (n) memcpy(*buf + *len, s, n);
+    if (n) memcpy(*buf + *len, s, n); /* an empty string column may have no chars array */
     *len += n;
     (*buf)[*len] = '\0';
 }

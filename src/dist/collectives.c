@@ -65,7 +65,7 @@ tbml_status tbml_comm_allreduce_sum(tbml_comm_t *c, void *buf, size_t count, tbm
     /* segment k is elements [k*count/n, (k+1)*count/n) */
 #define SEG_LO(k) ((size_t)(((unsigned __int128)(k) * count) / (unsigned)n))
     size_t maxseg = count / (size_t)n + 1;
-    uint8_t *tmp = tbml_malloc(maxseg * es);
+    uint8_t *tmp = dist_comm_scratch(c, maxseg * es);
     int right = (me + 1) % n, left = (me - 1 + n) % n;
     tbml_status st = TBML_OK;
     /* reduce-scatter: after n-1 steps this rank holds the full sum of segment (me + 1) % n */
@@ -86,8 +86,6 @@ tbml_status tbml_comm_allreduce_sum(tbml_comm_t *c, void *buf, size_t count, tbm
         st = dist_exchange(c, &sp, 1, &rp, 1);
     }
 #undef SEG_LO
-    tbml_wipe(tmp, maxseg * es);
-    tbml_free(tmp);
     return st;
 }
 

@@ -172,7 +172,9 @@ static void task_run(task *tk, ctx_cache *cc, int plain)
 
 typedef struct {
     pthread_mutex_t mu;
-    pthread_cond_t cv;
+    pthread_cond_t cv;      /* work queued */
+    pthread_cond_t done_cv; /* a task finished */
+    int inflight;           /* dispatched and not finished */
     task *head, *tail;
     int stop;
     int plain;
@@ -195,6 +197,8 @@ static void *worker_main(void *arg)
         pthread_mutex_unlock(&w->mu);
         task_run(tk, &cc, w->plain);
         pthread_mutex_lock(&w->mu);
+        w->inflight--;
+        pthread_cond_broadcast(&w->done_cv);
     }
     pthread_mutex_unlock(&w->mu);
     cache_clear(&cc);
@@ -225,6 +229,8 @@ struct tbml_comm {
     int plain;
     workers w;
     ctx_cache cc; /* the calling thread's contexts when there are no workers */
+    uint8_t *scratch; /* grow-only buffer for collectives (the allreduce's incoming segment) */
+    size_t scratch_size;
     int broken;
     tbml_status broken_st;
     char broken_msg[512];
@@ -268,7 +274,8 @@ static void dispatch(tbml_comm_t *c, task *tk)
 {
     atomic_store_explicit(&tk->done, 0, memory_order_relaxed);
     tk->next = NULL;
-    if (c->w.nthreads == 0) {
+    /* small chunks cost less to seal here than to hand to another thread */
+    if (c->w.nthreads == 0 || tk->size < 32768) {
         task_run(tk, &c->cc, c->plain);
         return;
     }
@@ -278,8 +285,50 @@ static void dispatch(tbml_comm_t *c, task *tk)
     else
         c->w.head = tk;
     c->w.tail = tk;
+    c->w.inflight++;
     pthread_cond_signal(&c->w.cv);
     pthread_mutex_unlock(&c->w.mu);
+}
+
+/* Called when the exchange made no progress: rather than spin (and take a core from the crypto
+ * workers, which matters when ranks share a machine), run a queued task here, else sleep until a
+ * worker finishes one, else back off while the transport has nothing. Returns 1 if it did work. */
+static int help_or_wait(tbml_comm_t *c, unsigned *round)
+{
+    if (c->w.nthreads == 0) {
+        dist_backoff(round);
+        return 0;
+    }
+    pthread_mutex_lock(&c->w.mu);
+    task *tk = c->w.head;
+    if (tk) {
+        c->w.head = tk->next;
+        if (!c->w.head) c->w.tail = NULL;
+        pthread_mutex_unlock(&c->w.mu);
+        task_run(tk, &c->cc, c->plain);
+        pthread_mutex_lock(&c->w.mu);
+        c->w.inflight--;
+        pthread_cond_broadcast(&c->w.done_cv);
+        pthread_mutex_unlock(&c->w.mu);
+        return 1;
+    }
+    if (c->w.inflight > 0) {
+        /* a short wait: the transport may have something meanwhile */
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        ts.tv_nsec += 100000;
+        if (ts.tv_nsec >= 1000000000) {
+            ts.tv_sec++;
+            ts.tv_nsec -= 1000000000;
+        }
+        pthread_cond_timedwait(&c->w.done_cv, &c->w.mu, &ts);
+        pthread_mutex_unlock(&c->w.mu);
+        *round = 0;
+        return 0;
+    }
+    pthread_mutex_unlock(&c->w.mu);
+    dist_backoff(round);
+    return 0;
 }
 
 static int task_done(task *tk) { return atomic_load_explicit(&tk->done, memory_order_acquire); }
@@ -587,6 +636,7 @@ tbml_status dist_exchange(tbml_comm_t *c, dist_send_spec *sends, int nsend, dist
         rs[i].since = now;
     }
     unsigned round = 0;
+    double last_check = now;
     for (;;) {
         int progress = 0, pending = 0;
         for (int i = 0; i < nsend; i++) {
@@ -608,17 +658,18 @@ tbml_status dist_exchange(tbml_comm_t *c, dist_send_spec *sends, int nsend, dist
             round = 0;
             continue;
         }
-        dist_backoff(&round);
-        if ((round & 63) != 0) continue;
+        if (help_or_wait(c, &round)) continue;
         now = tbml_now();
+        if (now - last_check < 0.02) continue;
+        last_check = now;
         for (int i = 0; i < nrecv; i++) {
             recv_stream *r = &rs[i];
             /* a chunk being opened is progress in hand, not a silent peer */
             int waiting = r->next_done == r->next_recv && (!r->known || r->next_recv < r->nch);
             if (waiting && now - r->since > c->timeout) {
                 st = tbml_error(TBML_E_NET,
-                                "rank %d: no message from rank %d (tag %u) in %.0f s: rank %d died, hung or "
-                                "was killed; aborting the job",
+                                "rank %d: no message from rank %d (tag %u) in %.0f s: rank %d (or a rank it "
+                                "waits for) died, hung or was killed; aborting the job",
                                 c->rank, r->spec->peer, r->spec->tag, c->timeout, r->spec->peer);
                 goto out;
             }
@@ -998,10 +1049,19 @@ tbml_status dist_comm_create(dist_transport *t, const tbml_comm_options *opt, tb
         goto out;
     }
     int nw = opt->crypto_threads;
-    if (nw == 0) nw = tbml_ncores() < 4 ? tbml_ncores() : 4;
+    if (nw == 0) {
+        /* the machine's cores shared among the ranks on it (the calling thread helps too) */
+        const char *ls = getenv("OMPI_COMM_WORLD_LOCAL_SIZE");
+        if (!ls) ls = getenv("MPI_LOCALNRANKS");
+        int local = ls && atoi(ls) > 0 ? atoi(ls) : strcmp(t->ops->name, "local") == 0 ? c->size : 1;
+        nw = tbml_ncores() / local;
+        if (nw < 1) nw = 1;
+        if (nw > 4) nw = 4;
+    }
     if (nw < 0 || c->size == 1) nw = 0;
     pthread_mutex_init(&c->w.mu, NULL);
     pthread_cond_init(&c->w.cv, NULL);
+    pthread_cond_init(&c->w.done_cv, NULL);
     c->w.plain = c->plain;
     if (nw > 0) {
         c->w.threads = tbml_calloc((size_t)nw, sizeof(pthread_t));
@@ -1052,22 +1112,28 @@ void tbml_comm_free(tbml_comm_t *c)
     tbml_free(c->w.threads);
     pthread_mutex_destroy(&c->w.mu);
     pthread_cond_destroy(&c->w.cv);
+    pthread_cond_destroy(&c->w.done_cv);
     cache_clear(&c->cc);
     if (c->t) c->t->ops->free(c->t);
     for (int p = 0; p < c->size; p++)
         tbml_free(c->seq[p].e);
     tbml_free(c->seq);
     tbml_secure_free(c->keys, c->keys_size);
+    if (c->scratch) tbml_wipe(c->scratch, c->scratch_size);
+    tbml_free(c->scratch);
     tbml_free(c);
 }
 
 void tbml_comm_abort(tbml_comm_t *c, tbml_status st)
 {
     char msg[1200];
-    const char *m = tbml_errmsg();
-    if (c && c->broken && !*m) m = c->broken_msg;
+    /* the communicator's own failure is the root cause; callers may have wrapped it since */
+    const char *m = c && c->broken && c->broken_msg[0] ? c->broken_msg : tbml_errmsg();
     snprintf(msg, sizeof(msg), "%s", *m ? m : tbml_strerror(st));
-    fprintf(stderr, "tbml: rank %d: %s\n", c ? c->rank : 0, msg);
+    if (strncmp(msg, "rank ", 5) == 0)
+        fprintf(stderr, "tbml: %s\n", msg); /* the message names the rank already */
+    else
+        fprintf(stderr, "tbml: rank %d: %s\n", c ? c->rank : 0, msg);
     fflush(stderr);
     if (c) {
         c->broken = 1;
@@ -1082,3 +1148,14 @@ const char *tbml_comm_backend(const tbml_comm_t *c) { return c->t->ops->name; }
 const uint8_t *tbml_comm_job_id(const tbml_comm_t *c) { return c->job_id; }
 dist_transport *dist_comm_transport(tbml_comm_t *c) { return c->t; }
 void dist_comm_mark_broken(tbml_comm_t *c) { c->broken = 1; }
+
+uint8_t *dist_comm_scratch(tbml_comm_t *c, size_t size)
+{
+    if (c->scratch_size < size) {
+        if (c->scratch) tbml_wipe(c->scratch, c->scratch_size);
+        tbml_free(c->scratch);
+        c->scratch = tbml_malloc(size);
+        c->scratch_size = size;
+    }
+    return c->scratch;
+}

@@ -50,8 +50,16 @@ struct dist_transport {
 /* Builds a communicator on t (taking ownership of it) and runs the handshake. */
 DIST_HIDDEN tbml_status dist_comm_create(dist_transport *t, const tbml_comm_options *opt, tbml_comm_t **out);
 
+/* Registers a private file (is_dir 0) or folder (1) for removal at exit or on a fatal signal;
+ * dist_cleanup_remove removes it now and forgets it. */
+DIST_HIDDEN tbml_status dist_cleanup_add(const char *path, int is_dir);
+DIST_HIDDEN void dist_cleanup_remove(const char *path);
+
 /* Marks c failed without a message to anyone (a rank that vanishes in tests). */
 DIST_HIDDEN void dist_comm_mark_broken(tbml_comm_t *c);
+
+/* A buffer of at least size bytes owned by c (reused across calls; wiped at free). */
+DIST_HIDDEN uint8_t *dist_comm_scratch(tbml_comm_t *c, size_t size);
 
 /* The transport under c (for the MPI bench peer). */
 DIST_HIDDEN dist_transport *dist_comm_transport(tbml_comm_t *c);

@@ -22,7 +22,10 @@ struct tbml_kms_client {
 };
 
 static pthread_once_t g_curl_once = PTHREAD_ONCE_INIT;
-static void curl_init_once(void) { curl_global_init(CURL_GLOBAL_DEFAULT); }
+static void curl_init_once(void)
+{
+    curl_global_init(CURL_GLOBAL_DEFAULT);
+}
 
 static size_t on_data(char *p, size_t size, size_t n, void *arg)
 {
@@ -39,12 +42,16 @@ static size_t on_data(char *p, size_t size, size_t n, void *arg)
     return len;
 }
 
-tbml_status tbml_kms_client_open(const char *url, const char *ca_file, const char *pin, tbml_kms_client_t **out)
+tbml_status tbml_kms_client_open(const char *url, const char *ca_file, const char *pin,
+                                 tbml_kms_client_t **out)
 {
     if (strncmp(url, "https://", 8) != 0)
-        return tbml_error(TBML_E_ARG, "key service URL '%s' must start with https:// (keys never travel in clear)", url);
+        return tbml_error(
+            TBML_E_ARG,
+            "key service URL '%s' must start with https:// (keys never travel in clear)", url);
     if (!ca_file)
-        return tbml_error(TBML_E_ARG, "the key service's CA is needed to verify it (tbml.kms.ca / --ca FILE)");
+        return tbml_error(TBML_E_ARG,
+                          "the key service's CA is needed to verify it (tbml.kms.ca / --ca FILE)");
     pthread_once(&g_curl_once, curl_init_once);
     tbml_kms_client_t *c = tbml_calloc(1, sizeof(*c));
     c->curl = curl_easy_init();
@@ -54,7 +61,8 @@ tbml_status tbml_kms_client_open(const char *url, const char *ca_file, const cha
     }
     c->url = tbml_strdup(url);
     size_t n = strlen(c->url);
-    while (n > 0 && c->url[n - 1] == '/') c->url[--n] = '\0';
+    while (n > 0 && c->url[n - 1] == '/')
+        c->url[--n] = '\0';
     c->ca = tbml_strdup(ca_file);
     c->pin = pin ? tbml_strdup(pin) : NULL;
     *out = c;
@@ -72,8 +80,8 @@ void tbml_kms_client_free(tbml_kms_client_t *c)
     tbml_free(c);
 }
 
-tbml_status tbml_kms_client_call(tbml_kms_client_t *c, const char *method, const char *path, const char *bearer,
-                                 json_t *body, long *http_status, json_t **resp)
+tbml_status tbml_kms_client_call(tbml_kms_client_t *c, const char *method, const char *path,
+                                 const char *bearer, json_t *body, long *http_status, json_t **resp)
 {
     tbml_status st = TBML_OK;
     char url[2048], auth[256];
@@ -127,7 +135,8 @@ tbml_status tbml_kms_client_call(tbml_kms_client_t *c, const char *method, const
     json_error_t jerr;
     json_t *j = json_loadb(c->resp ? c->resp : "", c->resp_size, 0, &jerr);
     if (!j) {
-        st = tbml_error(TBML_E_NET, "key service %s%s answered HTTP %ld without JSON", c->url, path, code);
+        st = tbml_error(TBML_E_NET, "key service %s%s answered HTTP %ld without JSON", c->url, path,
+                        code);
         goto out;
     }
     *http_status = code;
@@ -153,7 +162,8 @@ tbml_status tbml_kms_report_data(const uint8_t nonce[32], const uint8_t pub[32],
     return tbml_sha256(msg, sizeof(msg), rd);
 }
 
-void tbml_kms_wrap_aad(const char *app, const char *key, const uint8_t nonce[32], char *out, size_t out_size)
+void tbml_kms_wrap_aad(const char *app, const char *key, const uint8_t nonce[32], char *out,
+                       size_t out_size)
 {
     char hex[65];
     tbml_hex(nonce, 32, hex);
@@ -176,21 +186,26 @@ static tbml_status refusal(long code, json_t *resp, const char *app, const char 
 {
     const char *check = json_string_value(json_object_get(resp, "check"));
     const char *msg = json_string_value(json_object_get(resp, "message"));
-    return tbml_error(code == 403 ? TBML_E_POLICY : TBML_E_NET, "key service refused key '%s' for app '%s' (HTTP %ld): check %s: %s",
-                      key, app, code, check ? check : "request", msg ? msg : "no reason given");
+    return tbml_error(code == 403 ? TBML_E_POLICY : TBML_E_NET,
+                      "key service refused key '%s' for app '%s' (HTTP %ld): check %s: %s", key,
+                      app, code, check ? check : "request", msg ? msg : "no reason given");
 }
 
 tbml_status tbml_kms_client_release(tbml_kms_client_t *c, const char *app, const char *key_name,
-                                    const tbml_evidence_backend *be, const tbml_report_t *ident, tbml_key_t **out)
+                                    const tbml_evidence_backend *be, const tbml_report_t *ident,
+                                    tbml_key_t **out)
 {
     tbml_status st;
     long code;
     json_t *resp = NULL, *req = NULL;
-    uint8_t nonce[32], priv[32], pub[32], *ev = NULL, wrapped[TBML_KEY_SIZE + TBML_WRAP_OVERHEAD], key[TBML_KEY_SIZE];
+    uint8_t nonce[32], priv[32], pub[32], *ev = NULL, wrapped[TBML_KEY_SIZE + TBML_WRAP_OVERHEAD],
+                                          key[TBML_KEY_SIZE];
     size_t ev_size = 0;
     char *ev_hex = NULL, nonce_hex[65], pub_hex[65], aad[512];
-    if (!be || !be->get_quote) return tbml_error(TBML_E_POLICY, "no evidence backend: the key service needs evidence");
-    if ((st = tbml_kms_client_call(c, "POST", "/v1/attest/nonce", NULL, NULL, &code, &resp))) return st;
+    if (!be || !be->get_quote)
+        return tbml_error(TBML_E_POLICY, "no evidence backend: the key service needs evidence");
+    if ((st = tbml_kms_client_call(c, "POST", "/v1/attest/nonce", NULL, NULL, &code, &resp)))
+        return st;
     if (code != 200 || unhex(json_string_value(json_object_get(resp, "nonce")), nonce, 32)) {
         st = tbml_error(TBML_E_NET, "key service gave no nonce (HTTP %ld)", code);
         goto out;
@@ -205,9 +220,10 @@ tbml_status tbml_kms_client_release(tbml_kms_client_t *c, const char *app, const
     tbml_hex(ev, ev_size, ev_hex);
     tbml_hex(nonce, 32, nonce_hex);
     tbml_hex(pub, 32, pub_hex);
-    req = json_pack("{s:s, s:s, s:s, s:s, s:s}", "app", app, "key", key_name, "nonce", nonce_hex, "public_key", pub_hex,
-                    "evidence", ev_hex);
-    if ((st = tbml_kms_client_call(c, "POST", "/v1/keys/release", NULL, req, &code, &resp))) goto out;
+    req = json_pack("{s:s, s:s, s:s, s:s, s:s}", "app", app, "key", key_name, "nonce", nonce_hex,
+                    "public_key", pub_hex, "evidence", ev_hex);
+    if ((st = tbml_kms_client_call(c, "POST", "/v1/keys/release", NULL, req, &code, &resp)))
+        goto out;
     if (code != 200) {
         st = refusal(code, resp, app, key_name);
         goto out;
@@ -217,7 +233,8 @@ tbml_status tbml_kms_client_release(tbml_kms_client_t *c, const char *app, const
         goto out;
     }
     tbml_kms_wrap_aad(app, key_name, nonce, aad, sizeof(aad));
-    if ((st = tbml_x25519_unwrap(priv, pub, aad, strlen(aad), wrapped, sizeof(wrapped), key))) goto out;
+    if ((st = tbml_x25519_unwrap(priv, pub, aad, strlen(aad), wrapped, sizeof(wrapped), key)))
+        goto out;
     st = tbml_key_from_bytes(key_name, key, out);
 out:
     tbml_wipe(priv, sizeof(priv));

@@ -45,26 +45,45 @@ typedef struct {
 static const char *reason(int status)
 {
     switch (status) {
-    case 200: return "OK";
-    case 400: return "Bad Request";
-    case 401: return "Unauthorized";
-    case 403: return "Forbidden";
-    case 404: return "Not Found";
-    case 405: return "Method Not Allowed";
-    case 408: return "Request Timeout";
-    case 409: return "Conflict";
-    case 411: return "Length Required";
-    case 413: return "Content Too Large";
-    case 431: return "Request Header Fields Too Large";
-    case 500: return "Internal Server Error";
-    case 501: return "Not Implemented";
-    case 503: return "Service Unavailable";
-    case 505: return "HTTP Version Not Supported";
-    default: return "Error";
+    case 200:
+        return "OK";
+    case 400:
+        return "Bad Request";
+    case 401:
+        return "Unauthorized";
+    case 403:
+        return "Forbidden";
+    case 404:
+        return "Not Found";
+    case 405:
+        return "Method Not Allowed";
+    case 408:
+        return "Request Timeout";
+    case 409:
+        return "Conflict";
+    case 411:
+        return "Length Required";
+    case 413:
+        return "Content Too Large";
+    case 431:
+        return "Request Header Fields Too Large";
+    case 500:
+        return "Internal Server Error";
+    case 501:
+        return "Not Implemented";
+    case 503:
+        return "Service Unavailable";
+    case 505:
+        return "HTTP Version Not Supported";
+    default:
+        return "Error";
     }
 }
 
-static int stopping(const conn *c) { return c->h->stop && *c->h->stop; }
+static int stopping(const conn *c)
+{
+    return c->h->stop && *c->h->stop;
+}
 
 /* SSL_read until something arrives, the peer closes, or deadline passes (the socket's receive
  * timeout makes each try return within a tick). */
@@ -74,7 +93,9 @@ static int tls_read(conn *c, void *buf, int n, double deadline)
         int r = SSL_read(c->ssl, buf, n);
         if (r > 0) return r;
         int e = SSL_get_error(c->ssl, r);
-        if ((e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE) && tbml_now() < deadline && !stopping(c)) continue;
+        if ((e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE) && tbml_now() < deadline &&
+            !stopping(c))
+            continue;
         return -1;
     }
 }
@@ -85,7 +106,8 @@ static int tls_write(conn *c, const void *buf, int n, double deadline)
         int r = SSL_write(c->ssl, buf, n);
         if (r == n) return 0;
         int e = SSL_get_error(c->ssl, r);
-        if ((e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE) && tbml_now() < deadline) continue;
+        if ((e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE) && tbml_now() < deadline)
+            continue;
         return -1;
     }
 }
@@ -102,14 +124,17 @@ static void send_response(conn *c, int status, const char *body, int keep_alive)
     char *all = tbml_malloc((size_t)n + blen + 1);
     memcpy(all, head, (size_t)n);
     if (blen) memcpy(all + n, body, blen);
-    if (tls_write(c, all, (int)((size_t)n + blen), deadline) != 0) { /* the peer is gone: nothing to do */ }
+    if (tls_write(c, all, (int)((size_t)n + blen), deadline) !=
+        0) { /* the peer is gone: nothing to do */
+    }
     tbml_free(all);
 }
 
 static void send_error(conn *c, int status, const char *msg)
 {
     char body[256];
-    snprintf(body, sizeof(body), "{\"error\":\"http\",\"check\":\"request\",\"message\":\"%s\"}", msg);
+    snprintf(body, sizeof(body), "{\"error\":\"http\",\"check\":\"request\",\"message\":\"%s\"}",
+             msg);
     send_response(c, status, body, 0);
 }
 
@@ -119,10 +144,8 @@ static int ci_prefix(const char *line, size_t len, const char *name)
     return len > n && strncasecmp(line, name, n) == 0 && line[n] == ':';
 }
 
-/* Parses the request head in buf[0..head_len) (ending in CRLFCRLF). Returns 0 or an HTTP
- * status for the error; *msg names the problem. */
-static int parse_head(const char *buf, size_t head_len, kms_request *req, size_t *content_length, int *keep_alive,
-                      const char **msg)
+int kms_http_parse_head(const char *buf, size_t head_len, kms_request *req, size_t *content_length,
+                        int *keep_alive, const char **msg)
 {
     const char *p = buf, *end = buf + head_len;
     const char *eol = memchr(p, '\r', (size_t)(end - p));
@@ -136,15 +159,17 @@ static int parse_head(const char *buf, size_t head_len, kms_request *req, size_t
     if (!sp1 || !sp2 || sp1 == p || (size_t)(sp1 - p) >= sizeof(req->method) || sp2 == sp1 + 1 ||
         (size_t)(sp2 - sp1 - 1) >= sizeof(req->path))
         return *msg = "malformed request line", 400;
+    /* Check the raw bytes (a NUL must not end a field early), then copy. */
+    for (const char *m = p; m < sp1; m++)
+        if (*m < 'A' || *m > 'Z') return *msg = "malformed method", 400;
+    if (sp1[1] != '/') return *msg = "the path must start with /", 400;
+    for (const char *q = sp1 + 1; q < sp2; q++)
+        if ((unsigned char)*q <= 0x20 || (unsigned char)*q >= 0x7f)
+            return *msg = "bad character in path", 400;
     memcpy(req->method, p, (size_t)(sp1 - p));
     req->method[sp1 - p] = '\0';
     memcpy(req->path, sp1 + 1, (size_t)(sp2 - sp1 - 1));
     req->path[sp2 - sp1 - 1] = '\0';
-    for (const char *m = req->method; *m; m++)
-        if (*m < 'A' || *m > 'Z') return *msg = "malformed method", 400;
-    if (req->path[0] != '/') return *msg = "the path must start with /", 400;
-    for (const char *q = req->path; *q; q++)
-        if ((unsigned char)*q <= 0x20 || (unsigned char)*q >= 0x7f) return *msg = "bad character in path", 400;
     size_t vlen = (size_t)(eol - sp2 - 1);
     if (vlen == 8 && memcmp(sp2 + 1, "HTTP/1.1", 8) == 0)
         *keep_alive = 1;
@@ -162,14 +187,21 @@ static int parse_head(const char *buf, size_t head_len, kms_request *req, size_t
         const char *colon = memchr(p, ':', len);
         if (!colon || colon == p) return *msg = "malformed header", 400;
         for (const char *q = p; q < colon; q++)
-            if ((unsigned char)*q <= 0x20 || (unsigned char)*q >= 0x7f) return *msg = "malformed header name", 400;
+            if ((unsigned char)*q <= 0x20 || (unsigned char)*q >= 0x7f)
+                return *msg = "malformed header name", 400;
         const char *v = colon + 1;
-        while (v < eol && (*v == ' ' || *v == '\t')) v++;
+        while (v < eol && (*v == ' ' || *v == '\t'))
+            v++;
         size_t vl = (size_t)(eol - v);
-        while (vl > 0 && (v[vl - 1] == ' ' || v[vl - 1] == '\t')) vl--;
+        while (vl > 0 && (v[vl - 1] == ' ' || v[vl - 1] == '\t'))
+            vl--;
+        for (const char *q = v; q < v + vl; q++)
+            if ((unsigned char)*q < 0x20 && *q != '\t')
+                return *msg = "control character in a header value", 400;
         if (ci_prefix(p, len, "Content-Length")) {
             if (have_len) return *msg = "repeated Content-Length", 400;
-            if (vl == 0 || vl > 9) return vl > 9 ? (*msg = "body too large", 413) : (*msg = "bad Content-Length", 400);
+            if (vl == 0 || vl > 9)
+                return vl > 9 ? (*msg = "body too large", 413) : (*msg = "bad Content-Length", 400);
             size_t n = 0;
             for (size_t i = 0; i < vl; i++) {
                 if (v[i] < '0' || v[i] > '9') return *msg = "bad Content-Length", 400;
@@ -204,7 +236,9 @@ static void serve_conn(conn *c)
         int r = SSL_accept(c->ssl);
         if (r == 1) break;
         int e = SSL_get_error(c->ssl, r);
-        if ((e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE) && tbml_now() < deadline && !stopping(c)) continue;
+        if ((e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE) && tbml_now() < deadline &&
+            !stopping(c))
+            continue;
         return; /* garbage, a stalled handshake or a client that rejected our certificate */
     }
     c->buf = tbml_malloc(KMS_HTTP_MAX_HEADER + KMS_HTTP_MAX_BODY + 1);
@@ -221,8 +255,10 @@ static void serve_conn(conn *c)
                 send_error(c, 431, "request head too large");
                 return;
             }
-            if (c->len > 0 && req_deadline == 0) req_deadline = tbml_now() + h->cfg.request_timeout_ms / 1000.0;
-            int n = tls_read(c, c->buf + c->len, (int)(KMS_HTTP_MAX_HEADER - c->len), c->len ? req_deadline : idle_deadline);
+            if (c->len > 0 && req_deadline == 0)
+                req_deadline = tbml_now() + h->cfg.request_timeout_ms / 1000.0;
+            int n = tls_read(c, c->buf + c->len, (int)(KMS_HTTP_MAX_HEADER - c->len),
+                             c->len ? req_deadline : idle_deadline);
             if (n <= 0) {
                 if (c->len > 0 && !stopping(c)) send_error(c, 408, "request not completed in time");
                 return;
@@ -236,7 +272,7 @@ static void serve_conn(conn *c)
         snprintf(req.peer, sizeof(req.peer), "%s", c->peer);
         int keep_alive;
         const char *msg = NULL;
-        int err = parse_head(c->buf, head_len, &req, &clen, &keep_alive, &msg);
+        int err = kms_http_parse_head(c->buf, head_len, &req, &clen, &keep_alive, &msg);
         if (err) {
             send_error(c, err, msg);
             return;
@@ -314,7 +350,8 @@ tbml_status kms_http_start(const kms_http_config *cfg, kms_http_t **out, int *po
     struct sockaddr_storage ss;
     socklen_t sl = sizeof(ss);
     getsockname(h->lfd, (struct sockaddr *)&ss, &sl);
-    *port = ntohs(ss.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&ss)->sin6_port : ((struct sockaddr_in *)&ss)->sin_port);
+    *port = ntohs(ss.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&ss)->sin6_port
+                                           : ((struct sockaddr_in *)&ss)->sin_port);
 
     h->ctx = SSL_CTX_new(TLS_server_method());
     if (!h->ctx || SSL_CTX_set_min_proto_version(h->ctx, TLS1_3_VERSION) != 1 ||
@@ -325,8 +362,8 @@ tbml_status kms_http_start(const kms_http_config *cfg, kms_http_t **out, int *po
     if (SSL_CTX_use_certificate_chain_file(h->ctx, cfg->cert_file) != 1 ||
         SSL_CTX_use_PrivateKey_file(h->ctx, cfg->key_file, SSL_FILETYPE_PEM) != 1 ||
         SSL_CTX_check_private_key(h->ctx) != 1) {
-        st = tbml_error(TBML_E_KEY, "%s / %s: cannot load the service's TLS certificate and key", cfg->cert_file,
-                        cfg->key_file);
+        st = tbml_error(TBML_E_KEY, "%s / %s: cannot load the service's TLS certificate and key",
+                        cfg->cert_file, cfg->key_file);
         goto out;
     }
     SSL_CTX_set_options(h->ctx, SSL_OP_NO_TICKET); /* no resumption state to protect or expire */
@@ -364,7 +401,8 @@ tbml_status kms_http_run(kms_http_t *h, volatile int *stop)
             close(fd); /* over the cap: refuse at once rather than queue without bound */
             continue;
         }
-        struct timeval rt = {0, TICK_MS * 1000}, wt = {h->cfg.request_timeout_ms / 1000, (h->cfg.request_timeout_ms % 1000) * 1000};
+        struct timeval rt = {0, TICK_MS * 1000}, wt = {h->cfg.request_timeout_ms / 1000,
+                                                       (h->cfg.request_timeout_ms % 1000) * 1000};
         setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &rt, sizeof(rt));
         setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &wt, sizeof(wt));
         conn *c = tbml_calloc(1, sizeof(*c));
@@ -389,8 +427,10 @@ tbml_status kms_http_run(kms_http_t *h, volatile int *stop)
         }
     }
     pthread_attr_destroy(&attr);
-    /* Connections notice the stop within a tick; give them a bounded time to finish. */
-    for (int i = 0; i < 200 && atomic_load(&h->active) > 0; i++) usleep(50000);
+    /* Connections notice the stop within a tick and every step they take has a deadline, so this
+     * ends; the service's state must outlive them. */
+    while (atomic_load(&h->active) > 0)
+        usleep(50000);
     return TBML_OK;
 }
 

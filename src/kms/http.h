@@ -18,7 +18,7 @@
 typedef struct {
     char method[8];
     char path[256];
-    char auth[256];  /* Authorization header value, "" if none */
+    char auth[256];   /* Authorization header value, "" if none */
     const char *body; /* NUL-terminated, body_size bytes */
     size_t body_size;
     char peer[64]; /* "127.0.0.1:5555" */
@@ -38,6 +38,12 @@ typedef struct {
     kms_handler handler;
     void *ctx;
 } kms_http_config;
+
+/* Parses a request head buf[0..head_len) that ends in CRLF CRLF into req (method, path,
+ * Authorization), *content_length and *keep_alive. Returns 0, or the HTTP status to answer with
+ * (400, 411, 413, 431, 501, 505) and *msg naming the problem. Exposed for tests and fuzzing. */
+int kms_http_parse_head(const char *buf, size_t head_len, kms_request *req, size_t *content_length,
+                        int *keep_alive, const char **msg);
 
 typedef struct kms_http kms_http_t;
 

@@ -1,9 +1,9 @@
 /* The key service: `tbml kms init` and `tbml kms serve`. Applications, policies and keys; nonces
  * for freshness; attested release of a key wrapped to the client's ephemeral X25519 key; every
  * decision in the audit log (docs/protocols/kms.md). */
+#include "kms/service.h"
 #include "kms/client.h"
 #include "kms/http.h"
-#include "kms/service.h"
 
 #include "tee/evidence.h"
 #include "tee/tee_internal.h"
@@ -59,18 +59,53 @@ static tbml_status write_secret_file(const char *path, const char *text)
     return st;
 }
 
-tbml_status tbml_kms_init(const char *dir, const char *password, size_t password_size, tbml_pwhash_params params,
-                          const char *const *san, size_t san_count)
+/* Removes what a failed init left in its temporary folder. */
+static void remove_init_tree(const char *tmp)
 {
-    char path[4096], token_hex[65], token_hash_hex[65];
+    static const char *const files[] = {
+        KMS_ROOT_KEY_FILE,      KMS_STATE_FILE,          KMS_AUDIT_FILE,           KMS_TOKEN_FILE,
+        KMS_TLS_DIR "/key.pem", KMS_TLS_DIR "/cert.pem", KMS_TLS_DIR "/bundle.p12"};
+    char path[4096];
+    for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
+        snprintf(path, sizeof(path), "%s/%s", tmp, files[i]);
+        unlink(path);
+    }
+    snprintf(path, sizeof(path), "%s/%s", tmp, KMS_TLS_DIR);
+    rmdir(path);
+    rmdir(tmp);
+}
+
+static tbml_status init_into(const char *dir, const char *password, size_t password_size,
+                             tbml_pwhash_params params, const char *const *san, size_t san_count);
+
+/* Builds the state in a temporary sibling folder and renames it into place, so a failed init
+ * leaves nothing half-made behind. */
+tbml_status tbml_kms_init(const char *dir, const char *password, size_t password_size,
+                          tbml_pwhash_params params, const char *const *san, size_t san_count)
+{
+    char tmp[4096];
+    struct stat sb;
+    if (stat(dir, &sb) == 0 && !(S_ISDIR(sb.st_mode) && rmdir(dir) == 0))
+        return tbml_error(TBML_E_ARG,
+                          "%s already exists: give a new folder for the key service state", dir);
+    snprintf(tmp, sizeof(tmp), "%s.init-XXXXXX", dir);
+    if (!mkdtemp(tmp)) return tbml_error(TBML_E_IO, "%s: cannot create: %s", tmp, strerror(errno));
+    tbml_status st = init_into(tmp, password, password_size, params, san, san_count);
+    if (!st && rename(tmp, dir) != 0)
+        st = tbml_error(TBML_E_IO, "%s: cannot rename into place: %s", dir, strerror(errno));
+    if (st) remove_init_tree(tmp);
+    return st;
+}
+
+static tbml_status init_into(const char *dir, const char *password, size_t password_size,
+                             tbml_pwhash_params params, const char *const *san, size_t san_count)
+{
+    char path[4096], token_hex[66], token_hash_hex[65]; /* token_hex gets a newline */
     uint8_t token[32], th[32];
     tbml_key_t *root = NULL;
     kms_store s;
     int store_open = 0;
     memset(&s, 0, sizeof(s));
-    if (mkdir(dir, 0700) != 0 && errno != EEXIST) return tbml_error(TBML_E_IO, "%s: %s", dir, strerror(errno));
-    snprintf(path, sizeof(path), "%s/%s", dir, KMS_STATE_FILE);
-    if (access(path, F_OK) == 0) return tbml_error(TBML_E_ARG, "%s already holds a key service state", dir);
     tbml_status st = tbml_key_generate("kms-root", &root);
     if (st) return st;
     snprintf(path, sizeof(path), "%s/%s", dir, KMS_ROOT_KEY_FILE);
@@ -93,10 +128,11 @@ tbml_status tbml_kms_init(const char *dir, const char *password, size_t password
     s.dir = tbml_strdup(dir);
     pthread_rwlock_init(&s.lock, NULL);
     store_open = 1;
-    if ((st = tbml_hkdf_sha256(tbml_key_bytes(root), TBML_KEY_SIZE, NULL, 0, "tbml-kms-state-mac-v1", 21, s.mac_key, 32)))
+    if ((st = tbml_hkdf_sha256(tbml_key_bytes(root), TBML_KEY_SIZE, NULL, 0,
+                               "tbml-kms-state-mac-v1", 21, s.mac_key, 32)))
         goto out;
-    s.root = json_pack("{s:i, s:s, s:{}}", "tbml_kms_state", TBML_KMS_STATE_VERSION, "admin_token_sha256",
-                       token_hash_hex, "apps");
+    s.root = json_pack("{s:i, s:s, s:{}}", "tbml_kms_state", TBML_KMS_STATE_VERSION,
+                       "admin_token_sha256", token_hash_hex, "apps");
     if ((st = kms_store_save(&s))) goto out;
     kms_audit a;
     snprintf(path, sizeof(path), "%s/%s", dir, KMS_AUDIT_FILE);
@@ -115,9 +151,13 @@ out:
     return st;
 }
 
-/* ---- nonces ----------------------------------------------------------------------------------- */
+/* ---- nonces -----------------------------------------------------------------------------------
+ */
 
-static size_t bucket_of(const uint8_t n[32]) { return ((size_t)n[0] | (size_t)n[1] << 8) % NONCE_BUCKETS; }
+static size_t bucket_of(const uint8_t n[32])
+{
+    return ((size_t)n[0] | (size_t)n[1] << 8) % NONCE_BUCKETS;
+}
 
 /* Drops entries long past expiry (kept a while after to tell "expired" from "unknown"). */
 static void prune_bucket(kms_service *k, size_t b, double now)
@@ -143,7 +183,8 @@ static int nonce_issue(kms_service *k, uint8_t out[32])
     pthread_mutex_lock(&k->nonce_lock);
     prune_bucket(k, b, now);
     if (k->nonce_count >= NONCE_MAX) {
-        for (size_t i = 0; i < NONCE_BUCKETS; i++) prune_bucket(k, i, now);
+        for (size_t i = 0; i < NONCE_BUCKETS; i++)
+            prune_bucket(k, i, now);
     }
     int ok = k->nonce_count < NONCE_MAX;
     if (ok) {
@@ -175,7 +216,8 @@ static int nonce_consume(kms_service *k, const uint8_t n[32])
     return r;
 }
 
-/* ---- responses -------------------------------------------------------------------------------- */
+/* ---- responses --------------------------------------------------------------------------------
+ */
 
 static void reply(kms_response *resp, int status, json_t *body)
 {
@@ -188,34 +230,49 @@ static void reply(kms_response *resp, int status, json_t *body)
 
 static void reply_error(kms_response *resp, int status, const char *check, const char *msg)
 {
-    reply(resp, status, json_pack("{s:s, s:s, s:s}", "error", status == 403 ? "refused" : "bad request", "check", check,
-                                  "message", msg));
+    reply(resp, status,
+          json_pack("{s:s, s:s, s:s}", "error", status == 403 ? "refused" : "bad request", "check",
+                    check, "message", msg));
 }
 
-static int valid_name(const char *s) { return s && tbml_key_name_valid(s); }
+static int valid_name(const char *s)
+{
+    return s && tbml_key_name_valid(s);
+}
 
-/* ---- release ------------------------------------------------------------------------------------ */
+/* ---- release ------------------------------------------------------------------------------------
+ */
 
-static void hex32(const uint8_t *b, char out[65]) { tbml_hex(b, 32, out); }
+static void hex32(const uint8_t *b, char out[65])
+{
+    tbml_hex(b, 32, out);
+}
 
 /* Checks a verified report against a policy. 0 if allowed, else fills check and msg. */
-static int policy_check(const json_t *pol, const tbml_report_t *r, const char **check, char *msg, size_t msz)
+static int policy_check(const json_t *pol, const tbml_report_t *r, const char **check, char *msg,
+                        size_t msz)
 {
     char have[65];
     if (!pol) {
         *check = "policy";
-        snprintf(msg, msz, "the application has no policy: register one (PUT /v1/admin/policy) before releasing keys");
+        snprintf(msg, msz,
+                 "the application has no policy: register one (PUT /v1/admin/policy) before "
+                 "releasing keys");
         return 1;
     }
     if (r->simulated && !json_is_true(json_object_get(pol, "insecure_allow_simulated"))) {
         *check = "simulated";
-        snprintf(msg, msz, "the evidence is SIMULATED (no hardware vouches for it): run the job on SGX hardware "
-                 "(--tee-backend gramine), or, for testing only, set insecure_allow_simulated in the policy");
+        snprintf(
+            msg, msz,
+            "the evidence is SIMULATED (no hardware vouches for it): run the job on SGX hardware "
+            "(--tee-backend gramine), or, for testing only, set insecure_allow_simulated in the "
+            "policy");
         return 1;
     }
     if (r->debug && !json_is_true(json_object_get(pol, "allow_debug"))) {
         *check = "debug";
-        snprintf(msg, msz, "the enclave runs in debug mode (its memory is readable by the host): rebuild the "
+        snprintf(msg, msz,
+                 "the enclave runs in debug mode (its memory is readable by the host): rebuild the "
                  "manifest without --debug, or set allow_debug in the policy");
         return 1;
     }
@@ -227,9 +284,13 @@ static int policy_check(const json_t *pol, const tbml_report_t *r, const char **
             found = strcmp(json_string_value(json_array_get(ms, i)), have) == 0;
         if (!found) {
             *check = "measurement";
-            snprintf(msg, msz, "measurement %s is not among the policy's allowed measurements: the program, its "
-                     "arguments, environment or a trusted file differ from what the data owner approved; run the "
-                     "approved manifest, or add this measurement to the policy", have);
+            snprintf(
+                msg, msz,
+                "measurement %s is not among the policy's allowed measurements: the program, its "
+                "arguments, environment or a trusted file differ from what the data owner "
+                "approved; run the "
+                "approved manifest, or add this measurement to the policy",
+                have);
             return 1;
         }
     }
@@ -238,22 +299,30 @@ static int policy_check(const json_t *pol, const tbml_report_t *r, const char **
         hex32(r->mrsigner, have);
         if (strcmp(signer, have) != 0) {
             *check = "mrsigner";
-            snprintf(msg, msz, "the manifest was signed by %s, the policy expects signer %s: sign with the "
-                     "approved enclave key, or change the policy's mrsigner", have, signer);
+            snprintf(msg, msz,
+                     "the manifest was signed by %s, the policy expects signer %s: sign with the "
+                     "approved enclave key, or change the policy's mrsigner",
+                     have, signer);
             return 1;
         }
         json_t *pid = json_object_get(pol, "product_id");
         if (json_is_integer(pid) && json_integer_value(pid) != r->product_id) {
             *check = "product_id";
-            snprintf(msg, msz, "product id %u, the policy expects %lld: build the manifest with --product-id %lld",
-                     r->product_id, (long long)json_integer_value(pid), (long long)json_integer_value(pid));
+            snprintf(
+                msg, msz,
+                "product id %u, the policy expects %lld: build the manifest with --product-id %lld",
+                r->product_id, (long long)json_integer_value(pid),
+                (long long)json_integer_value(pid));
             return 1;
         }
         json_int_t min_svn = json_integer_value(json_object_get(pol, "min_svn"));
         if (r->svn < min_svn) {
             *check = "svn";
-            snprintf(msg, msz, "security version %u is below the policy's minimum %lld: rebuild with a patched "
-                     "version and --svn %lld or higher", r->svn, (long long)min_svn, (long long)min_svn);
+            snprintf(
+                msg, msz,
+                "security version %u is below the policy's minimum %lld: rebuild with a patched "
+                "version and --svn %lld or higher",
+                r->svn, (long long)min_svn, (long long)min_svn);
             return 1;
         }
     }
@@ -272,14 +341,15 @@ static void handle_release(kms_service *k, const kms_request *req, json_t *body,
     memset(&rep, 0, sizeof(rep));
     int status = 403, have_report = 0;
     uint8_t *ev = NULL;
-    json_t *audit = json_pack("{s:s, s:s, s:s, s:s}", "event", "refuse", "app", app ? app : "", "key", key ? key : "",
-                              "client", req->peer);
+    json_t *audit = json_pack("{s:s, s:s, s:s, s:s}", "event", "refuse", "app", app ? app : "",
+                              "key", key ? key : "", "client", req->peer);
     if (!valid_name(app) || !valid_name(key) || !ev_hex ||
         tee_unhex(json_string_value(json_object_get(body, "nonce")), nonce, 32) ||
-        tee_unhex(json_string_value(json_object_get(body, "public_key")), pub, 32) || strlen(ev_hex) % 2 ||
-        strlen(ev_hex) > 2 * 16384) {
+        tee_unhex(json_string_value(json_object_get(body, "public_key")), pub, 32) ||
+        strlen(ev_hex) % 2 || strlen(ev_hex) > 2 * 16384) {
         status = 400, check = "request";
-        snprintf(msg, sizeof(msg), "need app, key (names), nonce and public_key (64 hex digits) and evidence (hex)");
+        snprintf(msg, sizeof(msg),
+                 "need app, key (names), nonce and public_key (64 hex digits) and evidence (hex)");
         goto out;
     }
     size_t ev_size = strlen(ev_hex) / 2;
@@ -294,9 +364,12 @@ static void handle_release(kms_service *k, const kms_request *req, json_t *body,
     if (nr) {
         check = "nonce";
         snprintf(msg, sizeof(msg), "%s",
-                 nr == 2 ? "the nonce was already used: this is replayed evidence; request a fresh nonce and attest again"
-                 : nr == 3 ? "the nonce expired: request a fresh nonce (POST /v1/attest/nonce) and attest right away"
-                           : "unknown nonce (not issued here, or long expired): request a fresh nonce and attest again");
+                 nr == 2 ? "the nonce was already used: this is replayed evidence; request a fresh "
+                           "nonce and attest again"
+                 : nr == 3 ? "the nonce expired: request a fresh nonce (POST /v1/attest/nonce) and "
+                             "attest right away"
+                           : "unknown nonce (not issued here, or long expired): request a fresh "
+                             "nonce and attest again");
         goto out;
     }
     if (tbml_evidence_verify(ev, ev_size, &rep)) {
@@ -307,8 +380,10 @@ static void handle_release(kms_service *k, const kms_request *req, json_t *body,
     have_report = 1;
     if (tbml_kms_report_data(nonce, pub, rd) || !tbml_ct_equal(rd, rep.report_data, 64)) {
         check = "binding";
-        snprintf(msg, sizeof(msg), "the evidence's report data does not bind this request's nonce and public key "
-                 "(evidence made for another client or request): attest with report data SHA-256(prefix || nonce || "
+        snprintf(msg, sizeof(msg),
+                 "the evidence's report data does not bind this request's nonce and public key "
+                 "(evidence made for another client or request): attest with report data "
+                 "SHA-256(prefix || nonce || "
                  "your public key)");
         goto out;
     }
@@ -318,10 +393,13 @@ static void handle_release(kms_service *k, const kms_request *req, json_t *body,
     int bad = 0;
     if (!a) {
         check = "app", status = 404, bad = 1;
-        snprintf(msg, sizeof(msg), "application '%s' is not enrolled: enroll it (POST /v1/admin/apps)", app);
+        snprintf(msg, sizeof(msg),
+                 "application '%s' is not enrolled: enroll it (POST /v1/admin/apps)", app);
     } else if (!w) {
         check = "key", status = 404, bad = 1;
-        snprintf(msg, sizeof(msg), "application '%s' has no key '%s': create or import it (POST /v1/admin/keys)", app, key);
+        snprintf(msg, sizeof(msg),
+                 "application '%s' has no key '%s': create or import it (POST /v1/admin/keys)", app,
+                 key);
     } else if (policy_check(json_object_get(a, "policy"), &rep, &check, msg, sizeof(msg))) {
         bad = 1;
     } else if (kms_store_unwrap(&k->store, app, key, w, kb)) {
@@ -358,7 +436,8 @@ out:
         json_object_set_new(audit, "check", json_string(check));
         json_object_set_new(audit, "reason", json_string(msg));
         reply_error(resp, status, check, msg);
-        TBML_LOG_I("refused key '%s' of '%s' to %s: check %s", key ? key : "?", app ? app : "?", req->peer, check);
+        TBML_LOG_I("refused key '%s' of '%s' to %s: check %s", key ? key : "?", app ? app : "?",
+                   req->peer, check);
     }
     if (kms_audit_append(&k->audit, audit)) {
         /* No audit entry, no key: fail closed. */
@@ -371,7 +450,8 @@ out:
     tbml_free(ev);
 }
 
-/* ---- admin ---------------------------------------------------------------------------------------- */
+/* ---- admin
+ * ---------------------------------------------------------------------------------------- */
 
 static int admin_ok(kms_service *k, const kms_request *req)
 {
@@ -391,8 +471,13 @@ static int admin_ok(kms_service *k, const kms_request *req)
 /* Validates a policy object; returns NULL if fine, else the reason. */
 static const char *policy_invalid(const json_t *p)
 {
-    static const char *const allowed[] = {"measurements", "mrsigner", "product_id", "min_svn", "allow_debug",
-                                          "insecure_allow_simulated", NULL};
+    static const char *const allowed[] = {"measurements",
+                                          "mrsigner",
+                                          "product_id",
+                                          "min_svn",
+                                          "allow_debug",
+                                          "insecure_allow_simulated",
+                                          NULL};
     const char *key;
     json_t *v;
     uint8_t h[32];
@@ -400,24 +485,33 @@ static const char *policy_invalid(const json_t *p)
     json_object_foreach((json_t *)p, key, v)
     {
         int ok = 0;
-        for (size_t i = 0; allowed[i]; i++) ok |= strcmp(key, allowed[i]) == 0;
-        if (!ok) return "unknown policy member (allowed: measurements, mrsigner, product_id, min_svn, allow_debug, insecure_allow_simulated)";
+        for (size_t i = 0; allowed[i]; i++)
+            ok |= strcmp(key, allowed[i]) == 0;
+        if (!ok)
+            return "unknown policy member (allowed: measurements, mrsigner, product_id, min_svn, "
+                   "allow_debug, insecure_allow_simulated)";
     }
     json_t *ms = json_object_get(p, "measurements");
     if (ms && !json_is_array(ms)) return "measurements must be an array of hex strings";
     for (size_t i = 0; i < json_array_size(ms); i++)
-        if (tee_unhex(json_string_value(json_array_get(ms, i)), h, 32)) return "measurements must be 64 lower-case hex digits each";
+        if (tee_unhex(json_string_value(json_array_get(ms, i)), h, 32))
+            return "measurements must be 64 lower-case hex digits each";
     json_t *s = json_object_get(p, "mrsigner");
-    if (s && tee_unhex(json_string_value(s), h, 32)) return "mrsigner must be 64 lower-case hex digits";
+    if (s && tee_unhex(json_string_value(s), h, 32))
+        return "mrsigner must be 64 lower-case hex digits";
     if (json_array_size(ms) == 0 && !s) return "a policy needs allowed measurements or an mrsigner";
     json_t *pid = json_object_get(p, "product_id");
-    if (pid && (!json_is_integer(pid) || json_integer_value(pid) < 0 || json_integer_value(pid) > 65535))
+    if (pid &&
+        (!json_is_integer(pid) || json_integer_value(pid) < 0 || json_integer_value(pid) > 65535))
         return "product_id must be 0..65535";
     json_t *sv = json_object_get(p, "min_svn");
-    if (sv && (!json_is_integer(sv) || json_integer_value(sv) < 0 || json_integer_value(sv) > 65535))
+    if (sv &&
+        (!json_is_integer(sv) || json_integer_value(sv) < 0 || json_integer_value(sv) > 65535))
         return "min_svn must be 0..65535";
-    json_t *d = json_object_get(p, "allow_debug"), *sim = json_object_get(p, "insecure_allow_simulated");
-    if ((d && !json_is_boolean(d)) || (sim && !json_is_boolean(sim))) return "allow_debug and insecure_allow_simulated are true or false";
+    json_t *d = json_object_get(p, "allow_debug"),
+           *sim = json_object_get(p, "insecure_allow_simulated");
+    if ((d && !json_is_boolean(d)) || (sim && !json_is_boolean(sim)))
+        return "allow_debug and insecure_allow_simulated are true or false";
     return NULL;
 }
 
@@ -425,7 +519,8 @@ static void handle_admin(kms_service *k, const kms_request *req, json_t *body, k
 {
     const char *what = req->path + strlen("/v1/admin/");
     const char *app = json_string_value(json_object_get(body, "app"));
-    json_t *audit = json_pack("{s:s, s:s, s:s}", "event", "admin", "action", what, "client", req->peer);
+    json_t *audit =
+        json_pack("{s:s, s:s, s:s}", "event", "admin", "action", what, "client", req->peer);
     char msg[300];
     int status = 200;
     json_t *out = NULL;
@@ -440,9 +535,13 @@ static void handle_admin(kms_service *k, const kms_request *req, json_t *body, k
             json_t *keys = json_array();
             const char *kn;
             json_t *kv;
-            json_object_foreach(json_object_get(a, "keys"), kn, kv) json_array_append_new(keys, json_string(kn));
-            json_object_set_new(out, name, json_pack("{s:o, s:O}", "keys", keys, "policy",
-                                                      json_object_get(a, "policy") ? json_object_get(a, "policy") : json_null()));
+            json_object_foreach(json_object_get(a, "keys"), kn, kv)
+                json_array_append_new(keys, json_string(kn));
+            json_object_set_new(out, name,
+                                json_pack("{s:o, s:O}", "keys", keys, "policy",
+                                          json_object_get(a, "policy")
+                                              ? json_object_get(a, "policy")
+                                              : json_null()));
         }
         pthread_rwlock_unlock(&k->store.lock);
         json_decref(audit);
@@ -466,7 +565,8 @@ static void handle_admin(kms_service *k, const kms_request *req, json_t *body, k
         }
     } else if (!a) {
         status = 404;
-        snprintf(msg, sizeof(msg), "application '%s' is not enrolled: POST /v1/admin/apps first", app);
+        snprintf(msg, sizeof(msg), "application '%s' is not enrolled: POST /v1/admin/apps first",
+                 app);
     } else if (strcmp(req->method, "POST") == 0 && strcmp(what, "keys") == 0) {
         const char *key = json_string_value(json_object_get(body, "key"));
         const char *imp = json_string_value(json_object_get(body, "import"));
@@ -476,7 +576,9 @@ static void handle_admin(kms_service *k, const kms_request *req, json_t *body, k
             snprintf(msg, sizeof(msg), "need \"key\": a key name");
         } else if (json_object_get(json_object_get(a, "keys"), key)) {
             status = 409;
-            snprintf(msg, sizeof(msg), "application '%s' already has key '%s' (keys are never overwritten)", app, key);
+            snprintf(msg, sizeof(msg),
+                     "application '%s' already has key '%s' (keys are never overwritten)", app,
+                     key);
         } else if (imp ? tee_unhex(imp, kb, 32) != 0 : tbml_random(kb, 32) != 0) {
             status = 400;
             snprintf(msg, sizeof(msg), "\"import\" must be 64 lower-case hex digits");
@@ -492,6 +594,7 @@ static void handle_admin(kms_service *k, const kms_request *req, json_t *body, k
             }
         }
         tbml_wipe(kb, sizeof(kb));
+        if (imp) tbml_wipe((char *)imp, strlen(imp)); /* jansson frees without wiping */
     } else if (strcmp(req->method, "PUT") == 0 && strcmp(what, "policy") == 0) {
         json_t *p = json_object_get(body, "policy");
         const char *why = policy_invalid(p);
@@ -513,7 +616,8 @@ static void handle_admin(kms_service *k, const kms_request *req, json_t *body, k
     pthread_rwlock_unlock(&k->store.lock);
 out:
     if (status != 200) json_object_set_new(audit, "error", json_string(msg));
-    if (kms_audit_append(&k->audit, audit) && status == 200) TBML_LOG_E("audit log append failed: %s", tbml_errmsg());
+    if (kms_audit_append(&k->audit, audit) && status == 200)
+        TBML_LOG_E("audit log append failed: %s", tbml_errmsg());
     json_decref(audit);
     if (status != 200)
         reply_error(resp, status, "admin", msg);
@@ -521,7 +625,8 @@ out:
         reply(resp, 200, json_pack("{s:s}", "status", "ok"));
 }
 
-/* ---- routing ----------------------------------------------------------------------------------------- */
+/* ---- routing
+ * ----------------------------------------------------------------------------------------- */
 
 static void handle(void *ctx, const kms_request *req, kms_response *resp)
 {
@@ -552,10 +657,14 @@ static void handle(void *ctx, const kms_request *req, kms_response *resp)
         handle_release(k, req, body, resp);
     } else if (strncmp(req->path, "/v1/admin/", 10) == 0) {
         if (!admin_ok(k, req)) {
-            json_t *audit = json_pack("{s:s, s:s, s:s}", "event", "admin-denied", "action", req->path, "client", req->peer);
-            if (kms_audit_append(&k->audit, audit)) TBML_LOG_E("audit log append failed: %s", tbml_errmsg());
+            json_t *audit = json_pack("{s:s, s:s, s:s}", "event", "admin-denied", "action",
+                                      req->path, "client", req->peer);
+            if (kms_audit_append(&k->audit, audit))
+                TBML_LOG_E("audit log append failed: %s", tbml_errmsg());
             json_decref(audit);
-            reply_error(resp, 401, "admin", "admin routes need 'Authorization: Bearer TOKEN' with the token from admin.token");
+            reply_error(
+                resp, 401, "admin",
+                "admin routes need 'Authorization: Bearer TOKEN' with the token from admin.token");
         } else {
             handle_admin(k, req, body, resp);
         }
@@ -565,7 +674,8 @@ static void handle(void *ctx, const kms_request *req, kms_response *resp)
     json_decref(body);
 }
 
-tbml_status tbml_kms_serve(const tbml_kms_serve_options *opt, const char *password, size_t password_size)
+tbml_status tbml_kms_serve(const tbml_kms_serve_options *opt, const char *password,
+                           size_t password_size)
 {
     tbml_status st;
     char path[4096], cert[4096], key[4096];
@@ -586,10 +696,14 @@ tbml_status tbml_kms_serve(const tbml_kms_serve_options *opt, const char *passwo
     if ((st = kms_audit_open(&k->audit, path, opt->audit_sync >= 0))) goto out;
     snprintf(cert, sizeof(cert), "%s/%s/cert.pem", opt->state_dir, KMS_TLS_DIR);
     snprintf(key, sizeof(key), "%s/%s/key.pem", opt->state_dir, KMS_TLS_DIR);
-    kms_http_config cfg = {opt->listen ? opt->listen : "127.0.0.1:8443", cert, key,
+    kms_http_config cfg = {opt->listen ? opt->listen : "127.0.0.1:8443",
+                           cert,
+                           key,
                            opt->max_connections > 0 ? opt->max_connections : 512,
                            opt->request_timeout_ms > 0 ? opt->request_timeout_ms : 10000,
-                           opt->idle_timeout_ms > 0 ? opt->idle_timeout_ms : 15000, handle, k};
+                           opt->idle_timeout_ms > 0 ? opt->idle_timeout_ms : 15000,
+                           handle,
+                           k};
     int port;
     if ((st = kms_http_start(&cfg, &http, &port))) goto out;
     struct sigaction sa;

@@ -34,9 +34,11 @@ tbml_status kms_store_open(kms_store *s, const char *dir, const tbml_key_t *root
 tbml_status kms_store_save(kms_store *s);
 void kms_store_close(kms_store *s);
 /* Wraps key bytes for app/key under the KEK into a JSON object {nonce, wrapped}. */
-tbml_status kms_store_wrap(kms_store *s, const char *app, const char *key, const uint8_t bytes[32], json_t **out);
+tbml_status kms_store_wrap(kms_store *s, const char *app, const char *key, const uint8_t bytes[32],
+                           json_t **out);
 /* Unwraps into bytes (caller wipes). */
-tbml_status kms_store_unwrap(kms_store *s, const char *app, const char *key, const json_t *w, uint8_t bytes[32]);
+tbml_status kms_store_unwrap(kms_store *s, const char *app, const char *key, const json_t *w,
+                             uint8_t bytes[32]);
 
 #define KMS_ROOT_KEY_FILE "root.key"
 #define KMS_STATE_FILE "state.json"

@@ -39,28 +39,37 @@ tbml_status kms_store_open(kms_store *s, const char *dir, const tbml_key_t *root
     memset(s, 0, sizeof(*s));
     pthread_rwlock_init(&s->lock, NULL);
     s->dir = tbml_strdup(dir);
-    tbml_status st = tbml_hkdf_sha256(tbml_key_bytes(root_key), TBML_KEY_SIZE, NULL, 0, "tbml-kms-kek-v1", 15, s->kek, 32);
-    if (!st) st = tbml_hkdf_sha256(tbml_key_bytes(root_key), TBML_KEY_SIZE, NULL, 0, "tbml-kms-state-mac-v1", 21, s->mac_key, 32);
+    tbml_status st = tbml_hkdf_sha256(tbml_key_bytes(root_key), TBML_KEY_SIZE, NULL, 0,
+                                      "tbml-kms-kek-v1", 15, s->kek, 32);
+    if (!st)
+        st = tbml_hkdf_sha256(tbml_key_bytes(root_key), TBML_KEY_SIZE, NULL, 0,
+                              "tbml-kms-state-mac-v1", 21, s->mac_key, 32);
     if (st) return st;
     snprintf(path, sizeof(path), "%s/%s", dir, KMS_STATE_FILE);
     int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0) return tbml_error(TBML_E_IO, "%s: %s (run 'tbml kms init' first)", path, strerror(errno));
+    if (fd < 0)
+        return tbml_error(TBML_E_IO, "%s: %s (run 'tbml kms init' first)", path, strerror(errno));
     st = tbml_read_all(fd, path, STATE_MAX_SIZE, &buf, &size);
     close(fd);
     if (st) return st;
     json_error_t jerr;
     s->root = json_loadb((const char *)buf, size, JSON_REJECT_DUPLICATES, &jerr);
     tbml_free(buf);
-    if (!s->root) return tbml_error(TBML_E_FORMAT, "%s:%d:%d: %s", path, jerr.line, jerr.column, jerr.text);
+    if (!s->root)
+        return tbml_error(TBML_E_FORMAT, "%s:%d:%d: %s", path, jerr.line, jerr.column, jerr.text);
     if (json_integer_value(json_object_get(s->root, "tbml_kms_state")) != TBML_KMS_STATE_VERSION ||
         !json_is_object(json_object_get(s->root, "apps")))
-        return tbml_error(TBML_E_FORMAT, "%s: not a tbml key service state v%d", path, TBML_KMS_STATE_VERSION);
+        return tbml_error(TBML_E_FORMAT, "%s: not a tbml key service state v%d", path,
+                          TBML_KMS_STATE_VERSION);
     char want[65];
     const char *got = json_string_value(json_object_get(s->root, "mac"));
     if ((st = state_mac(s, s->root, want))) return st;
     if (!got || strlen(got) != 64 || !tbml_ct_equal(got, want, 64))
-        return tbml_error(TBML_E_AUTH, "%s: the state's MAC does not verify: it was edited outside the key service "
-                          "(or belongs to another root key); restore it from a backup", path);
+        return tbml_error(
+            TBML_E_AUTH,
+            "%s: the state's MAC does not verify: it was edited outside the key service "
+            "(or belongs to another root key); restore it from a backup",
+            path);
     return TBML_OK;
 }
 
@@ -98,7 +107,8 @@ static void key_aad(const char *app, const char *key, char *out, size_t size)
     snprintf(out, size, "tbml-kms-key-v1\n%s\n%s", app, key);
 }
 
-tbml_status kms_store_wrap(kms_store *s, const char *app, const char *key, const uint8_t bytes[32], json_t **out)
+tbml_status kms_store_wrap(kms_store *s, const char *app, const char *key, const uint8_t bytes[32],
+                           json_t **out)
 {
     uint8_t nonce[12], ct[48];
     char aad[300], nh[25], ch[97];
@@ -112,7 +122,8 @@ tbml_status kms_store_wrap(kms_store *s, const char *app, const char *key, const
     return TBML_OK;
 }
 
-tbml_status kms_store_unwrap(kms_store *s, const char *app, const char *key, const json_t *w, uint8_t bytes[32])
+tbml_status kms_store_unwrap(kms_store *s, const char *app, const char *key, const json_t *w,
+                             uint8_t bytes[32])
 {
     uint8_t nonce[12], ct[48];
     char aad[300];

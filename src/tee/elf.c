@@ -36,7 +36,8 @@ int tee_strlist_has(const tee_strlist *l, const char *s)
 
 void tee_strlist_free(tee_strlist *l)
 {
-    for (size_t i = 0; i < l->count; i++) tbml_free(l->items[i]);
+    for (size_t i = 0; i < l->count; i++)
+        tbml_free(l->items[i]);
     tbml_free(l->items);
     l->items = NULL;
     l->count = 0;
@@ -45,9 +46,9 @@ void tee_strlist_free(tee_strlist *l)
 /* What one ELF file asks of the loader. */
 typedef struct {
     int is_elf;
-    unsigned char cls;  /* ELFCLASS32/64 */
+    unsigned char cls; /* ELFCLASS32/64 */
     uint16_t machine;
-    char *interp;       /* PT_INTERP or NULL */
+    char *interp; /* PT_INTERP or NULL */
     char *rpath, *runpath;
     tee_strlist needed;
 } elf_info;
@@ -94,7 +95,8 @@ static tbml_status elf_read(const char *path, elf_info *e)
     e->is_elf = 1;
     e->cls = buf[EI_CLASS];
     if (e->cls != ELFCLASS64 || buf[EI_DATA] != ELFDATA2LSB) {
-        ret = tbml_error(TBML_E_UNSUPPORTED, "%s: only 64-bit little-endian ELF is supported", path);
+        ret =
+            tbml_error(TBML_E_UNSUPPORTED, "%s: only 64-bit little-endian ELF is supported", path);
         goto out;
     }
     Elf64_Ehdr eh;
@@ -182,16 +184,20 @@ static void read_ld_conf(const char *path, tee_strlist *dirs, int depth)
     while (fgets(line, sizeof(line), f)) {
         char *p = line, *hash = strchr(line, '#');
         if (hash) *hash = '\0';
-        while (*p == ' ' || *p == '\t') p++;
+        while (*p == ' ' || *p == '\t')
+            p++;
         size_t n = strlen(p);
-        while (n > 0 && (p[n - 1] == '\n' || p[n - 1] == ' ' || p[n - 1] == '\t')) p[--n] = '\0';
+        while (n > 0 && (p[n - 1] == '\n' || p[n - 1] == ' ' || p[n - 1] == '\t'))
+            p[--n] = '\0';
         if (n == 0) continue;
         if (strncmp(p, "include", 7) == 0 && (p[7] == ' ' || p[7] == '\t')) {
             p += 8;
-            while (*p == ' ' || *p == '\t') p++;
+            while (*p == ' ' || *p == '\t')
+                p++;
             glob_t g;
             if (glob(p, 0, NULL, &g) == 0) {
-                for (size_t i = 0; i < g.gl_pathc; i++) read_ld_conf(g.gl_pathv[i], dirs, depth + 1);
+                for (size_t i = 0; i < g.gl_pathc; i++)
+                    read_ld_conf(g.gl_pathv[i], dirs, depth + 1);
                 globfree(&g);
             }
         } else if (p[0] == '/' && !tee_strlist_has(dirs, p)) {
@@ -210,7 +216,9 @@ static void add_search_path(const char *spec, const char *origin, tee_strlist *d
         char out[PATH_MAX];
         size_t o = 0;
         for (const char *p = tok; *p && o < sizeof(out) - 1;) {
-            size_t skip = strncmp(p, "${ORIGIN}", 9) == 0 ? 9 : strncmp(p, "$ORIGIN", 7) == 0 ? 7 : 0;
+            size_t skip = strncmp(p, "${ORIGIN}", 9) == 0 ? 9
+                          : strncmp(p, "$ORIGIN", 7) == 0 ? 7
+                                                          : 0;
             if (skip) {
                 o += (size_t)snprintf(out + o, sizeof(out) - o, "%s", origin);
                 if (o >= sizeof(out)) o = sizeof(out) - 1;
@@ -264,7 +272,8 @@ tbml_status tee_elf_deps(const char *path, tee_strlist *out)
         if (e.interp) {
             char real[PATH_MAX];
             if (!realpath(e.interp, real)) {
-                ret = tbml_error(TBML_E_NOTFOUND, "%s: ELF interpreter %s not found", cur, e.interp);
+                ret =
+                    tbml_error(TBML_E_NOTFOUND, "%s: ELF interpreter %s not found", cur, e.interp);
                 elf_info_free(&e);
                 goto out;
             }
@@ -280,7 +289,8 @@ tbml_status tee_elf_deps(const char *path, tee_strlist *out)
         tee_strlist dirs = {0};
         if (!e.runpath) add_search_path(e.rpath, origin, &dirs);
         add_search_path(e.runpath, origin, &dirs);
-        for (size_t d = 0; d < sys_dirs.count; d++) tee_strlist_add(&dirs, sys_dirs.items[d]);
+        for (size_t d = 0; d < sys_dirs.count; d++)
+            tee_strlist_add(&dirs, sys_dirs.items[d]);
         for (size_t n = 0; n < e.needed.count; n++) {
             const char *lib = e.needed.items[n];
             char found[PATH_MAX] = "";
@@ -294,8 +304,10 @@ tbml_status tee_elf_deps(const char *path, tee_strlist *out)
                 }
             }
             if (!found[0]) {
-                ret = tbml_error(TBML_E_NOTFOUND, "%s: needed library %s not found in its RPATH/RUNPATH, "
-                                 "/etc/ld.so.conf or /lib:/usr/lib", cur, lib);
+                ret = tbml_error(TBML_E_NOTFOUND,
+                                 "%s: needed library %s not found in its RPATH/RUNPATH, "
+                                 "/etc/ld.so.conf or /lib:/usr/lib",
+                                 cur, lib);
                 tee_strlist_free(&dirs);
                 elf_info_free(&e);
                 goto out;

@@ -20,10 +20,22 @@
 #define Q_SIGNED 152
 static_assert(Q_SIGNED + 64 == TBML_SIM_QUOTE_SIZE, "sim quote layout");
 
-static void put16(uint8_t *p, uint16_t v) { p[0] = (uint8_t)v, p[1] = (uint8_t)(v >> 8); }
-static uint16_t get16(const uint8_t *p) { return (uint16_t)(p[0] | p[1] << 8); }
-static void put32(uint8_t *p, uint32_t v) { put16(p, (uint16_t)v), put16(p + 2, (uint16_t)(v >> 16)); }
-static uint32_t get32(const uint8_t *p) { return get16(p) | (uint32_t)get16(p + 2) << 16; }
+static void put16(uint8_t *p, uint16_t v)
+{
+    p[0] = (uint8_t)v, p[1] = (uint8_t)(v >> 8);
+}
+static uint16_t get16(const uint8_t *p)
+{
+    return (uint16_t)(p[0] | p[1] << 8);
+}
+static void put32(uint8_t *p, uint32_t v)
+{
+    put16(p, (uint16_t)v), put16(p + 2, (uint16_t)(v >> 16));
+}
+static uint32_t get32(const uint8_t *p)
+{
+    return get16(p) | (uint32_t)get16(p + 2) << 16;
+}
 
 static tbml_status sim_seed(uint8_t seed[32])
 {
@@ -68,13 +80,17 @@ static tbml_status sim_verify(const uint8_t *q, size_t size, tbml_report_t *out)
     uint8_t pub[32];
     if (size != TBML_SIM_QUOTE_SIZE || memcmp(q, TBML_SIM_QUOTE_MAGIC, 8) != 0)
         return tbml_error(TBML_E_FORMAT, "evidence: not a simulated quote");
-    if (get16(q + 8) != 1) return tbml_error(TBML_E_UNSUPPORTED, "evidence: simulated quote version %u", get16(q + 8));
+    if (get16(q + 8) != 1)
+        return tbml_error(TBML_E_UNSUPPORTED, "evidence: simulated quote version %u", get16(q + 8));
     uint32_t flags = get32(q + 12);
     if (get16(q + 10) != TBML_EVIDENCE_SIM || !(flags & 2u) || (flags & ~3u) || get32(q + 84) != 0)
         return tbml_error(TBML_E_FORMAT, "evidence: damaged simulated quote");
     tbml_status st = tbml_evidence_sim_public(pub);
     if (!st) st = tbml_ed25519_verify(pub, q, Q_SIGNED, q + Q_SIGNED);
-    if (st) return tbml_error(TBML_E_AUTH, "evidence: the SIMULATED quote's signature does not verify (damaged or forged)");
+    if (st)
+        return tbml_error(
+            TBML_E_AUTH,
+            "evidence: the SIMULATED quote's signature does not verify (damaged or forged)");
     tbml_report_t r;
     memset(&r, 0, sizeof(r));
     r.kind = TBML_EVIDENCE_SIM;
@@ -96,13 +112,17 @@ static tbml_status gramine_quote(const tbml_report_t *r, uint8_t **out, size_t *
 {
     int fd = open("/dev/attestation/user_report_data", O_WRONLY | O_CLOEXEC);
     if (fd < 0)
-        return tbml_error(TBML_E_UNSUPPORTED, "gramine evidence: /dev/attestation is missing (not inside a "
-                          "Gramine-SGX enclave): %s", strerror(errno));
+        return tbml_error(TBML_E_UNSUPPORTED,
+                          "gramine evidence: /dev/attestation is missing (not inside a "
+                          "Gramine-SGX enclave): %s",
+                          strerror(errno));
     tbml_status st = tbml_write_all(fd, r->report_data, 64, "/dev/attestation/user_report_data");
     close(fd);
     if (st) return st;
     fd = open("/dev/attestation/quote", O_RDONLY | O_CLOEXEC);
-    if (fd < 0) return tbml_error(TBML_E_IO, "gramine evidence: /dev/attestation/quote: %s", strerror(errno));
+    if (fd < 0)
+        return tbml_error(TBML_E_IO, "gramine evidence: /dev/attestation/quote: %s",
+                          strerror(errno));
     st = tbml_read_all(fd, "/dev/attestation/quote", 1u << 16, out, out_size);
     close(fd);
     return st;
@@ -111,7 +131,8 @@ static tbml_status gramine_quote(const tbml_report_t *r, uint8_t **out, size_t *
 static tbml_status dcap_verify(const uint8_t *ev, size_t size, tbml_report_t *out)
 {
     (void)ev, (void)size, (void)out;
-    return tbml_error(TBML_E_UNSUPPORTED, "evidence: DCAP quotes need a quote verification provider, which this "
+    return tbml_error(TBML_E_UNSUPPORTED,
+                      "evidence: DCAP quotes need a quote verification provider, which this "
                       "build does not have");
 }
 
@@ -133,6 +154,7 @@ tbml_status tbml_evidence_verify(const uint8_t *ev, size_t size, tbml_report_t *
 {
     if (size >= 8 && memcmp(ev, TBML_SIM_QUOTE_MAGIC, 8) == 0) return sim_verify(ev, size, out);
     /* An SGX ECDSA quote starts with version 3 (or 4) and attestation key type 2. */
-    if (size >= 4 && (get16(ev) == 3 || get16(ev) == 4) && get16(ev + 2) == 2) return dcap_verify(ev, size, out);
+    if (size >= 4 && (get16(ev) == 3 || get16(ev) == 4) && get16(ev + 2) == 2)
+        return dcap_verify(ev, size, out);
     return tbml_error(TBML_E_FORMAT, "evidence: neither a simulated quote nor an SGX quote");
 }

@@ -18,9 +18,9 @@ enum { TBML_EVIDENCE_SIM = 1, TBML_EVIDENCE_DCAP = 2 };
 
 /* What verified evidence says about the enclave. */
 typedef struct {
-    int kind;        /* TBML_EVIDENCE_* */
-    int simulated;   /* 1 for sim: no hardware vouches for any of this */
-    int debug;       /* debug enclave: the host can read its memory */
+    int kind;                /* TBML_EVIDENCE_* */
+    int simulated;           /* 1 for sim: no hardware vouches for any of this */
+    int debug;               /* debug enclave: the host can read its memory */
     uint8_t measurement[32]; /* MRENCLAVE role: tbml's manifest measurement */
     uint8_t mrsigner[32];
     uint16_t product_id, svn;

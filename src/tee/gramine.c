@@ -60,7 +60,8 @@ static tbml_status write_file(const char *dir, const char *name, const void *dat
 static uint64_t pow2_at_least(uint64_t v)
 {
     uint64_t p = 1;
-    while (p < v && p < (1ull << 62)) p <<= 1;
+    while (p < v && p < (1ull << 62))
+        p <<= 1;
     return p;
 }
 
@@ -76,10 +77,13 @@ tbml_status tee_gramine_export(const tbml_manifest_t *m, const char *dir)
     tbml_status st = tbml_manifest_measure(m, meas);
     if (st) return st;
     tbml_hex(meas, 32, meas_hex);
-    tee_buf_str(&b, "# Gramine-SGX manifest template exported by tbml from a manifest with measurement\n# ");
+    tee_buf_str(
+        &b,
+        "# Gramine-SGX manifest template exported by tbml from a manifest with measurement\n# ");
     tee_buf_str(&b, meas_hex);
     tee_buf_str(&b, "\n# gramine-manifest tbml-job.manifest.template tbml-job.manifest\n"
-                    "# gramine-sgx-sign --key enclave-key.pem --manifest tbml-job.manifest --output tbml-job.manifest.sgx\n\n");
+                    "# gramine-sgx-sign --key enclave-key.pem --manifest tbml-job.manifest "
+                    "--output tbml-job.manifest.sgx\n\n");
     line(&b, "libos.entrypoint", json_string_value(json_object_get(r, "entrypoint")));
     tee_buf_str(&b, "loader.entrypoint.uri = \"file:{{ gramine.libos }}\"\n");
     const char *lvl = json_string_value(json_object_get(r, "log_level"));
@@ -95,11 +99,12 @@ tbml_status tee_gramine_export(const tbml_manifest_t *m, const char *dir)
         snprintf(k, sizeof(k), "loader.env.%s", key);
         line(&b, k, json_string_value(val));
     }
-    tee_buf_str(&b, "\nfs.mounts = [\n"
-                    "  { path = \"/lib\", uri = \"file:{{ gramine.runtimedir() }}\" },\n"
-                    "  { path = \"/lib/x86_64-linux-gnu\", uri = \"file:/lib/x86_64-linux-gnu\" },\n"
-                    "  { path = \"/usr\", uri = \"file:/usr\" },\n"
-                    "  { path = \"/etc\", uri = \"file:/etc\" },\n");
+    tee_buf_str(&b,
+                "\nfs.mounts = [\n"
+                "  { path = \"/lib\", uri = \"file:{{ gramine.runtimedir() }}\" },\n"
+                "  { path = \"/lib/x86_64-linux-gnu\", uri = \"file:/lib/x86_64-linux-gnu\" },\n"
+                "  { path = \"/usr\", uri = \"file:/usr\" },\n"
+                "  { path = \"/etc\", uri = \"file:/etc\" },\n");
     json_t *outs = json_object_get(r, "outputs");
     for (size_t i = 0; i < json_array_size(outs); i++) {
         char d[4096];
@@ -125,9 +130,11 @@ tbml_status tee_gramine_export(const tbml_manifest_t *m, const char *dir)
     snprintf(tmp, sizeof(tmp), "sgx.max_threads = %d\n", (threads > 0 ? threads : 4) + 4);
     tee_buf_str(&b, tmp);
     snprintf(tmp, sizeof(tmp), "sgx.debug = %s\nsgx.isvprodid = %d\nsgx.isvsvn = %d\n",
-             tbml_manifest_debug(m) ? "true" : "false", tbml_manifest_product_id(m), tbml_manifest_svn(m));
+             tbml_manifest_debug(m) ? "true" : "false", tbml_manifest_product_id(m),
+             tbml_manifest_svn(m));
     tee_buf_str(&b, tmp);
-    tee_buf_str(&b, "sgx.remote_attestation = \"dcap\"\nsgx.file_check_policy = \"strict\"\nsgx.allowed_files = []\n\n"
+    tee_buf_str(&b, "sgx.remote_attestation = \"dcap\"\nsgx.file_check_policy = "
+                    "\"strict\"\nsgx.allowed_files = []\n\n"
                     "sgx.trusted_files = [\n"
                     "  \"file:{{ gramine.libos }}\",\n  \"file:{{ gramine.runtimedir() }}/\",\n");
     json_t *tf = json_object_get(r, "trusted_files");
@@ -162,9 +169,11 @@ tbml_status tee_gramine_export(const tbml_manifest_t *m, const char *dir)
     static const char readme[] =
         "Exported by tbml (gramine backend). To launch on an SGX machine with Gramine installed:\n"
         "  gramine-manifest tbml-job.manifest.template tbml-job.manifest\n"
-        "  gramine-sgx-sign --key enclave-key.pem --manifest tbml-job.manifest --output tbml-job.manifest.sgx\n"
+        "  gramine-sgx-sign --key enclave-key.pem --manifest tbml-job.manifest --output "
+        "tbml-job.manifest.sgx\n"
         "  tbml run MANIFEST --gramine-dir THIS_FOLDER   (or: gramine-sgx tbml-job)\n"
-        "Every trusted file is listed with its sha256; nothing else may be opened (file_check_policy strict).\n";
+        "Every trusted file is listed with its sha256; nothing else may be opened "
+        "(file_check_policy strict).\n";
     st = write_file(dir, "tbml-job.manifest.template", b.data, b.size);
     if (!st) st = write_file(dir, "argv", argvf.data ? argvf.data : "", argvf.size);
     if (!st) st = write_file(dir, "README", readme, sizeof(readme) - 1);

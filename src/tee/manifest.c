@@ -21,7 +21,10 @@ struct tbml_manifest {
     json_t *root;
 };
 
-json_t *tee_manifest_json(const tbml_manifest_t *m) { return m->root; }
+json_t *tee_manifest_json(const tbml_manifest_t *m)
+{
+    return m->root;
+}
 
 /* ---- small helpers ---------------------------------------------------------------------- */
 
@@ -91,7 +94,10 @@ void tee_buf_add(tee_buf *b, const void *p, size_t n)
     b->data[b->size] = '\0';
 }
 
-void tee_buf_str(tee_buf *b, const char *s) { tee_buf_add(b, s, strlen(s)); }
+void tee_buf_str(tee_buf *b, const char *s)
+{
+    tee_buf_add(b, s, strlen(s));
+}
 
 /* ---- RFC 8785 canonical JSON ---------------------------------------------------------------- */
 
@@ -103,13 +109,27 @@ static void canon_string(tee_buf *b, const char *s, size_t n)
         const char *esc = NULL;
         char tmp[8];
         switch (c) {
-        case '"': esc = "\\\""; break;
-        case '\\': esc = "\\\\"; break;
-        case '\b': esc = "\\b"; break;
-        case '\f': esc = "\\f"; break;
-        case '\n': esc = "\\n"; break;
-        case '\r': esc = "\\r"; break;
-        case '\t': esc = "\\t"; break;
+        case '"':
+            esc = "\\\"";
+            break;
+        case '\\':
+            esc = "\\\\";
+            break;
+        case '\b':
+            esc = "\\b";
+            break;
+        case '\f':
+            esc = "\\f";
+            break;
+        case '\n':
+            esc = "\\n";
+            break;
+        case '\r':
+            esc = "\\r";
+            break;
+        case '\t':
+            esc = "\\t";
+            break;
         default:
             if (c < 0x20) {
                 snprintf(tmp, sizeof(tmp), "\\u%04x", c);
@@ -133,15 +153,24 @@ tbml_status tee_canonical_json(const json_t *v, tee_buf *b)
 {
     char tmp[32];
     switch (json_typeof(v)) {
-    case JSON_NULL: tee_buf_str(b, "null"); return TBML_OK;
-    case JSON_TRUE: tee_buf_str(b, "true"); return TBML_OK;
-    case JSON_FALSE: tee_buf_str(b, "false"); return TBML_OK;
+    case JSON_NULL:
+        tee_buf_str(b, "null");
+        return TBML_OK;
+    case JSON_TRUE:
+        tee_buf_str(b, "true");
+        return TBML_OK;
+    case JSON_FALSE:
+        tee_buf_str(b, "false");
+        return TBML_OK;
     case JSON_INTEGER:
         snprintf(tmp, sizeof(tmp), "%" JSON_INTEGER_FORMAT, json_integer_value(v));
         tee_buf_str(b, tmp);
         return TBML_OK;
-    case JSON_REAL: return tbml_error(TBML_E_FORMAT, "manifest: numbers must be integers");
-    case JSON_STRING: canon_string(b, json_string_value(v), json_string_length(v)); return TBML_OK;
+    case JSON_REAL:
+        return tbml_error(TBML_E_FORMAT, "manifest: numbers must be integers");
+    case JSON_STRING:
+        canon_string(b, json_string_value(v), json_string_length(v));
+        return TBML_OK;
     case JSON_ARRAY: {
         tee_buf_add(b, "[", 1);
         for (size_t i = 0; i < json_array_size(v); i++) {
@@ -164,7 +193,9 @@ tbml_status tee_canonical_json(const json_t *v, tee_buf *b)
         tbml_status st = TBML_OK;
         for (size_t i = 0; i < n && !st; i++) {
             for (const char *p = keys[i]; *p; p++)
-                if ((unsigned char)*p >= 0x80) st = tbml_error(TBML_E_FORMAT, "manifest: member name '%s' is not ASCII", keys[i]);
+                if ((unsigned char)*p >= 0x80)
+                    st = tbml_error(TBML_E_FORMAT, "manifest: member name '%s' is not ASCII",
+                                    keys[i]);
             if (st) break;
             if (i) tee_buf_add(b, ",", 1);
             canon_string(b, keys[i], strlen(keys[i]));
@@ -209,7 +240,8 @@ tbml_status tbml_manifest_measure(const tbml_manifest_t *m, uint8_t out[TBML_MEA
     return st;
 }
 
-/* ---- strict validation ------------------------------------------------------------------------ */
+/* ---- strict validation ------------------------------------------------------------------------
+ */
 
 static tbml_status bad(const char *name, const char *member, const char *why)
 {
@@ -225,15 +257,20 @@ static tbml_status only_members(const json_t *obj, const char *const *allowed, c
     json_object_foreach((json_t *)obj, key, val)
     {
         int ok = 0;
-        for (size_t i = 0; allowed[i] && !ok; i++) ok = strcmp(key, allowed[i]) == 0;
+        for (size_t i = 0; allowed[i] && !ok; i++)
+            ok = strcmp(key, allowed[i]) == 0;
         if (!ok)
-            return tbml_error(TBML_E_FORMAT, "%s: unknown manifest member '%s%s%s' (this is manifest v%d)",
-                              name, where, where[0] ? "." : "", key, TBML_MANIFEST_VERSION);
+            return tbml_error(TBML_E_FORMAT,
+                              "%s: unknown manifest member '%s%s%s' (this is manifest v%d)", name,
+                              where, where[0] ? "." : "", key, TBML_MANIFEST_VERSION);
     }
     return TBML_OK;
 }
 
-static int is_abs_string(const json_t *v) { return json_is_string(v) && json_string_value(v)[0] == '/'; }
+static int is_abs_string(const json_t *v)
+{
+    return json_is_string(v) && json_string_value(v)[0] == '/';
+}
 
 static int is_hash(const json_t *v)
 {
@@ -262,45 +299,60 @@ static int is_string_map(const json_t *v)
 
 static tbml_status validate(const json_t *r, const char *name)
 {
-    static const char *const top[] = {"tbml_manifest", "name", "entrypoint", "argv", "cwd", "env",
-                                      "trusted_files", "sealed_inputs", "outputs", "limits",
-                                      "log_level", "tee", "conf", "receipt", "signature", NULL};
+    static const char *const top[] = {"tbml_manifest", "name",    "entrypoint",    "argv",
+                                      "cwd",           "env",     "trusted_files", "sealed_inputs",
+                                      "outputs",       "limits",  "log_level",     "tee",
+                                      "conf",          "receipt", "signature",     NULL};
     static const char *const tf[] = {"path", "sha256", "role", NULL};
     static const char *const si[] = {"path", "sha256", "key", "argv_index", NULL};
     static const char *const lim[] = {"memory_size", "threads", NULL};
     static const char *const tee[] = {"backend", "product_id", "svn", "debug", NULL};
-    static const char *const sig[] = {"scheme", "modulus", "exponent", "mrsigner", "signature", NULL};
+    static const char *const sig[] = {"scheme",   "modulus",   "exponent",
+                                      "mrsigner", "signature", NULL};
     tbml_status st;
-    if (!json_is_object(r)) return tbml_error(TBML_E_FORMAT, "%s: a manifest is a JSON object", name);
+    if (!json_is_object(r))
+        return tbml_error(TBML_E_FORMAT, "%s: a manifest is a JSON object", name);
     if ((st = only_members(r, top, name, ""))) return st;
     json_t *v = json_object_get(r, "tbml_manifest");
     if (!json_is_integer(v)) return bad(name, "tbml_manifest", "is missing: not a tbml manifest");
     if (json_integer_value(v) != TBML_MANIFEST_VERSION)
-        return tbml_error(TBML_E_UNSUPPORTED, "%s: manifest version %" JSON_INTEGER_FORMAT " (this tbml reads %d)",
+        return tbml_error(TBML_E_UNSUPPORTED,
+                          "%s: manifest version %" JSON_INTEGER_FORMAT " (this tbml reads %d)",
                           name, json_integer_value(v), TBML_MANIFEST_VERSION);
     if (!json_is_string(json_object_get(r, "name"))) return bad(name, "name", "must be a string");
-    if (!is_abs_string(json_object_get(r, "entrypoint"))) return bad(name, "entrypoint", "must be an absolute path");
-    if (!is_abs_string(json_object_get(r, "cwd"))) return bad(name, "cwd", "must be an absolute path");
+    if (!is_abs_string(json_object_get(r, "entrypoint")))
+        return bad(name, "entrypoint", "must be an absolute path");
+    if (!is_abs_string(json_object_get(r, "cwd")))
+        return bad(name, "cwd", "must be an absolute path");
     v = json_object_get(r, "argv");
-    if (!json_is_array(v) || json_array_size(v) == 0) return bad(name, "argv", "must be a non-empty array");
+    if (!json_is_array(v) || json_array_size(v) == 0)
+        return bad(name, "argv", "must be a non-empty array");
     for (size_t i = 0; i < json_array_size(v); i++)
         if (!json_is_string(json_array_get(v, i))) return bad(name, "argv", "must hold strings");
-    if (!is_string_map(json_object_get(r, "env"))) return bad(name, "env", "must map names to strings");
-    if (!is_string_map(json_object_get(r, "conf"))) return bad(name, "conf", "must map names to strings");
-    if (!json_is_string(json_object_get(r, "log_level"))) return bad(name, "log_level", "must be a string");
+    if (!is_string_map(json_object_get(r, "env")))
+        return bad(name, "env", "must map names to strings");
+    if (!is_string_map(json_object_get(r, "conf")))
+        return bad(name, "conf", "must map names to strings");
+    if (!json_is_string(json_object_get(r, "log_level")))
+        return bad(name, "log_level", "must be a string");
     tbml_log_level lvl;
     if (tbml_log_level_parse(json_string_value(json_object_get(r, "log_level")), &lvl))
         return bad(name, "log_level", "is not error, warn, info or debug");
-    if (!json_is_string(json_object_get(r, "receipt"))) return bad(name, "receipt", "must be a string (\"\" for none)");
+    if (!json_is_string(json_object_get(r, "receipt")))
+        return bad(name, "receipt", "must be a string (\"\" for none)");
     v = json_object_get(r, "trusted_files");
-    if (!json_is_array(v) || json_array_size(v) == 0) return bad(name, "trusted_files", "must be a non-empty array");
+    if (!json_is_array(v) || json_array_size(v) == 0)
+        return bad(name, "trusted_files", "must be a non-empty array");
     for (size_t i = 0; i < json_array_size(v); i++) {
         json_t *e = json_array_get(v, i);
         if (!json_is_object(e)) return bad(name, "trusted_files", "must hold objects");
         if ((st = only_members(e, tf, name, "trusted_files[]"))) return st;
-        if (!is_abs_string(json_object_get(e, "path"))) return bad(name, "trusted_files[].path", "must be an absolute path");
-        if (!is_hash(json_object_get(e, "sha256"))) return bad(name, "trusted_files[].sha256", "must be 64 lower-case hex digits");
-        if (!json_is_string(json_object_get(e, "role"))) return bad(name, "trusted_files[].role", "must be a string");
+        if (!is_abs_string(json_object_get(e, "path")))
+            return bad(name, "trusted_files[].path", "must be an absolute path");
+        if (!is_hash(json_object_get(e, "sha256")))
+            return bad(name, "trusted_files[].sha256", "must be 64 lower-case hex digits");
+        if (!json_is_string(json_object_get(e, "role")))
+            return bad(name, "trusted_files[].role", "must be a string");
     }
     v = json_object_get(r, "sealed_inputs");
     if (!json_is_array(v)) return bad(name, "sealed_inputs", "must be an array");
@@ -308,38 +360,54 @@ static tbml_status validate(const json_t *r, const char *name)
         json_t *e = json_array_get(v, i);
         if (!json_is_object(e)) return bad(name, "sealed_inputs", "must hold objects");
         if ((st = only_members(e, si, name, "sealed_inputs[]"))) return st;
-        if (!is_abs_string(json_object_get(e, "path"))) return bad(name, "sealed_inputs[].path", "must be an absolute path");
-        if (!is_hash(json_object_get(e, "sha256"))) return bad(name, "sealed_inputs[].sha256", "must be 64 lower-case hex digits");
+        if (!is_abs_string(json_object_get(e, "path")))
+            return bad(name, "sealed_inputs[].path", "must be an absolute path");
+        if (!is_hash(json_object_get(e, "sha256")))
+            return bad(name, "sealed_inputs[].sha256", "must be 64 lower-case hex digits");
         json_t *k = json_object_get(e, "key");
-        if (!json_is_string(k) || !tbml_key_name_valid(json_string_value(k))) return bad(name, "sealed_inputs[].key", "must be a key name");
-        if (!is_int_range(json_object_get(e, "argv_index"), -1, (json_int_t)json_array_size(json_object_get(r, "argv")) - 1))
+        if (!json_is_string(k) || !tbml_key_name_valid(json_string_value(k)))
+            return bad(name, "sealed_inputs[].key", "must be a key name");
+        if (!is_int_range(json_object_get(e, "argv_index"), -1,
+                          (json_int_t)json_array_size(json_object_get(r, "argv")) - 1))
             return bad(name, "sealed_inputs[].argv_index", "must be -1 or an index into argv");
     }
     v = json_object_get(r, "outputs");
     if (!json_is_array(v)) return bad(name, "outputs", "must be an array");
     for (size_t i = 0; i < json_array_size(v); i++)
-        if (!is_abs_string(json_array_get(v, i))) return bad(name, "outputs[]", "must be absolute paths");
+        if (!is_abs_string(json_array_get(v, i)))
+            return bad(name, "outputs[]", "must be absolute paths");
     v = json_object_get(r, "limits");
     if (!json_is_object(v)) return bad(name, "limits", "must be an object");
     if ((st = only_members(v, lim, name, "limits"))) return st;
-    if (!is_int_range(json_object_get(v, "memory_size"), 0, (json_int_t)1 << 53)) return bad(name, "limits.memory_size", "must be bytes >= 0");
-    if (!is_int_range(json_object_get(v, "threads"), 0, 4096)) return bad(name, "limits.threads", "must be 0..4096");
+    if (!is_int_range(json_object_get(v, "memory_size"), 0, (json_int_t)1 << 53))
+        return bad(name, "limits.memory_size", "must be bytes >= 0");
+    if (!is_int_range(json_object_get(v, "threads"), 0, 4096))
+        return bad(name, "limits.threads", "must be 0..4096");
     v = json_object_get(r, "tee");
     if (!json_is_object(v)) return bad(name, "tee", "must be an object");
     if ((st = only_members(v, tee, name, "tee"))) return st;
     json_t *be = json_object_get(v, "backend");
-    if (!json_is_string(be) || (strcmp(json_string_value(be), "none") && strcmp(json_string_value(be), "sim") &&
-                                strcmp(json_string_value(be), "gramine")))
+    if (!json_is_string(be) ||
+        (strcmp(json_string_value(be), "none") && strcmp(json_string_value(be), "sim") &&
+         strcmp(json_string_value(be), "gramine")))
         return bad(name, "tee.backend", "must be none, sim or gramine");
-    if (!is_int_range(json_object_get(v, "product_id"), 0, 65535)) return bad(name, "tee.product_id", "must be 0..65535");
-    if (!is_int_range(json_object_get(v, "svn"), 0, 65535)) return bad(name, "tee.svn", "must be 0..65535");
-    if (!json_is_boolean(json_object_get(v, "debug"))) return bad(name, "tee.debug", "must be true or false");
+    if (!is_int_range(json_object_get(v, "product_id"), 0, 65535))
+        return bad(name, "tee.product_id", "must be 0..65535");
+    if (!is_int_range(json_object_get(v, "svn"), 0, 65535))
+        return bad(name, "tee.svn", "must be 0..65535");
+    if (!json_is_boolean(json_object_get(v, "debug")))
+        return bad(name, "tee.debug", "must be true or false");
     v = json_object_get(r, "signature");
     if (v) {
         if (!json_is_object(v)) return bad(name, "signature", "must be an object");
         if ((st = only_members(v, sig, name, "signature"))) return st;
-        for (size_t i = 0; sig[i]; i++)
-            if (!json_object_get(v, sig[i])) return bad(name, "signature", "is incomplete: sign the manifest again");
+        for (size_t i = 0; sig[i]; i++) {
+            json_t *f = json_object_get(v, sig[i]);
+            int want_int = strcmp(sig[i], "exponent") == 0;
+            if (!f || (want_int ? !json_is_integer(f) : !json_is_string(f)))
+                return bad(name, "signature",
+                           "is incomplete or malformed: sign the manifest again");
+        }
     }
     return TBML_OK;
 }
@@ -354,7 +422,8 @@ tbml_status tee_manifest_wrap(json_t *root, const char *name, tbml_manifest_t **
     return TBML_OK;
 }
 
-tbml_status tbml_manifest_parse(const void *buf, size_t size, const char *name, tbml_manifest_t **out)
+tbml_status tbml_manifest_parse(const void *buf, size_t size, const char *name,
+                                tbml_manifest_t **out)
 {
     json_error_t err;
     json_t *r = json_loadb(buf, size, JSON_REJECT_DUPLICATES, &err);
@@ -373,7 +442,9 @@ tbml_status tbml_manifest_parse(const void *buf, size_t size, const char *name, 
 tbml_status tbml_manifest_load(const char *path, tbml_manifest_t **out)
 {
     int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0) return tbml_error(errno == ENOENT ? TBML_E_NOTFOUND : TBML_E_IO, "%s: cannot open: %s", path, strerror(errno));
+    if (fd < 0)
+        return tbml_error(errno == ENOENT ? TBML_E_NOTFOUND : TBML_E_IO, "%s: cannot open: %s",
+                          path, strerror(errno));
     uint8_t *buf;
     size_t size;
     tbml_status st = tbml_read_all(fd, path, MANIFEST_MAX_SIZE, &buf, &size);
@@ -407,7 +478,10 @@ void tbml_manifest_free(tbml_manifest_t *m)
     tbml_free(m);
 }
 
-const char *tbml_manifest_name(const tbml_manifest_t *m) { return json_string_value(json_object_get(m->root, "name")); }
+const char *tbml_manifest_name(const tbml_manifest_t *m)
+{
+    return json_string_value(json_object_get(m->root, "name"));
+}
 const char *tbml_manifest_backend(const tbml_manifest_t *m)
 {
     return json_string_value(json_object_get(json_object_get(m->root, "tee"), "backend"));
@@ -429,7 +503,8 @@ const char *tbml_manifest_conf(const tbml_manifest_t *m, const char *key)
     return json_string_value(json_object_get(json_object_get(m->root, "conf"), key));
 }
 
-/* ---- checking trusted files ------------------------------------------------------------------- */
+/* ---- checking trusted files -------------------------------------------------------------------
+ */
 
 static tbml_status check_one(const char *path, const char *want_hex, const char *what)
 {
@@ -437,14 +512,16 @@ static tbml_status check_one(const char *path, const char *want_hex, const char 
     char got_hex[65];
     tbml_status st = tee_hash_file(path, got);
     if (st)
-        return tbml_error(TBML_E_POLICY, "%s %s cannot be measured (%s): restore it or rebuild the manifest",
-                          what, path, tbml_errmsg());
+        return tbml_error(TBML_E_POLICY,
+                          "%s %s cannot be measured (%s): restore it or rebuild the manifest", what,
+                          path, tbml_errmsg());
     tbml_hex(got, 32, got_hex);
     if (strcmp(got_hex, want_hex) != 0)
-        return tbml_error(TBML_E_POLICY,
-                          "%s %s changed: sha256 %s, manifest expects %s: restore the file, or rebuild "
-                          "and re-sign the manifest (the measurement will change)",
-                          what, path, got_hex, want_hex);
+        return tbml_error(
+            TBML_E_POLICY,
+            "%s %s changed: sha256 %s, manifest expects %s: restore the file, or rebuild "
+            "and re-sign the manifest (the measurement will change)",
+            what, path, got_hex, want_hex);
     return TBML_OK;
 }
 
@@ -454,7 +531,8 @@ tbml_status tbml_manifest_check_files(const tbml_manifest_t *m)
     for (size_t i = 0; i < json_array_size(tf); i++) {
         json_t *e = json_array_get(tf, i);
         char what[64];
-        snprintf(what, sizeof(what), "trusted file (%s)", json_string_value(json_object_get(e, "role")));
+        snprintf(what, sizeof(what), "trusted file (%s)",
+                 json_string_value(json_object_get(e, "role")));
         tbml_status st = check_one(json_string_value(json_object_get(e, "path")),
                                    json_string_value(json_object_get(e, "sha256")), what);
         if (st) return st;

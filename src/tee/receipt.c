@@ -28,13 +28,17 @@ static tbml_status receipt_report_data(const json_t *body, uint8_t rd[64])
     return st;
 }
 
-static json_t *hash_entry(const char *path, const char *hex) { return json_pack("{s:s, s:s}", "path", path, "sha256", hex); }
+static json_t *hash_entry(const char *path, const char *hex)
+{
+    return json_pack("{s:s, s:s}", "path", path, "sha256", hex);
+}
 
-tbml_status tee_receipt_write(const tbml_manifest_t *m, const uint8_t meas[32], const uint8_t signer[32], int exit_code,
-                              const char *path)
+tbml_status tee_receipt_write(const tbml_manifest_t *m, const uint8_t meas[32],
+                              const uint8_t signer[32], int exit_code, const char *path)
 {
     tbml_status st;
-    json_t *r = tee_manifest_json(m), *inputs = json_array(), *outputs = json_array(), *body = NULL, *doc = NULL;
+    json_t *r = tee_manifest_json(m), *inputs = json_array(), *outputs = json_array(), *body = NULL,
+           *doc = NULL;
     char meas_hex[65], signer_hex[65], man_hex[65], when[32];
     uint8_t h[32], rd[64];
     uint8_t *ev = NULL;
@@ -52,8 +56,9 @@ tbml_status tee_receipt_write(const tbml_manifest_t *m, const uint8_t meas[32], 
         json_t *e = json_array_get(tf, i);
         const char *role = json_string_value(json_object_get(e, "role"));
         if (strcmp(role, "argument") == 0 || strcmp(role, "input") == 0)
-            json_array_append_new(inputs, hash_entry(json_string_value(json_object_get(e, "path")),
-                                                     json_string_value(json_object_get(e, "sha256"))));
+            json_array_append_new(inputs,
+                                  hash_entry(json_string_value(json_object_get(e, "path")),
+                                             json_string_value(json_object_get(e, "sha256"))));
     }
     json_t *si = json_object_get(r, "sealed_inputs");
     for (size_t i = 0; i < json_array_size(si); i++) {
@@ -77,11 +82,12 @@ tbml_status tee_receipt_write(const tbml_manifest_t *m, const uint8_t meas[32], 
     gmtime_r(&now, &tm);
     strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", &tm);
     const char *backend = tbml_manifest_backend(m);
-    body = json_pack("{s:s, s:s, s:s, s:s, s:s, s:b, s:i, s:i, s:b, s:O, s:O, s:i, s:s}", "name", tbml_manifest_name(m),
-                     "measurement", meas_hex, "mrsigner", signer_hex, "manifest_sha256", man_hex, "backend", backend,
-                     "simulated", strcmp(backend, "sim") == 0, "product_id", tbml_manifest_product_id(m), "svn",
-                     tbml_manifest_svn(m), "debug", tbml_manifest_debug(m), "inputs", inputs, "outputs", outputs,
-                     "exit_code", exit_code, "finished_at", when);
+    body = json_pack("{s:s, s:s, s:s, s:s, s:s, s:b, s:i, s:i, s:b, s:O, s:O, s:i, s:s}", "name",
+                     tbml_manifest_name(m), "measurement", meas_hex, "mrsigner", signer_hex,
+                     "manifest_sha256", man_hex, "backend", backend, "simulated",
+                     strcmp(backend, "sim") == 0, "product_id", tbml_manifest_product_id(m), "svn",
+                     tbml_manifest_svn(m), "debug", tbml_manifest_debug(m), "inputs", inputs,
+                     "outputs", outputs, "exit_code", exit_code, "finished_at", when);
     if ((st = receipt_report_data(body, rd))) goto out;
     const tbml_evidence_backend *be = tbml_evidence_backend_find(backend);
     if (be && be->get_quote) {
@@ -97,10 +103,13 @@ tbml_status tee_receipt_write(const tbml_manifest_t *m, const uint8_t meas[32], 
         ev_hex = tbml_malloc(2 * ev_size + 1);
         tbml_hex(ev, ev_size, ev_hex);
     }
-    doc = json_pack("{s:i, s:O, s:s?, s:s}", "tbml_receipt", RECEIPT_VERSION, "body", body, "evidence", ev_hex,
-                    "note", !ev_hex ? "UNATTESTED: backend none produces no evidence; this receipt proves nothing"
-                            : strcmp(backend, "sim") == 0 ? "SIMULATED evidence: signed by the public simulated quoting key; proves nothing"
-                                                          : "hardware evidence");
+    doc = json_pack(
+        "{s:i, s:O, s:s?, s:s}", "tbml_receipt", RECEIPT_VERSION, "body", body, "evidence", ev_hex,
+        "note",
+        !ev_hex ? "UNATTESTED: backend none produces no evidence; this receipt proves nothing"
+        : strcmp(backend, "sim") == 0
+            ? "SIMULATED evidence: signed by the public simulated quoting key; proves nothing"
+            : "hardware evidence");
     if (!ev_hex) json_object_set_new(doc, "evidence", json_null());
     char *text = json_dumps(doc, JSON_INDENT(2) | JSON_SORT_KEYS);
     tbml_outfile_t *f;
@@ -112,7 +121,9 @@ tbml_status tee_receipt_write(const tbml_manifest_t *m, const uint8_t meas[32], 
     else
         tbml_outfile_abort(f);
     free(text);
-    if (!st) TBML_LOG_I("result receipt written to %s%s", path, strcmp(backend, "sim") == 0 ? " (SIMULATED evidence)" : "");
+    if (!st)
+        TBML_LOG_I("result receipt written to %s%s", path,
+                   strcmp(backend, "sim") == 0 ? " (SIMULATED evidence)" : "");
 out:
     tbml_free(b.data);
     tbml_free(ev);
@@ -124,9 +135,13 @@ out:
     return st;
 }
 
-static int hex_field(const json_t *o, const char *k, uint8_t out[32]) { return tee_unhex(json_string_value(json_object_get(o, k)), out, 32); }
+static int hex_field(const json_t *o, const char *k, uint8_t out[32])
+{
+    return tee_unhex(json_string_value(json_object_get(o, k)), out, 32);
+}
 
-tbml_status tbml_receipt_verify(const char *path, const tbml_receipt_check *chk, tbml_receipt_info *info)
+tbml_status tbml_receipt_verify(const char *path, const tbml_receipt_check *chk,
+                                tbml_receipt_info *info)
 {
     tbml_status st;
     uint8_t *buf = NULL, *ev = NULL, rd[64], meas[32], signer[32];
@@ -144,15 +159,18 @@ tbml_status tbml_receipt_verify(const char *path, const tbml_receipt_check *chk,
         goto out;
     }
     json_t *body = json_object_get(doc, "body");
-    if (json_integer_value(json_object_get(doc, "tbml_receipt")) != RECEIPT_VERSION || !json_is_object(body) ||
-        hex_field(body, "measurement", meas) || hex_field(body, "mrsigner", signer)) {
+    if (json_integer_value(json_object_get(doc, "tbml_receipt")) != RECEIPT_VERSION ||
+        !json_is_object(body) || hex_field(body, "measurement", meas) ||
+        hex_field(body, "mrsigner", signer)) {
         st = tbml_error(TBML_E_FORMAT, "%s: not a tbml receipt v%d", path, RECEIPT_VERSION);
         goto out;
     }
     const char *ev_hex = json_string_value(json_object_get(doc, "evidence"));
     if (!ev_hex) {
-        st = tbml_error(TBML_E_POLICY, "%s: the receipt has no evidence (backend none): nothing vouches for it; "
-                        "run the job with --tee-backend sim or gramine", path);
+        st = tbml_error(TBML_E_POLICY,
+                        "%s: the receipt has no evidence (backend none): nothing vouches for it; "
+                        "run the job with --tee-backend sim or gramine",
+                        path);
         goto out;
     }
     size_t ev_size = strlen(ev_hex) / 2;
@@ -168,7 +186,9 @@ tbml_status tbml_receipt_verify(const char *path, const tbml_receipt_check *chk,
     }
     if ((st = receipt_report_data(body, rd))) goto out;
     if (!tbml_ct_equal(rd, rep.report_data, 64)) {
-        st = tbml_error(TBML_E_AUTH, "%s: the receipt body was changed after it was attested (report data mismatch)", path);
+        st = tbml_error(
+            TBML_E_AUTH,
+            "%s: the receipt body was changed after it was attested (report data mismatch)", path);
         goto out;
     }
     if (!tbml_ct_equal(meas, rep.measurement, 32) || !tbml_ct_equal(signer, rep.mrsigner, 32) ||
@@ -176,12 +196,15 @@ tbml_status tbml_receipt_verify(const char *path, const tbml_receipt_check *chk,
         json_integer_value(json_object_get(body, "svn")) != rep.svn ||
         json_is_true(json_object_get(body, "debug")) != rep.debug ||
         json_is_true(json_object_get(body, "simulated")) != rep.simulated) {
-        st = tbml_error(TBML_E_AUTH, "%s: the receipt's identity does not match its evidence", path);
+        st =
+            tbml_error(TBML_E_AUTH, "%s: the receipt's identity does not match its evidence", path);
         goto out;
     }
     if (chk && chk->measurement && !tbml_ct_equal(chk->measurement, meas, 32)) {
-        st = tbml_error(TBML_E_POLICY, "%s: measurement %s is not the expected one: the job that ran is not the "
-                        "manifest you gave", path, json_string_value(json_object_get(body, "measurement")));
+        st = tbml_error(TBML_E_POLICY,
+                        "%s: measurement %s is not the expected one: the job that ran is not the "
+                        "manifest you gave",
+                        path, json_string_value(json_object_get(body, "measurement")));
         goto out;
     }
     if (chk && chk->mrsigner && !tbml_ct_equal(chk->mrsigner, signer, 32)) {
@@ -199,8 +222,10 @@ tbml_status tbml_receipt_verify(const char *path, const tbml_receipt_check *chk,
             if ((st = tee_hash_file(op, h))) goto out;
             tbml_hex(h, 32, hex);
             if (strcmp(hex, json_string_value(json_object_get(e, "sha256"))) != 0) {
-                st = tbml_error(TBML_E_AUTH, "output %s is not what the job produced: sha256 %s, receipt says %s", op,
-                                hex, json_string_value(json_object_get(e, "sha256")));
+                st =
+                    tbml_error(TBML_E_AUTH,
+                               "output %s is not what the job produced: sha256 %s, receipt says %s",
+                               op, hex, json_string_value(json_object_get(e, "sha256")));
                 goto out;
             }
         }

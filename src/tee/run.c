@@ -39,17 +39,23 @@ static tbml_status open_entrypoint(const tbml_manifest_t *m, int *out_fd)
             want = json_string_value(json_object_get(e, "sha256"));
     }
     if (!want)
-        return tbml_error(TBML_E_POLICY, "entrypoint %s is not among the trusted files: rebuild the manifest", path);
+        return tbml_error(TBML_E_POLICY,
+                          "entrypoint %s is not among the trusted files: rebuild the manifest",
+                          path);
     int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0) return tbml_error(TBML_E_POLICY, "entrypoint %s cannot be opened: %s", path, strerror(errno));
+    if (fd < 0)
+        return tbml_error(TBML_E_POLICY, "entrypoint %s cannot be opened: %s", path,
+                          strerror(errno));
     uint8_t h[32];
     char hex[65];
     tbml_status st = tee_hash_fd(fd, path, h);
     if (!st) {
         tbml_hex(h, 32, hex);
         if (strcmp(hex, want) != 0)
-            st = tbml_error(TBML_E_POLICY, "trusted file (entrypoint) %s changed: sha256 %s, manifest expects %s: "
-                            "restore it, or rebuild and re-sign the manifest", path, hex, want);
+            st = tbml_error(TBML_E_POLICY,
+                            "trusted file (entrypoint) %s changed: sha256 %s, manifest expects %s: "
+                            "restore it, or rebuild and re-sign the manifest",
+                            path, hex, want);
     }
     if (st) {
         close(fd);
@@ -68,7 +74,8 @@ static void exec_job(const tbml_manifest_t *m, int entry_fd, char **argv_overrid
     json_t *lim = json_object_get(r, "limits");
     json_int_t mem = json_integer_value(json_object_get(lim, "memory_size"));
     if (chdir(cwd) != 0) {
-        fprintf(stderr, "tbml run: %s: cannot enter the manifest's folder: %s\n", cwd, strerror(errno));
+        fprintf(stderr, "tbml run: %s: cannot enter the manifest's folder: %s\n", cwd,
+                strerror(errno));
         _exit(126);
     }
     if (mem > 0) {
@@ -93,7 +100,9 @@ static void exec_job(const tbml_manifest_t *m, int entry_fd, char **argv_overrid
     size_t na = json_array_size(av);
     char **argv = tbml_calloc(na + 1, sizeof(*argv));
     for (size_t i = 0; i < na; i++)
-        argv[i] = argv_override && argv_override[i] ? argv_override[i] : (char *)json_string_value(json_array_get(av, i));
+        argv[i] = argv_override && argv_override[i]
+                      ? argv_override[i]
+                      : (char *)json_string_value(json_array_get(av, i));
     fexecve(entry_fd, argv, envp);
     /* A #! script cannot run from a close-on-exec descriptor (the kernel reopens it by name). */
     if (errno == ENOENT) execve(entry, argv, envp);
@@ -115,16 +124,18 @@ tbml_status tbml_tee_run(const tbml_manifest_t *m, const tbml_run_options *ropt,
     if ((st = tbml_manifest_check_files(m))) return st;
     if ((st = open_entrypoint(m, &entry_fd))) return st;
     const char *backend = tbml_manifest_backend(m);
-    TBML_LOG_I("measured launch of '%s': measurement %s signer %s backend %s", tbml_manifest_name(m), meas_hex,
+    TBML_LOG_I("%smeasured launch of '%s': measurement %s signer %s backend %s",
+               strcmp(backend, "sim") == 0 ? "SIMULATED " : "", tbml_manifest_name(m), meas_hex,
                signer_hex, backend);
+    if (ropt && ropt->dry_run) { /* no key requests, no side effects */
+        printf("verified %s: measurement %s signer %s backend %s\n", tbml_manifest_name(m),
+               meas_hex, signer_hex, backend);
+        *exit_code = 0;
+        goto out;
+    }
     if ((st = tee_runtime_start(m, ropt, meas, signer, &rt))) goto out;
     if (rt.delegated) { /* gramine: the enclave loader runs the job and re-checks every file */
         *exit_code = rt.exit_code;
-        goto out;
-    }
-    if (ropt && ropt->dry_run) {
-        printf("verified %s: measurement %s signer %s backend %s\n", tbml_manifest_name(m), meas_hex, signer_hex, backend);
-        *exit_code = 0;
         goto out;
     }
     fflush(NULL);

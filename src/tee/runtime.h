@@ -7,7 +7,7 @@
 #include "tee_internal.h"
 
 typedef struct {
-    int delegated;        /* the job ran elsewhere (gramine-sgx); exit_code holds its status */
+    int delegated; /* the job ran elsewhere (gramine-sgx); exit_code holds its status */
     int exit_code;
     char **argv_override; /* per argv index: replacement (sealed input -> /dev/fd/N), or NULL */
     size_t argc;
@@ -17,9 +17,11 @@ typedef struct {
 } tee_runtime;
 
 TEE_HIDDEN tbml_status tee_runtime_start(const tbml_manifest_t *m, const tbml_run_options *ropt,
-                                         const uint8_t meas[32], const uint8_t signer[32], tee_runtime *rt);
-TEE_HIDDEN tbml_status tee_runtime_finish(const tbml_manifest_t *m, tee_runtime *rt, const uint8_t meas[32],
-                                          const uint8_t signer[32], int exit_code);
+                                         const uint8_t meas[32], const uint8_t signer[32],
+                                         tee_runtime *rt);
+TEE_HIDDEN tbml_status tee_runtime_finish(const tbml_manifest_t *m, tee_runtime *rt,
+                                          const uint8_t meas[32], const uint8_t signer[32],
+                                          int exit_code);
 TEE_HIDDEN void tee_runtime_free(tee_runtime *rt);
 
 /* Writes the Gramine manifest template, the argv file and a README into dir (created if

@@ -9,18 +9,21 @@
 #include <string.h>
 #include <unistd.h>
 
-tbml_status tbml_tee_submit(const tbml_manifest_options *opt, const char *enclave_key_path, const char *manifest_out,
-                            const tbml_run_options *ropt, int argc, char *const *argv, int *exit_code)
+tbml_status tbml_tee_submit(const tbml_manifest_options *opt, const char *enclave_key_path,
+                            const char *manifest_out, const tbml_run_options *ropt, int argc,
+                            char *const *argv, int *exit_code)
 {
     tbml_status st;
     tbml_manifest_t *m = NULL, *signed_m = NULL;
     char tmp[] = "/tmp/tbml-manifest-XXXXXX";
     const char *path = manifest_out;
     if (!enclave_key_path)
-        return tbml_error(TBML_E_ARG, "--sgx-enabled true needs --enclave-key enclave-key.pem (RSA-3072, e=3)");
+        return tbml_error(TBML_E_ARG,
+                          "--sgx-enabled true needs --enclave-key enclave-key.pem (RSA-3072, e=3)");
     if (!path) {
         int fd = mkstemp(tmp);
-        if (fd < 0) return tbml_error(TBML_E_IO, "cannot create a temporary manifest: %s", strerror(errno));
+        if (fd < 0)
+            return tbml_error(TBML_E_IO, "cannot create a temporary manifest: %s", strerror(errno));
         close(fd);
         unlink(tmp); /* tbml_manifest_write creates it again atomically */
         path = tmp;

@@ -49,7 +49,7 @@ TEE_HIDDEN json_t *tee_manifest_json(const tbml_manifest_t *m);
 TEE_HIDDEN int tee_unhex(const char *hex, uint8_t *out, size_t size);
 
 /* Writes the result receipt for a finished job (receipt.c). */
-TEE_HIDDEN tbml_status tee_receipt_write(const tbml_manifest_t *m, const uint8_t meas[32], const uint8_t signer[32],
-                                         int exit_code, const char *path);
+TEE_HIDDEN tbml_status tee_receipt_write(const tbml_manifest_t *m, const uint8_t meas[32],
+                                         const uint8_t signer[32], int exit_code, const char *path);
 
 #endif

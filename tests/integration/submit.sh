@@ -25,7 +25,8 @@ expect 2 "--conf needs KEY=VALUE" "$TBML" submit --conf novalue /bin/true
 expect 2 "--master needs a value" "$TBML" submit --master
 expect 2 "missing the application APP" "$TBML" submit --master local[2]
 expect 2 "bad memory size 'lots'" "$TBML" submit --executor-memory lots /bin/true
-expect 1 "--sgx-enabled true" "$TBML" submit --sgx-enabled true /bin/true
+expect 2 "--sgx-enabled true needs --enclave-key" "$TBML" submit --master 'local[2]' --sgx-enabled true /bin/true
+expect 2 "--sgx-enabled takes true or false" "$TBML" submit --sgx-enabled maybe /bin/true
 expect 1 "cannot run $work/nope" "$TBML" submit "$work/nope"
 expect 1 "no example named 'nosuch' \(available: .*pi.*\)" "$TBML" run-example nosuch
 expect 2 "unknown option '--nmae'.*--name" "$TBML" run-example --nmae x pi
@@ -33,9 +34,7 @@ expect 2 "unknown option '--nmae'.*--name" "$TBML" run-example --nmae x pi
 # an application that prints the settings it was handed
 cat >"$work/app.sh" <<'APP'
 #!/usr/bin/env bash
-fd=${1#--tbml-conf-fd=}
-[[ "$1" == --tbml-conf-fd=* ]] || { echo "no settings fd" >&2; exit 3; }
-shift
+fd=${TBML_SUBMIT_FD:?no settings fd}
 cat "/proc/self/fd/$fd"
 echo "args=$*"
 env | grep -c hunter2 || true
@@ -74,4 +73,9 @@ cmp -s "$work/pi1" "$work/pis" || fail "pi via submit differs"
 "$TBML_BUILD/tbml-example-pi" >"$work/pid" # without submit: defaults
 grep -Eqx 'Pi is roughly 3\.1[0-9]{5}' "$work/pid" || fail "pi without submit"
 expect 2 "partitions must be a number" "$TBML" run-example pi zero
+
+# --sgx-enabled true hands the run to the trusted runtime (simulated here), example found by name
+"$TBML" keygen enclave --out "$work/enclave.pem" >/dev/null
+"$TBML" run-example --sgx-enabled true --enclave-key "$work/enclave.pem" pi 8 >"$work/pitee" 2>"$work/err"
+cmp -s "$work/pi1" "$work/pitee" || fail "pi in the trusted runtime printed '$(cat "$work/pitee")' $(cat "$work/err")"
 echo "submit: ok"

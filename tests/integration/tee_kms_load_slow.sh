@@ -34,8 +34,11 @@ fds_before=$(ls /proc/"$SERVER_PID"/fd | wc -l)
 "$KC" load "$URL" st/tls/cert.pem load k1 job.json 50 5000 6 | tee load.out || fail "load run had errors"
 grep -q "errors 0" load.out || fail "errors under load"
 admin list || fail "service stopped answering after the load"
-sleep 4
-fds_after=$(ls /proc/"$SERVER_PID"/fd | wc -l)
+for _ in $(seq 50); do
+  fds_after=$(ls /proc/"$SERVER_PID"/fd | wc -l)
+  [[ $fds_after -le $fds_before ]] && break
+  sleep 0.1
+done
 [[ $fds_after -le $fds_before ]] || fail "descriptors leaked: $fds_before before, $fds_after after"
 "$T" kms audit --state st | tee audit.out
 n=$(grep -c '"event":"release"' st/audit.log)

@@ -38,12 +38,15 @@ import numpy as np
 a = np.arange(1, 101, dtype=np.float64)
 print("dot", int(a.dot(a)))
 EOF
-"$T" manifest --out dot.json --master 'local[2]' --sgx-driver-memory 2g python3 dot.py
+NP=$($PY -c 'import numpy, os; print(os.path.dirname(numpy.__file__))')
+"$T" manifest --out dot.json --master 'local[2]' --sgx-driver-memory 2g --trusted "$NP" python3 dot.py
+[[ $(role_of dot.json "$NP/__init__.py") == trusted ]] || fail "numpy package not measured"
+grep -q 'libopenblas\|libblas' dot.json || fail "BLAS library of numpy's extension modules not measured"
 "$T" sign --key enclave.pem dot.json >/dev/null
 [[ $("$T" run dot.json) == "dot 338350" ]] || fail "numpy dot product"
 grep -q '"OPENBLAS_NUM_THREADS": "2"' dot.json || fail "threads not in the manifest environment"
 grep -q '"memory_size": 2147483648' dot.json || fail "--sgx-driver-memory not mapped"
-ok "numpy dot product under the runtime, threads and memory from submit options"
+ok "numpy dot product under the runtime, numpy and its BLAS measured, threads and memory from submit options"
 
 # the environment and folder come from the manifest only
 cat >env.py <<'EOF'
@@ -121,4 +124,17 @@ assert 'type = "encrypted"' in t
 assert open("gdir/argv", "rb").read() == b"python3\0helloworld.py\0"
 EOF
 ok "Gramine manifest exported: trusted files with sha256, strict, argv file, enclave size, threads"
+# a native libtbml example (the pi example from the analytics branch), when it is built here
+PI=${TBML_BUILD:-}/tbml-example-pi
+if [[ -x $PI ]]; then
+  "$T" manifest --out pi.json --tee-backend sim --master 'local[2]' "$PI" 4
+  [[ $(role_of pi.json "$PI") == entrypoint ]] || fail "pi not the entrypoint"
+  "$T" sign --key enclave.pem pi.json >/dev/null
+  want=$("$PI" 4)
+  got=$("$T" --log-level error run pi.json)
+  [[ $got == "$want" && $got == *"Pi is roughly 3.1"* ]] || fail "pi under the runtime: '$got', direct: '$want'"
+  ok "pi example under the sim runtime prints what it prints natively"
+else
+  echo "skip - tbml-example-pi not built in this tree"
+fi
 echo "all tee run integration checks passed"

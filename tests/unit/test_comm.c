@@ -518,25 +518,29 @@ static tbml_status dead_main_silent(tbml_comm_t *c, void *p)
 
 static void test_dead_rank(void)
 {
+    /* On 2 ranks the survivor waits on the victim itself and must name it. On 3 and 4 a survivor
+     * may be waiting on another survivor that waits on the victim: every survivor must still fail
+     * with the timeout, in bounded time. */
+    for (int n = 2; n <= 4; n++)
     for (int hang = 0; hang <= 2; hang += 2) {
         dead_arg a = {1, hang};
         tbml_comm_options o = opts_with(0, 1, 1.0);
         results res;
         double t0 = tbml_now();
-        int failed = run(3, &o, 0, dead_main_silent, &a, NULL, NULL, &res);
+        int failed = run(n, &o, 0, dead_main_silent, &a, NULL, NULL, &res);
         double dt = tbml_now() - t0;
         (void)failed;
         int net = 0, named = 0;
-        for (int r = 0; r < 3; r++) {
+        for (int r = 0; r < n; r++) {
             if (r == 1) continue;
             net += res.st[r] == TBML_E_NET;
             named += strstr(res.msg[r], "rank 1") != NULL;
         }
-        if (net != 2)
-            for (int r = 0; r < 3; r++)
+        if (net != n - 1)
+            for (int r = 0; r < n; r++)
                 fprintf(stderr, "dead: rank %d: %s\n", r, res.msg[r]);
-        CHECK(net == 2);
-        CHECK(named >= 1);
+        CHECK(net == n - 1);
+        if (n == 2) CHECK(named == 1);
         /* a liveness bound, not a speed check: far above the 1 s timeout */
         CHECK(dt < 30);
     }

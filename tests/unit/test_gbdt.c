@@ -169,22 +169,27 @@ static tbml_gbdt_matrix *random_matrix(int64_t n, int nf)
     return m;
 }
 
-/* The threaded kernel (with its thread-order reduce) against one-thread, row-by-row sums. */
-static void test_hist_kernel(void)
+/* The threaded kernel (with its thread-order reduce) against one-thread, row-by-row sums; with
+ * one-byte row-major bins (max_bin 32) and two-byte ones (max_bin 300). */
+static void test_hist_kernel(int max_bin)
 {
     tbml_gbdt_matrix *m = random_matrix(3000, 7);
     tbml_pool_t *pool1;
     CHECK_OK(tbml_pool_create(1, &pool1));
     gbdt_cuts cuts;
     gbdt_binned b;
-    CHECK_OK(gbdt_cuts_build(m, 32, pool1, &cuts));
+    CHECK_OK(gbdt_cuts_build(m, max_bin, pool1, &cuts));
     gbdt_binned_build(m, &cuts, pool1, &b);
+    CHECK(max_bin <= 255 ? b.rows8 != NULL : b.rows16 != NULL);
     /* binning agrees with thresholds: v < cuts[bin] and (bin == 0 or v >= cuts[bin-1]) */
     int bins_ok = 1;
     for (int64_t r = 0; r < m->nrows; r++)
         for (int f = 0; f < m->nfeatures; f++) {
             float v = m->x[r * m->nfeatures + f];
-            uint32_t bin = b.bins[r * m->nfeatures + f], nb = cuts.cut_ptr[f + 1] - cuts.cut_ptr[f];
+            uint32_t bin = gbdt_bin(&b, r, f), nb = cuts.cut_ptr[f + 1] - cuts.cut_ptr[f];
+            uint32_t rowbin =
+                b.rows8 ? b.rows8[r * m->nfeatures + f] : b.rows16[r * m->nfeatures + f];
+            bins_ok &= rowbin == bin;
             const float *c = cuts.cuts + cuts.cut_ptr[f];
             if (isnan(v))
                 bins_ok &= bin == nb;
@@ -193,7 +198,7 @@ static void test_hist_kernel(void)
                     bin < nb && v < c[bin] && (bin == 0 || v >= c[bin - 1]) && v > cuts.mins[f];
         }
     CHECK(bins_ok);
-    CHECK(cuts.cut_ptr[m->nfeatures] - cuts.cut_ptr[m->nfeatures - 1] <= 32);
+    CHECK(cuts.cut_ptr[m->nfeatures] - cuts.cut_ptr[m->nfeatures - 1] <= (uint32_t)max_bin);
     CHECK(cuts.cut_ptr[3] - cuts.cut_ptr[2] == 5); /* a 5-valued feature: a bin per value */
 
     uint32_t *rows = tbml_malloc(sizeof(uint32_t) * (size_t)m->nrows);
@@ -300,6 +305,44 @@ static void test_determinism(void)
         tbml_gbdt_free(model);
     }
     tbml_free(base);
+    tbml_gbdt_matrix_free(m);
+}
+
+/* The margins the trainer tracks (leaf row ranges for sampled rows, a walk of the bins for rows
+ * left out by subsample) agree with predict's walk of float thresholds on the same rows: the
+ * bins and the thresholds route every row alike. */
+static void test_train_margins(void)
+{
+    tbml_gbdt_matrix *m = random_matrix(4000, 6);
+    tbml_gbdt_params p;
+    tbml_gbdt_params_default(&p);
+    p.num_round = 12;
+    p.subsample = 0.6;
+    p.colsample_bytree = 0.5;
+    p.seed = 3;
+    p.nthread = 2;
+    double *tracked = tbml_malloc(sizeof(double) * (size_t)m->nrows);
+    double *pred = tbml_malloc(sizeof(double) * (size_t)m->nrows);
+    tbml_gbdt_train_opts opts = {.train_margin_out = tracked};
+    tbml_gbdt_model_t *model = NULL;
+    for (int obj = 0; obj < 2; obj++) {
+        if (obj == 1) {
+            p.objective = TBML_GBDT_BINARY_LOGISTIC;
+            for (int64_t r = 0; r < m->nrows; r++)
+                m->y[r] = m->y[r] > 1.0f ? 1.0f : 0.0f;
+        }
+        CHECK_OK(tbml_gbdt_train(&p, m, &opts, &model));
+        if (!model) break;
+        CHECK_OK(tbml_gbdt_predict(model, m->x, m->nrows, m->nfeatures, 1, pred));
+        double d = 0;
+        for (int64_t r = 0; r < m->nrows; r++)
+            d = fmax(d, fabs(pred[r] - tracked[r]));
+        CHECK(d < 1e-4);
+        tbml_gbdt_free(model);
+        model = NULL;
+    }
+    tbml_free(tracked);
+    tbml_free(pred);
     tbml_gbdt_matrix_free(m);
 }
 
@@ -444,6 +487,61 @@ static void test_table(void)
     tbml_schema_clear(&s);
 }
 
+/* A fake allreduce over two identical workers: doubles every sum. */
+static int g_allreduce_calls;
+static int twice(void *ctx, double *buf, size_t count)
+{
+    (void)ctx;
+    g_allreduce_calls++;
+    for (size_t i = 0; i < count; i++)
+        buf[i] *= 2;
+    return 0;
+}
+static int broken(void *ctx, double *buf, size_t count)
+{
+    (void)ctx, (void)buf, (void)count;
+    return -1;
+}
+
+/* The distributed hook: training on D with an allreduce that sums two copies of every histogram
+ * (and of the root sums) must grow the model that training on D twice over grows. */
+static void test_allreduce_hook(void)
+{
+    tbml_gbdt_matrix *m = random_matrix(1500, 4);
+    int64_t *idx = tbml_malloc(sizeof(int64_t) * 3000);
+    for (int64_t i = 0; i < 3000; i++)
+        idx[i] = i % 1500;
+    tbml_gbdt_matrix *m2 = tbml_gbdt_matrix_take(m, idx, 3000);
+    tbml_gbdt_params p;
+    tbml_gbdt_params_default(&p);
+    p.num_round = 8;
+    p.nthread = 2;
+    p.min_child_weight = 30; /* binds: hessian sums double with the data */
+    tbml_gbdt_model_t *a = NULL, *b = NULL;
+    tbml_gbdt_train_opts opts = {.allreduce = twice, .cuts_from = m};
+    CHECK_OK(tbml_gbdt_train(&p, m, &opts, &a));
+    CHECK(g_allreduce_calls >= 2 * p.num_round); /* root sums and histograms of every round */
+    CHECK_OK(tbml_gbdt_train(&p, m2, NULL, &b));
+    if (a && b) {
+        double *pa = predict_all(a, m), *pb = predict_all(b, m), d = 0;
+        for (int64_t r = 0; r < m->nrows; r++)
+            d = fmax(d, fabs(pa[r] - pb[r]));
+        CHECK(d < 1e-4);
+        CHECK(tbml_gbdt_tree_nodes(a, 3) == tbml_gbdt_tree_nodes(b, 3));
+        tbml_free(pa);
+        tbml_free(pb);
+    }
+    tbml_gbdt_free(a);
+    tbml_gbdt_free(b);
+    opts.allreduce = broken;
+    a = NULL;
+    CHECK_ST(tbml_gbdt_train(&p, m, &opts, &a), TBML_E_NET);
+    CHECK(a == NULL);
+    tbml_free(idx);
+    tbml_gbdt_matrix_free(m);
+    tbml_gbdt_matrix_free(m2);
+}
+
 static void write_file(const char *path, const char *text)
 {
     FILE *f = fopen(path, "w");
@@ -509,11 +607,14 @@ int main(void)
     test_hand_regression();
     test_hand_missing_and_gamma();
     test_hand_logistic();
-    test_hist_kernel();
+    test_hist_kernel(32);
+    test_hist_kernel(300);
     test_determinism();
     test_save_load();
     test_params();
     test_table();
     test_csv();
+    test_allreduce_hook();
+    test_train_margins();
     return check_done();
 }

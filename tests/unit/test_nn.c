@@ -225,6 +225,16 @@ static void test_layer_gradients(void)
     CHECK_OK(tbml_nn_add_maxpool2d(nn, 2, 2, 2, 2));
     grad_check(nn, 2, -1, 1, "maxpool2d");
     tbml_nn_free(nn);
+    /* odd sizes: the last row and column belong to no window and get no gradient */
+    CHECK_OK(tbml_nn_create(2, 7, 5, &nn));
+    CHECK_OK(tbml_nn_add_maxpool2d(nn, 2, 2, 2, 2));
+    grad_check(nn, 2, -1, 1, "maxpool2d odd");
+    tbml_nn_free(nn);
+    /* the general path: 3x3 windows, stride 2 (overlapping) */
+    CHECK_OK(tbml_nn_create(1, 7, 7, &nn));
+    CHECK_OK(tbml_nn_add_maxpool2d(nn, 3, 3, 2, 2));
+    grad_check(nn, 2, -1, 1, "maxpool2d 3x3");
+    tbml_nn_free(nn);
     /* linear */
     CHECK_OK(tbml_nn_create(17, 1, 1, &nn));
     CHECK_OK(tbml_nn_add_linear(nn, 5));

@@ -249,12 +249,14 @@ static void test_json(void)
     o.mode = TBML_MODE_FAILFAST;
     expect_fail(tbml_read_json_input, data, &o,
                 "mem.txt:2:7: malformed JSON record (mode FAILFAST): invalid JSON: '}' expected");
+    expect_fail(tbml_read_json_input, "{\"a\":1}\n{\"a\":\"x\"}\n", &o,
+                "mem.txt:2:6: malformed JSON record (mode FAILFAST): field a is not a valid long");
     expect_fail(tbml_read_json_input, "{\"a\":1}\n{\"a\":x}\n", &o,
                 "mem.txt:2:6: malformed JSON record (mode FAILFAST): invalid JSON: invalid token");
     expect_fail(tbml_read_json_input, "{\"a\":1}\n[1,2]\n", &o,
                 "mem.txt:2:1: malformed JSON record (mode FAILFAST): not a JSON object");
-    expect_fail(tbml_read_json_input, "{\"a\":\"three\"}\n", &o,
-                "mem.txt:1:1: malformed JSON record (mode FAILFAST): field a is not a valid long");
+    expect_fail(tbml_read_json_input, "{\"b\":1, \"a\" : \"three\"}\n", &o,
+                "mem.txt:1:15: malformed JSON record (mode FAILFAST): field a is not a valid long");
     /* inference ignores malformed lines; PERMISSIVE still reads them as nulls */
     o.schema = NULL;
     o.mode = TBML_MODE_PERMISSIVE;

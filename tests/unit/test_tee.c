@@ -89,7 +89,8 @@ static void test_sign_verify(void)
     /* Changing argv after signing changes the measurement: the signature no longer verifies. */
     json_array_append_new(json_object_get(root, "argv"), json_string("--evil"));
     CHECK_ST(tbml_manifest_verify(m, NULL, NULL), TBML_E_POLICY);
-    json_array_remove(json_object_get(root, "argv"), json_array_size(json_object_get(root, "argv")) - 1);
+    json_array_remove(json_object_get(root, "argv"),
+                      json_array_size(json_object_get(root, "argv")) - 1);
     CHECK_OK(tbml_manifest_verify(m, NULL, NULL));
 
     /* One flipped hex digit of the signature. */
@@ -140,8 +141,10 @@ static void test_evidence(void)
     CHECK(tbml_evidence_backend_find("none") && !tbml_evidence_backend_find("none")->get_quote);
     tbml_report_t r, got;
     memset(&r, 0, sizeof(r));
-    for (int i = 0; i < 32; i++) r.measurement[i] = (uint8_t)i, r.mrsigner[i] = (uint8_t)(100 + i);
-    for (int i = 0; i < 64; i++) r.report_data[i] = (uint8_t)(200 - i);
+    for (int i = 0; i < 32; i++)
+        r.measurement[i] = (uint8_t)i, r.mrsigner[i] = (uint8_t)(100 + i);
+    for (int i = 0; i < 64; i++)
+        r.report_data[i] = (uint8_t)(200 - i);
     r.product_id = 0x1234;
     r.svn = 0xbeef;
     r.debug = 1;
@@ -153,7 +156,8 @@ static void test_evidence(void)
     CHECK_OK(tbml_evidence_verify(q, n, &got));
     CHECK(got.simulated == 1 && got.debug == 1 && got.kind == TBML_EVIDENCE_SIM);
     CHECK(got.product_id == 0x1234 && got.svn == 0xbeef);
-    CHECK(memcmp(got.measurement, r.measurement, 32) == 0 && memcmp(got.mrsigner, r.mrsigner, 32) == 0);
+    CHECK(memcmp(got.measurement, r.measurement, 32) == 0 &&
+          memcmp(got.mrsigner, r.mrsigner, 32) == 0);
     CHECK(memcmp(got.report_data, r.report_data, 64) == 0);
     /* Every single-bit flip is rejected (format or signature). */
     int rejected = 0;
@@ -184,6 +188,36 @@ static void test_wrap(void)
     CHECK_ST(tbml_x25519_wrap(zero, NULL, 0, key, 32, out), TBML_E_KEY); /* low-order point */
 }
 
+/* tbml_tee_submit: manifest, sign and run in one call, as `tbml submit --sgx-enabled true`. */
+static void test_submit(void)
+{
+    char dir[] = "/tmp/tbml-test-submit-XXXXXX", key[PATH_MAX], out[PATH_MAX];
+    if (!mkdtemp(dir)) return;
+    snprintf(key, sizeof(key), "%s/enclave.pem", dir);
+    snprintf(out, sizeof(out), "%s/job.json", dir);
+    tbml_rsa_t *k = NULL;
+    CHECK_OK(tbml_rsa_generate(3072, 3, &k));
+    CHECK_OK(tbml_rsa_write_pem(k, key));
+    tbml_rsa_free(k);
+    tbml_manifest_options opt;
+    memset(&opt, 0, sizeof(opt));
+    opt.backend = "none";
+    char *argv[] = {"/bin/sh", "-c", "exit 3", NULL};
+    int code = -1;
+    tbml_run_options ro;
+    memset(&ro, 0, sizeof(ro));
+    CHECK_ST(tbml_tee_submit(&opt, NULL, out, &ro, 3, argv, &code), TBML_E_ARG);
+    CHECK_OK(tbml_tee_submit(&opt, key, out, &ro, 3, argv, &code));
+    CHECK(code == 3);
+    tbml_manifest_t *m = NULL;
+    CHECK_OK(tbml_manifest_load(out, &m));
+    if (m) CHECK_OK(tbml_manifest_verify(m, NULL, NULL));
+    tbml_manifest_free(m);
+    unlink(out);
+    unlink(key);
+    rmdir(dir);
+}
+
 int main(void)
 {
     const char *src = getenv("TBML_SRC");
@@ -195,5 +229,6 @@ int main(void)
     test_elf_deps_match_ldd("/usr/bin/openssl");
     test_evidence();
     test_wrap();
+    test_submit();
     return check_done();
 }

@@ -14,19 +14,26 @@
 
 static void usage(FILE *f)
 {
-    fprintf(f, "usage: tbml kms init --state DIR [--san DNS:name|IP:addr]... [password options]\n"
-               "       tbml kms serve --state DIR [--listen HOST:PORT] [--port-file F] [--nonce-ttl SECONDS]\n"
-               "                      [--max-connections N] [--request-timeout S] [--idle-timeout S]\n"
-               "                      [--no-audit-sync] [password options]\n"
-               "       tbml kms admin --url https://HOST:PORT --ca CERT.pem [--pin sha256//B64] --token-file F\n"
-               "                      enroll APP | create-key APP KEY | import-key APP KEYFILE |\n"
-               "                      policy APP POLICY.json | list\n"
-               "       tbml kms audit (--state DIR | FILE)\n\n"
-               "The root key is sealed under a password read from --password-file F, --password-fd N or\n"
-               "the terminal; never from argv or the environment. Clients verify the service against\n"
-               "DIR/tls/cert.pem (or a CA that signed its certificate); there is no way to skip that.\n"
-               "Policy JSON: {\"measurements\": [HEX...]} and/or {\"mrsigner\": HEX, \"product_id\": N,\n"
-               "\"min_svn\": N}, plus \"allow_debug\" and \"insecure_allow_simulated\" (both false by default).\n");
+    fprintf(
+        f,
+        "usage: tbml kms init --state DIR [--san DNS:name|IP:addr]... [password options]\n"
+        "       tbml kms serve --state DIR [--listen HOST:PORT] [--port-file F] [--nonce-ttl "
+        "SECONDS]\n"
+        "                      [--max-connections N] [--request-timeout S] [--idle-timeout S]\n"
+        "                      [--no-audit-sync] [password options]\n"
+        "       tbml kms admin --url https://HOST:PORT --ca CERT.pem [--pin sha256//B64] "
+        "--token-file F\n"
+        "                      enroll APP | create-key APP KEY | import-key APP KEYFILE |\n"
+        "                      policy APP POLICY.json | list\n"
+        "       tbml kms audit (--state DIR | FILE) [--anchor SEQ:HASH]\n\n"
+        "The root key is sealed under a password read from --password-file F, --password-fd N or\n"
+        "the terminal; never from argv or the environment. Clients verify the service against\n"
+        "DIR/tls/cert.pem (or a CA that signed its certificate); there is no way to skip that.\n"
+        "Policy JSON: {\"measurements\": [HEX...]} and/or {\"mrsigner\": HEX, \"product_id\": N,\n"
+        "\"min_svn\": N}, plus \"allow_debug\" and \"insecure_allow_simulated\" (both false by "
+        "default).\n"
+        "audit prints the head as SEQ:HASH; keep it elsewhere and pass it back as --anchor to\n"
+        "detect a log that was cut back or rewritten since.\n");
 }
 
 static int kms_init(int argc, char **argv)
@@ -63,7 +70,9 @@ static int kms_init(int argc, char **argv)
     }
     tbml_free(san);
     if (st) return cli_fail(st);
-    printf("key service state in %s: pin %s/tls/cert.pem in clients; admin token in %s/admin.token\n", state, state, state);
+    printf(
+        "key service state in %s: pin %s/tls/cert.pem in clients; admin token in %s/admin.token\n",
+        state, state, state);
     return 0;
 }
 
@@ -99,15 +108,19 @@ static int kms_serve(int argc, char **argv)
         else if (strcmp(a, "--port-file") == 0)
             o.port_file = v;
         else if (strcmp(a, "--nonce-ttl") == 0) {
-            if (parse_int_opt(v, 1, 3600, &o.nonce_ttl_s)) return cli_usage_error("--nonce-ttl: 1..3600 seconds");
+            if (parse_int_opt(v, 1, 3600, &o.nonce_ttl_s))
+                return cli_usage_error("--nonce-ttl: 1..3600 seconds");
         } else if (strcmp(a, "--request-timeout") == 0) {
-            if (parse_int_opt(v, 1, 600, &o.request_timeout_ms)) return cli_usage_error("--request-timeout: 1..600 seconds");
+            if (parse_int_opt(v, 1, 600, &o.request_timeout_ms))
+                return cli_usage_error("--request-timeout: 1..600 seconds");
             o.request_timeout_ms *= 1000;
         } else if (strcmp(a, "--idle-timeout") == 0) {
-            if (parse_int_opt(v, 1, 3600, &o.idle_timeout_ms)) return cli_usage_error("--idle-timeout: 1..3600 seconds");
+            if (parse_int_opt(v, 1, 3600, &o.idle_timeout_ms))
+                return cli_usage_error("--idle-timeout: 1..3600 seconds");
             o.idle_timeout_ms *= 1000;
         } else if (strcmp(a, "--max-connections") == 0) {
-            if (parse_int_opt(v, 1, 100000, &o.max_connections)) return cli_usage_error("--max-connections: 1..100000");
+            if (parse_int_opt(v, 1, 100000, &o.max_connections))
+                return cli_usage_error("--max-connections: 1..100000");
         } else
             return cli_usage_error("unknown option '%s'", a);
         i += 2;
@@ -155,7 +168,8 @@ static int kms_admin(int argc, char **argv)
             return cli_usage_error("unknown option '%s'", argv[i]);
         i += 2;
     }
-    if (!url || !ca || !token_file || i >= argc) return cli_usage_error("need --url, --ca, --token-file and an action");
+    if (!url || !ca || !token_file || i >= argc)
+        return cli_usage_error("need --url, --ca, --token-file and an action");
     const char *act = argv[i];
     /* Positional arguments after the action; password options may follow them too. */
     char *args[4];
@@ -183,7 +197,8 @@ static int kms_admin(int argc, char **argv)
         char hex[65];
         tbml_hex(tbml_key_bytes(key), TBML_KEY_SIZE, hex);
         path = "/v1/admin/keys";
-        body = json_pack("{s:s, s:s, s:s}", "app", args[0], "key", tbml_key_name(key), "import", hex);
+        body =
+            json_pack("{s:s, s:s, s:s}", "app", args[0], "key", tbml_key_name(key), "import", hex);
         tbml_wipe(hex, sizeof(hex));
     } else if (strcmp(act, "policy") == 0 && nargs == 2) {
         json_error_t jerr;
@@ -216,7 +231,8 @@ static int kms_admin(int argc, char **argv)
     tbml_kms_client_free(c);
     if (!st && code != 200) {
         const char *msg = json_string_value(json_object_get(resp, "message"));
-        st = tbml_error(code == 401 ? TBML_E_KEY : TBML_E_ARG, "key service answered HTTP %ld: %s", code, msg ? msg : "?");
+        st = tbml_error(code == 401 ? TBML_E_KEY : TBML_E_ARG, "key service answered HTTP %ld: %s",
+                        code, msg ? msg : "?");
     }
     if (!st) {
         char *text = json_dumps(resp, JSON_INDENT(2) | JSON_SORT_KEYS);
@@ -229,18 +245,25 @@ static int kms_admin(int argc, char **argv)
 
 static int kms_audit(int argc, char **argv)
 {
-    char path[4096];
-    if (argc == 4 && strcmp(argv[2], "--state") == 0)
-        snprintf(path, sizeof(path), "%s/audit.log", argv[3]);
-    else if (argc == 3 && argv[2][0] != '-')
-        snprintf(path, sizeof(path), "%s", argv[2]);
-    else
-        return cli_usage_error("give --state DIR or the audit log FILE");
+    char path[4096] = "";
+    const char *anchor = NULL;
+    for (int i = 2; i < argc; i++) {
+        if (strcmp(argv[i], "--state") == 0 && i + 1 < argc)
+            snprintf(path, sizeof(path), "%s/audit.log", argv[++i]);
+        else if (strcmp(argv[i], "--anchor") == 0 && i + 1 < argc)
+            anchor = argv[++i];
+        else if (argv[i][0] != '-' && !path[0])
+            snprintf(path, sizeof(path), "%s", argv[i]);
+        else
+            return cli_usage_error("unknown option '%s'", argv[i]);
+    }
+    if (!path[0]) return cli_usage_error("give --state DIR or the audit log FILE");
     uint64_t n;
     char head[65];
-    tbml_status st = tbml_kms_audit_verify(path, &n, head);
+    tbml_status st = tbml_kms_audit_verify(path, anchor, &n, head);
     if (st) return cli_fail(st);
-    printf("audit log ok: %llu entries, head %s\n", (unsigned long long)n, head);
+    printf("audit log ok: %llu entries, head %llu:%s\n", (unsigned long long)n,
+           (unsigned long long)n, head);
     return 0;
 }
 

@@ -14,7 +14,8 @@ int cmd_measure(int argc, char **argv)
     for (int i = 1; i < argc; i++) {
         if (cli_is_help(argv[i])) {
             printf("usage: tbml measure [--canonical] FILE\n\n"
-                   "Prints 'measurement HEX' (SHA-256 of the canonical manifest, docs/formats/manifest.md)\n"
+                   "Prints 'measurement HEX' (SHA-256 of the canonical manifest, "
+                   "docs/formats/manifest.md)\n"
                    "and, if the manifest is signed and the signature verifies, 'mrsigner HEX'.\n"
                    "--canonical writes the exact bytes that are hashed instead.\n");
             return 0;

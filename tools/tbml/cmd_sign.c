@@ -10,10 +10,12 @@ int cmd_sign(int argc, char **argv)
     const char *key = NULL, *file = NULL, *out = NULL;
     for (int i = 1; i < argc; i++) {
         if (cli_is_help(argv[i])) {
-            printf("usage: tbml sign --key enclave-key.pem [--out SIGNED] FILE\n\n"
-                   "Signs the manifest's measurement with an RSA-3072 key whose public exponent is 3\n"
-                   "(make one with 'tbml keygen enclave --out enclave-key.pem'). Writes FILE in place\n"
-                   "unless --out is given; prints the measurement and MRSIGNER.\n");
+            printf(
+                "usage: tbml sign --key enclave-key.pem [--out SIGNED] FILE\n\n"
+                "Signs the manifest's measurement with an RSA-3072 key whose public exponent is 3\n"
+                "(make one with 'tbml keygen enclave --out enclave-key.pem'). Writes FILE in "
+                "place\n"
+                "unless --out is given; prints the measurement and MRSIGNER.\n");
             return 0;
         } else if (strcmp(argv[i], "--key") == 0 && i + 1 < argc) {
             key = argv[++i];

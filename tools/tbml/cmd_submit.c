@@ -1,9 +1,11 @@
 /* tbml submit and tbml run-example (docs/submit.md): spark-submit's options for local runs, then
- * exec of the application with its settings in a memfd passed as --tbml-conf-fd=N (see
+ * exec of the application with its settings in a memfd whose number is in TBML_SUBMIT_FD (see
  * include/tbml/app.h). run-example finds tbml-example-NAME next to this tool or in ../examples. */
 #include "cli.h"
 
+#include "submit_mpi.h"
 #include "tbml/app.h"
+#include "tee_submit.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -17,6 +19,7 @@
 static const char *const g_submit_options[] = {
     "--master",          "--name",           "--conf",    "--properties-file", "--driver-memory",
     "--executor-memory", "--executor-cores", "--verbose", "--sgx-enabled",     "--help",
+    "--num-executors",   "--deploy-mode",    "--dist-key", "--dist-password-file",
 };
 
 typedef struct {
@@ -25,6 +28,7 @@ typedef struct {
     const char *driver_memory, *executor_memory, *executor_cores;
     const char *properties_file;
     int verbose;
+    submit_mpi_opts mpi; /* --master mpi (submit_mpi.c) */
     int nconf;
     const char **conf; /* "k=v" */
     /* from the properties file (owned) */
@@ -90,15 +94,19 @@ static void submit_usage(FILE *f, int example)
         "  --executor-memory MEM             memory operators may use before spilling (e.g. 4g)\n"
         "  --executor-cores N                recorded for the application\n"
         "  --verbose                         print the parsed settings\n"
-        "  --sgx-enabled false               accepted for the seed's scripts; see 'tbml tee'\n",
+        "  --sgx-enabled true|false          true: run APP in the trusted runtime (see "
+        "docs/submit.md)\n"
+        SUBMIT_MPI_USAGE,
         example ? "run-example" : "submit", example ? "NAME" : "APP",
         example ? "Runs a bundled example (tbml-example-NAME), as Spark's bin/run-example does."
                 : "Runs APP, a program built against libtbml, with the given settings "
                   "(docs/submit.md).");
 }
 
-/* Parses options up to the first non-option; *i is left at it. Returns -1 on success, else an
- * exit code. */
+#define TEE_HANDOVER (-2) /* parse_options: the run is for the trusted runtime */
+
+/* Parses options up to the first non-option; *i is left at it. Returns -1 on success,
+ * TEE_HANDOVER for --sgx-enabled true, else an exit code. */
 static int parse_options(int argc, char **argv, int *i, submit_opts *o, int example)
 {
     for (; *i < argc; (*i)++) {
@@ -112,16 +120,19 @@ static int parse_options(int argc, char **argv, int *i, submit_opts *o, int exam
             submit_usage(stdout, example);
             return 0;
         }
+        if (strncmp(a, "--tee-backend", 13) == 0 && (a[13] == '\0' || a[13] == '='))
+            return TEE_HANDOVER;
         if (strcmp(a, "--verbose") == 0 || strcmp(a, "-v") == 0) {
             o->verbose = 1;
             continue;
         }
-        const char *names[] = {"--master",          "--name",          "--conf",
+        const char *names[8 + SUBMIT_MPI_NOPTS] = {"--master",          "--name",          "--conf",
                                "--properties-file", "--driver-memory", "--executor-memory",
                                "--executor-cores",  "--sgx-enabled"};
         int which = -1;
         const char *v = NULL;
-        for (int k = 0; k < 8 && which < 0; k++) {
+        for (int k = 0; k < 8 + SUBMIT_MPI_NOPTS && which < 0; k++) {
+            if (k >= 8) names[k] = g_submit_options[10 + (k - 8)];
             size_t n = strlen(names[k]);
             if (strncmp(a, names[k], n) == 0 && (a[n] == '\0' || a[n] == '=')) {
                 which = k;
@@ -140,6 +151,11 @@ static int parse_options(int argc, char **argv, int *i, submit_opts *o, int exam
         }
         if (strchr(v, '\n'))
             return cli_usage_error("%s: the value may not contain a newline", names[which]);
+        if (which >= 8) {
+            int code = submit_mpi_option(&o->mpi, which - 8, v);
+            if (code >= 0) return code;
+            continue;
+        }
         switch (which) {
         case 0:
             o->master = v;
@@ -167,11 +183,7 @@ static int parse_options(int argc, char **argv, int *i, submit_opts *o, int exam
             break;
         case 7:
             if (strcmp(v, "false") == 0) break;
-            if (strcmp(v, "true") == 0) {
-                tbml_error(TBML_E_UNSUPPORTED,
-                           "--sgx-enabled true: run trusted jobs with 'tbml tee' instead");
-                return cli_fail(TBML_E_UNSUPPORTED);
-            }
+            if (strcmp(v, "true") == 0) return TEE_HANDOVER;
             return cli_usage_error("--sgx-enabled takes true or false, not '%s'", v);
         }
     }
@@ -290,6 +302,21 @@ static int validate(const submit_opts *o)
 
 static int run_app(submit_opts *o, const char *app, int argc, char **argv, const char *name)
 {
+    const char *mmaster = o->master ? o->master : prop(o, "spark.master");
+    if (submit_mpi_master(mmaster)) {
+        /* each rank is a local process with --executor-cores threads (docs/deploy.md) */
+        const char *ec = o->executor_cores ? o->executor_cores : prop(o, "spark.executor.cores");
+        char local[32];
+        snprintf(local, sizeof(local), "local[%d]", submit_mpi_threads(&o->mpi, ec ? atoi(ec) : 0));
+        o->master = local;
+        int code = validate(o);
+        if (code >= 0) return code;
+        int fd = write_settings(o, name);
+        if (fd < 0) return cli_fail(TBML_E_IO);
+        return submit_mpi_run(&o->mpi, fd, ec ? atoi(ec) : 0, o->verbose, app, argc, argv);
+    }
+    if (o->mpi.num_executors || o->mpi.deploy_mode || o->mpi.dist_key)
+        return cli_usage_error("--num-executors, --deploy-mode and --dist-key need --master mpi");
     int code = validate(o);
     if (code >= 0) return code;
     if (o->verbose) {
@@ -311,13 +338,17 @@ static int run_app(submit_opts *o, const char *app, int argc, char **argv, const
     }
     int fd = write_settings(o, name);
     if (fd < 0) return cli_fail(TBML_E_IO);
-    char arg[64];
-    snprintf(arg, sizeof(arg), "%s%d", TBML_APP_CONF_FD_ARG, fd);
-    char **av = tbml_calloc((size_t)argc + 3, sizeof(char *));
+    char num[16];
+    snprintf(num, sizeof(num), "%d", fd);
+    if (setenv(TBML_APP_FD_ENV, num, 1) != 0) {
+        close(fd);
+        tbml_error(TBML_E_NOMEM, "cannot set %s", TBML_APP_FD_ENV);
+        return cli_fail(TBML_E_NOMEM);
+    }
+    char **av = tbml_calloc((size_t)argc + 2, sizeof(char *));
     av[0] = (char *)app;
-    av[1] = arg;
     for (int i = 0; i < argc; i++)
-        av[2 + i] = argv[i];
+        av[1 + i] = argv[i];
     fflush(stdout);
     fflush(stderr);
     if (strchr(app, '/'))
@@ -340,11 +371,70 @@ static void opts_free(submit_opts *o)
     tbml_free(o->conf);
 }
 
+/* Finds tbml-example-NAME next to this tool (the build tree) or in ../examples (an install).
+ * With list, a failure names the examples there. */
+static tbml_status find_example(const char *name, char path[PATH_MAX], int list)
+{
+    char self[PATH_MAX];
+    ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+    if (n <= 0)
+        return tbml_error(TBML_E_IO, "cannot find this program's folder: %s", strerror(errno));
+    self[n] = '\0';
+    char *slash = strrchr(self, '/');
+    *slash = '\0';
+    if (strchr(name, '/') || !name[0]) return tbml_error(TBML_E_ARG, "bad example name '%s'", name);
+    const char *dirs[] = {"", "/../examples"};
+    for (int d = 0; d < 2; d++) {
+        snprintf(path, PATH_MAX, "%s%s/tbml-example-%s", self, dirs[d], name);
+        if (access(path, X_OK) == 0) return TBML_OK;
+    }
+    if (!list) return TBML_E_NOTFOUND;
+    char names[1024] = "";
+    DIR *dir = opendir(self);
+    struct dirent *e;
+    while (dir && (e = readdir(dir)) != NULL) {
+        if (strncmp(e->d_name, "tbml-example-", 13) == 0 &&
+            strlen(names) + strlen(e->d_name) < 900) {
+            strcat(names, names[0] ? ", " : "");
+            strcat(names, e->d_name + 13);
+        }
+    }
+    if (dir) closedir(dir);
+    return tbml_error(TBML_E_NOTFOUND, "no example named '%s' (available: %s)", name,
+                      names[0] ? names : "none");
+}
+
+/* Hands a TEE run (--sgx-enabled true, --tee-backend) to the trusted runtime's submit
+ * (tee_submit.h). For run-example, the first argument that names an example becomes its path. */
+static int tee_handover(int argc, char **argv, int example)
+{
+    if (!example) return cli_tee_submit(argc, argv);
+    char path[PATH_MAX];
+    char **av = tbml_calloc((size_t)argc + 1, sizeof(char *));
+    int found = 0;
+    for (int i = 0; i < argc; i++) {
+        av[i] = argv[i];
+        if (!found && i > 0 && argv[i][0] != '-' && find_example(argv[i], path, 0) == TBML_OK) {
+            av[i] = path;
+            found = 1;
+        }
+    }
+    int code = found ? cli_tee_submit(argc, av) : cli_usage_error("missing the example NAME");
+    tbml_free(av);
+    return code;
+}
+
 static int submit_main(int argc, char **argv, int example)
 {
     submit_opts o = {0};
     int i = 1, code;
+    /* the trusted runtime takes options of its own (--enclave-key, --tee-backend): ask it first */
+    if (cli_tee_submit_wanted(argc, argv)) return tee_handover(argc, argv, example);
     code = parse_options(argc, argv, &i, &o, example);
+    if (code == TEE_HANDOVER) {
+        opts_free(&o);
+        return tee_handover(argc, argv, example);
+    }
     if (code < 0 && o.properties_file) code = read_properties(&o);
     if (code >= 0) goto out;
     if (i >= argc) {
@@ -354,43 +444,9 @@ static int submit_main(int argc, char **argv, int example)
     const char *target = argv[i];
     char path[PATH_MAX];
     if (example) {
-        /* tbml-example-NAME next to this tool (the build tree) or in ../examples (an install) */
-        char self[PATH_MAX];
-        ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
-        if (n <= 0) {
-            tbml_error(TBML_E_IO, "cannot find this program's folder: %s", strerror(errno));
-            code = cli_fail(TBML_E_IO);
-            goto out;
-        }
-        self[n] = '\0';
-        char *slash = strrchr(self, '/');
-        *slash = '\0';
-        int found = 0;
-        if (strchr(target, '/') || !target[0]) {
-            code = cli_usage_error("bad example name '%s'", target);
-            goto out;
-        }
-        const char *dirs[] = {"", "/../examples"};
-        for (int d = 0; d < 2 && !found; d++) {
-            snprintf(path, sizeof(path), "%s%s/tbml-example-%s", self, dirs[d], target);
-            found = access(path, X_OK) == 0;
-        }
-        if (!found) {
-            /* list what there is, to help */
-            char list[1024] = "";
-            DIR *dir = opendir(self);
-            struct dirent *e;
-            while (dir && (e = readdir(dir)) != NULL) {
-                if (strncmp(e->d_name, "tbml-example-", 13) == 0 &&
-                    strlen(list) + strlen(e->d_name) < 900) {
-                    strcat(list, list[0] ? ", " : "");
-                    strcat(list, e->d_name + 13);
-                }
-            }
-            if (dir) closedir(dir);
-            tbml_error(TBML_E_NOTFOUND, "no example named '%s' (available: %s)", target,
-                       list[0] ? list : "none");
-            code = cli_fail(TBML_E_NOTFOUND);
+        tbml_status st = find_example(target, path, 1);
+        if (st) {
+            code = st == TBML_E_ARG ? cli_usage_error("%s", tbml_errmsg()) : cli_fail(st);
             goto out;
         }
         target = path;

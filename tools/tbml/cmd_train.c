@@ -3,6 +3,7 @@
 #include "cli.h"
 #include "train.h"
 
+#include "tbml/comm.h"
 #include "tbml/lenet.h"
 
 #include <string.h>
@@ -37,7 +38,10 @@ int cmd_train_lenet(int argc, char **argv)
             tbml_free(rest);
             return 2;
         }
-        if (took) continue;
+        if (took) {
+            i--; /* it leaves i on the next argument; the loop steps there */
+            continue;
+        }
         if (strcmp(argv[i], "--key") == 0 || strncmp(argv[i], "--key=", 6) == 0) {
             if (argv[i][5] == '=') {
                 key_path = argv[i] + 6;
@@ -67,7 +71,15 @@ int cmd_train_lenet(int argc, char **argv)
         rc = cli_fail(st);
     } else {
         o.key = key;
-        st = tbml_lenet_run(&o, NULL);
+        /* under mpirun (tbml submit --master mpi): data-parallel over the ranks */
+        tbml_comm_t *comm = NULL;
+        st = tbml_comm_launched(NULL) ? tbml_comm_open(NULL, &comm) : TBML_OK;
+        if (!st) {
+            o.comm = comm;
+            st = tbml_lenet_run(&o, NULL);
+        }
+        if (st && comm && tbml_comm_size(comm) > 1) tbml_comm_abort(comm, st);
+        tbml_comm_free(comm);
         rc = st ? cli_fail(st) : 0;
     }
     tbml_key_free(key);

@@ -1,6 +1,8 @@
 /* `tbml train --model gbdt`: gradient-boosted trees on the user's own CSV (plain or sealed),
  * with XGBoost's parameter names, written to a model file (sealed when a key is given). */
 #include "cli.h"
+#include "tbml/app.h"
+#include "tbml/comm.h"
 #include "tbml/gbdt.h"
 #include "train.h"
 
@@ -34,18 +36,6 @@ static void usage(FILE *f)
         "  --verbose                 the training metric after every round\n");
 }
 
-static int parse_master(const char *s, int *threads)
-{
-    char *end;
-    if (strcmp(s, "local") == 0) return *threads = 1, 0;
-    if (strcmp(s, "local[*]") == 0) return *threads = 0, 0;
-    if (strncmp(s, "local[", 6) != 0) return -1;
-    long n = strtol(s + 6, &end, 10);
-    if (end == s + 6 || strcmp(end, "]") != 0 || n < 1 || n > 1024) return -1;
-    *threads = (int)n;
-    return 0;
-}
-
 static void report(const char *what, const tbml_gbdt_model_t *model, const tbml_gbdt_matrix *m)
 {
     double *p = tbml_malloc(sizeof(double) * (size_t)(m->nrows + 1));
@@ -58,6 +48,13 @@ static void report(const char *what, const tbml_gbdt_model_t *model, const tbml_
                    tbml_gbdt_rmse(p, m->y, m->nrows));
     }
     tbml_free(p);
+}
+
+/* The histogram and gradient-sum allreduce of a distributed run: sealed, in tbml (MPI only moves
+ * ciphertext). */
+static int sealed_allreduce(void *ctx, double *buf, size_t count)
+{
+    return tbml_comm_allreduce_sum(ctx, buf, count, TBML_DT_F64) == TBML_OK ? 0 : -1;
 }
 
 int cmd_train_gbdt(int argc, char **argv)
@@ -107,8 +104,7 @@ int cmd_train_gbdt(int argc, char **argv)
         } else if (strcmp(opt, "--key") == 0) {
             key_path = v;
         } else if (strcmp(opt, "--master") == 0) {
-            if (parse_master(v, &threads))
-                return cli_usage_error("--master: '%s' is not local, local[N] or local[*]", v);
+            if (tbml_master_parse(v, &threads)) return cli_fail(TBML_E_ARG);
         } else if (strcmp(opt, "--test-fraction") == 0) {
             char *end;
             test_fraction = strtod(v, &end);
@@ -135,7 +131,15 @@ int cmd_train_gbdt(int argc, char **argv)
     tbml_gbdt_matrix *all = NULL, *train = NULL, *test = NULL;
     tbml_gbdt_model_t *model = NULL;
     int64_t *perm = NULL;
+    tbml_comm_t *comm = NULL;
+    int rank = 0, nranks = 1;
     tbml_status st;
+    /* under mpirun: each rank trains on its share of the rows (docs/deploy.md) */
+    if (tbml_comm_launched(NULL)) {
+        if ((st = tbml_comm_open(NULL, &comm))) goto fail;
+        rank = tbml_comm_rank(comm);
+        nranks = tbml_comm_size(comm);
+    }
     if (key_path && (st = cli_load_key(key_path, &pw, &key))) goto fail;
     if ((st = tbml_pool_create(threads, &pool))) goto fail;
     if ((st = tbml_gbdt_read_csv(file, key, label, pool, &all))) goto fail;
@@ -147,15 +151,30 @@ int cmd_train_gbdt(int argc, char **argv)
         test = tbml_gbdt_matrix_take(all, perm + ntrain, all->nrows - ntrain);
     }
     const tbml_gbdt_matrix *tm = train ? train : all;
+    if (rank == 0)
     printf("gbdt: %s, %lld rows x %d features, label '%s', %s, %d rounds, max_depth %d, eta %g, %d "
            "threads\n",
            file, (long long)tm->nrows, tm->nfeatures, all->label_name,
            tbml_gbdt_objective_name(params.objective), params.num_round, params.max_depth,
            params.eta, tbml_pool_size(pool));
     tbml_gbdt_train_opts opts = {.pool = pool, .verbose = verbose};
+    tbml_gbdt_matrix mine = *tm;
+    if (nranks > 1) {
+        int64_t lo = tm->nrows * rank / nranks, hi = tm->nrows * (rank + 1) / nranks;
+        mine.nrows = hi - lo;
+        mine.x = tm->x + lo * tm->nfeatures;
+        mine.y = tm->y + lo;
+        opts.cuts_from = tm;
+        opts.allreduce = sealed_allreduce;
+        opts.allreduce_ctx = comm;
+    }
     if (verbose && tbml_log_get_level() < TBML_LOG_INFO) tbml_log_set_level(TBML_LOG_INFO);
     double t0 = tbml_now();
-    if ((st = tbml_gbdt_train(&params, tm, &opts, &model))) goto fail;
+    if ((st = tbml_gbdt_train(&params, &mine, &opts, &model))) goto fail;
+    if (rank != 0) { /* every rank holds the same model; rank 0 reports and writes it */
+        rc = 0;
+        goto out;
+    }
     printf("trained in %.3f s\n", tbml_now() - t0);
     report("train", model, tm);
     if (test) report("test", model, test);
@@ -168,7 +187,9 @@ int cmd_train_gbdt(int argc, char **argv)
     goto out;
 fail:
     rc = cli_fail(st);
+    if (comm && nranks > 1) tbml_comm_abort(comm, st);
 out:
+    tbml_comm_free(comm);
     tbml_gbdt_free(model);
     tbml_gbdt_matrix_free(all);
     tbml_gbdt_matrix_free(train);

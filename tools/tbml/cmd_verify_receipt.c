@@ -26,19 +26,24 @@ int cmd_verify_receipt(int argc, char **argv)
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         if (cli_is_help(a)) {
-            printf("usage: tbml verify-receipt [--manifest FILE] [--measurement HEX] [--mrsigner HEX]\n"
+            printf("usage: tbml verify-receipt [--manifest FILE] [--measurement HEX] [--mrsigner "
+                   "HEX]\n"
                    "                           [--check-outputs] RECEIPT\n\n"
-                   "Verifies the receipt's evidence, that the evidence binds the receipt, and what you\n"
-                   "expect: the measurement of --manifest (recomputed here) or --measurement, the enclave\n"
+                   "Verifies the receipt's evidence, that the evidence binds the receipt, and what "
+                   "you\n"
+                   "expect: the measurement of --manifest (recomputed here) or --measurement, the "
+                   "enclave\n"
                    "signer, and the output files' current hashes.\n");
             return 0;
         } else if (strcmp(a, "--manifest") == 0 && i + 1 < argc) {
             manifest = argv[++i];
         } else if (strcmp(a, "--measurement") == 0 && i + 1 < argc) {
-            if (unhex32(argv[++i], meas)) return cli_usage_error("--measurement needs 64 hex digits");
+            if (unhex32(argv[++i], meas))
+                return cli_usage_error("--measurement needs 64 hex digits");
             chk.measurement = meas;
         } else if (strcmp(a, "--mrsigner") == 0 && i + 1 < argc) {
-            if (unhex32(argv[++i], signer)) return cli_usage_error("--mrsigner needs 64 hex digits");
+            if (unhex32(argv[++i], signer))
+                return cli_usage_error("--mrsigner needs 64 hex digits");
             chk.mrsigner = signer;
         } else if (strcmp(a, "--check-outputs") == 0) {
             chk.check_outputs = 1;
@@ -64,7 +69,7 @@ int cmd_verify_receipt(int argc, char **argv)
     tbml_hex(info.measurement, 32, mh);
     tbml_hex(info.mrsigner, 32, sh);
     printf("receipt ok%s: measurement %s mrsigner %s exit %d, %zu inputs, %zu outputs%s\n",
-           info.simulated ? " (SIMULATED evidence: proves nothing about hardware)" : "", mh, sh, info.exit_code,
-           info.ninputs, info.noutputs, info.debug ? ", DEBUG enclave" : "");
+           info.simulated ? " (SIMULATED evidence: proves nothing about hardware)" : "", mh, sh,
+           info.exit_code, info.ninputs, info.noutputs, info.debug ? ", DEBUG enclave" : "");
     return 0;
 }

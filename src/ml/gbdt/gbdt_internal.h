@@ -19,18 +19,26 @@ typedef struct {
     float *mins;       /* nfeatures */
 } gbdt_cuts;
 
-/* The binned training matrix: bins[r * nfeatures + f] is row r's bin of feature f, or nbins(f)
- * when the value is missing. Histograms have one slot per bin plus that missing slot, so
- * feature f's slots start at slot_ptr[f] = cut_ptr[f] + f. */
+/* The binned training matrix. cols[f * nrows + r] is row r's bin of feature f, or nbins(f) when
+ * the value is missing: column-major, because partitioning reads one feature of many rows.
+ * Histograms have one slot per bin plus that missing slot, so feature f's slots start at
+ * slot_ptr[f] = cut_ptr[f] + f. The histogram kernel reads whole rows, so the bins are also kept
+ * row-major, rows[r * nfeatures + f], in one byte when every feature's bin codes fit (as
+ * XGBoost does for max_bin <= 256: half the memory traffic), else in two. */
 typedef struct {
     int64_t nrows;
     int nfeatures;
-    uint16_t *bins;
-    uint16_t *cols;     /* the same bins column-major (cols[f * nrows + r]): partitioning reads
-                         * one feature of many rows, which this packs 32 to a cache line */
+    uint16_t *cols;
+    uint8_t *rows8;     /* row-major, or NULL */
+    uint16_t *rows16;   /* row-major when rows8 is NULL */
     uint32_t *slot_ptr; /* nfeatures + 1 */
     uint32_t nslots;    /* slot_ptr[nfeatures] */
 } gbdt_binned;
+
+static inline uint32_t gbdt_bin(const gbdt_binned *b, int64_t r, int f)
+{
+    return b->cols[(size_t)f * (size_t)b->nrows + (size_t)r];
+}
 
 /* One gradient pair per row, float as XGBoost's GradientPair. */
 typedef struct {

@@ -21,24 +21,38 @@ struct hist_task {
  * instead of two of each (SSE2's addpd; GCC's vector extension keeps it portable). */
 typedef double v2d __attribute__((vector_size(16)));
 
-/* hist is (nslots); bins row r is (nfeatures) */
+/* hist is (nslots); a row's bins are (nfeatures) of BIN_T */
+#define HIST_ROWS(NAME, BIN_T, FIELD)                                                              \
+    static void NAME(const gbdt_binned *b, const uint32_t *rows, const gbdt_gpair *gpair,          \
+                     int64_t begin, int64_t end, gbdt_hslot *hist)                                 \
+    {                                                                                              \
+        const int nf = b->nfeatures;                                                               \
+        const uint32_t *slot = b->slot_ptr;                                                        \
+        const BIN_T *bins = b->FIELD;                                                              \
+        v2d *h2 = (v2d *)(void *)hist;                                                             \
+        for (int64_t i = begin; i < end; i++) {                                                    \
+            uint32_t r = rows[i];                                                                  \
+            const BIN_T *rb = bins + (size_t)r * (size_t)nf;                                       \
+            const v2d gh = {gpair[r].g, gpair[r].h};                                               \
+            if (i + 8 < end) { /* the next rows' bins and gradients: both are gathers */           \
+                __builtin_prefetch(bins + (size_t)rows[i + 8] * (size_t)nf);                       \
+                __builtin_prefetch(gpair + rows[i + 8]);                                           \
+            }                                                                                      \
+            for (int f = 0; f < nf; f++)                                                           \
+                h2[slot[f] + rb[f]] += gh;                                                         \
+        }                                                                                          \
+    }
+HIST_ROWS(hist_rows8, uint8_t, rows8)
+HIST_ROWS(hist_rows16, uint16_t, rows16)
+
 static void hist_rows(const gbdt_binned *b, const uint32_t *rows, const gbdt_gpair *gpair,
                       int64_t begin, int64_t end, gbdt_hslot *hist)
 {
-    const int nf = b->nfeatures;
-    const uint32_t *slot = b->slot_ptr;
     _Static_assert(sizeof(gbdt_hslot) == sizeof(v2d), "a slot is two doubles");
-    v2d *h2 = (v2d *)(void *)hist;
-    for (int64_t i = begin; i < end; i++) {
-        uint32_t r = rows[i];
-        const uint16_t *rb = b->bins + (size_t)r * (size_t)nf;
-        const v2d gh = {gpair[r].g, gpair[r].h};
-        if (i + 8 < end) __builtin_prefetch(b->bins + (size_t)rows[i + 8] * (size_t)nf);
-        for (int f = 0; f < nf; f++) {
-            v2d *s = h2 + slot[f] + rb[f];
-            *s += gh;
-        }
-    }
+    if (b->rows8)
+        hist_rows8(b, rows, gpair, begin, end, hist);
+    else
+        hist_rows16(b, rows, gpair, begin, end, hist);
 }
 
 static void hist_worker(int ith, int nth, void *p)
@@ -109,7 +123,7 @@ void gbdt_hist_build_ref(const gbdt_binned *b, const uint32_t *rows, const gbdt_
     for (int64_t i = begin; i < end; i++) {
         uint32_t r = rows[i];
         for (int f = 0; f < b->nfeatures; f++) {
-            uint32_t bin = b->bins[(size_t)r * (size_t)b->nfeatures + (size_t)f];
+            uint32_t bin = gbdt_bin(b, r, f);
             hist[b->slot_ptr[f] + bin].g += gpair[r].g;
             hist[b->slot_ptr[f] + bin].h += gpair[r].h;
         }

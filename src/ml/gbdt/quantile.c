@@ -180,26 +180,34 @@ void gbdt_cuts_clear(gbdt_cuts *c)
     memset(c, 0, sizeof(*c));
 }
 
-uint32_t gbdt_bin_of(const gbdt_cuts *c, int f, float v)
+static inline uint32_t bin_of(const gbdt_cuts *c, int f, float v)
 {
     uint32_t lo = c->cut_ptr[f], hi = c->cut_ptr[f + 1], n = hi - lo;
     if (isnan(v)) return n;
     /* upper bound: the first cut > v; values past the last cut (unseen when sampling) clamp */
-    const float *cuts = c->cuts + lo, *p = cuts;
-    uint32_t len = n;
-    while (len > 1) { /* branch-free upper bound */
+    const float *cuts = c->cuts + lo;
+    uint32_t base = 0, len = n;
+    while (len > 1) {
+        /* upper bound without branches: a mask instead of a jump the predictor gets wrong half
+         * of the time on real data */
         uint32_t half = len / 2;
-        p += p[half - 1] <= v ? half : 0;
+        base += half & (0u - (uint32_t)(cuts[base + half - 1] <= v));
         len -= half;
     }
-    uint32_t a = (uint32_t)(p - cuts) + (*p <= v);
+    uint32_t a = base + (cuts[base] <= v);
     return a < n ? a : n - 1;
+}
+
+uint32_t gbdt_bin_of(const gbdt_cuts *c, int f, float v)
+{
+    return bin_of(c, f, v);
 }
 
 struct bin_task {
     const tbml_gbdt_matrix *m;
     const gbdt_cuts *c;
-    uint16_t *bins, *cols;
+    gbdt_binned *b;
+    uint8_t *missing; /* nth * nfeatures: thread saw a missing value of feature f */
 };
 
 static void bin_worker(int ith, int nth, void *p)
@@ -207,32 +215,78 @@ static void bin_worker(int ith, int nth, void *p)
     struct bin_task *t = p;
     int64_t n = t->m->nrows, nf = t->m->nfeatures;
     int64_t r0 = n * ith / nth, r1 = n * (ith + 1) / nth;
-    for (int64_t r = r0; r < r1; r++)
+    uint8_t *miss = t->missing + (size_t)ith * (size_t)nf;
+    /* blocks of rows that stay in L2, feature by feature, so the column writes are sequential */
+    enum { BLOCK = 1024 };
+    for (int64_t b0 = r0; b0 < r1; b0 += BLOCK) {
+        int64_t b1 = b0 + BLOCK < r1 ? b0 + BLOCK : r1;
         for (int f = 0; f < nf; f++) {
-            uint16_t bin = (uint16_t)gbdt_bin_of(t->c, f, t->m->x[r * nf + f]);
-            t->bins[r * nf + f] = bin;
-            t->cols[f * n + r] = bin;
+            uint16_t *col = t->b->cols + f * n;
+            uint8_t any = 0;
+            for (int64_t r = b0; r < b1; r++) {
+                float v = t->m->x[r * nf + f];
+                any |= isnan(v);
+                col[r] = (uint16_t)bin_of(t->c, f, v);
+            }
+            miss[f] |= any;
         }
+    }
+}
+
+static void rows_worker(int ith, int nth, void *p)
+{
+    struct bin_task *t = p;
+    gbdt_binned *b = t->b;
+    int64_t n = b->nrows, nf = b->nfeatures;
+    int64_t r0 = n * ith / nth, r1 = n * (ith + 1) / nth;
+    for (int f = 0; f < nf; f++) {
+        const uint16_t *col = b->cols + f * n;
+        if (b->rows8)
+            for (int64_t r = r0; r < r1; r++)
+                b->rows8[r * nf + f] = (uint8_t)col[r];
+        else
+            for (int64_t r = r0; r < r1; r++)
+                b->rows16[r * nf + f] = col[r];
+    }
 }
 
 void gbdt_binned_build(const tbml_gbdt_matrix *m, const gbdt_cuts *c, tbml_pool_t *pool,
                        gbdt_binned *out)
 {
+    int nth = tbml_pool_size(pool);
+    size_t cells = (size_t)(m->nrows * m->nfeatures + 1);
+    memset(out, 0, sizeof(*out));
     out->nrows = m->nrows;
     out->nfeatures = m->nfeatures;
-    out->bins = tbml_malloc(sizeof(uint16_t) * (size_t)(m->nrows * m->nfeatures + 1));
-    out->cols = tbml_malloc(sizeof(uint16_t) * (size_t)(m->nrows * m->nfeatures + 1));
+    out->cols = tbml_malloc(sizeof(uint16_t) * cells);
     out->slot_ptr = tbml_malloc(sizeof(uint32_t) * ((size_t)m->nfeatures + 1));
     for (int f = 0; f <= m->nfeatures; f++)
         out->slot_ptr[f] = c->cut_ptr[f] + (uint32_t)f;
     out->nslots = out->slot_ptr[m->nfeatures];
-    struct bin_task t = {m, c, out->bins, out->cols};
+    struct bin_task t = {m, c, out, tbml_calloc((size_t)nth * (size_t)m->nfeatures, 1)};
     tbml_pool_run(pool, bin_worker, &t);
+    /* one byte per bin code when every code fits: bins 0..255, and the missing code nbins only
+     * where the feature has missing values */
+    int narrow = 1;
+    for (int f = 0; f < m->nfeatures; f++) {
+        int missing = 0;
+        for (int k = 0; k < nth; k++)
+            missing |= t.missing[(size_t)k * (size_t)m->nfeatures + (size_t)f];
+        uint32_t nb = c->cut_ptr[f + 1] - c->cut_ptr[f];
+        narrow &= (missing ? nb : nb - 1) <= 255;
+    }
+    if (narrow)
+        out->rows8 = tbml_malloc(cells);
+    else
+        out->rows16 = tbml_malloc(sizeof(uint16_t) * cells);
+    tbml_pool_run(pool, rows_worker, &t);
+    tbml_free(t.missing);
 }
 
 void gbdt_binned_clear(gbdt_binned *b)
 {
-    tbml_free(b->bins);
+    tbml_free(b->rows8);
+    tbml_free(b->rows16);
     tbml_free(b->cols);
     tbml_free(b->slot_ptr);
     memset(b, 0, sizeof(*b));

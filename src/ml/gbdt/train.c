@@ -213,6 +213,7 @@ static void split_worker(int ith, int nth, void *p)
         uint32_t *lo = t->tmp + a, *hi = t->tmp2 + a;
         for (int64_t i = a; i < z; i++) {
             uint32_t row = t->rows[i];
+            if (i + 16 < z) __builtin_prefetch(col + t->rows[i + 16]);
             int bin = col[row];
             int left = bin == nb ? dl : bin <= split_bin;
             /* branch-free: write to both, advance one */
@@ -291,7 +292,7 @@ static void apply_worker(int ith, int nth, void *p)
         int id = 0;
         while (t->nodes[id].left >= 0) {
             int f = t->nodes[id].feature;
-            int bin = b->bins[(size_t)r * (size_t)b->nfeatures + (size_t)f];
+            int bin = (int)gbdt_bin(b, r, f);
             int nb = (int)(b->slot_ptr[f + 1] - b->slot_ptr[f]) - 1;
             int left = bin == nb ? t->nodes[id].default_left : bin <= t->node_bin[id];
             id = left ? t->nodes[id].left : t->nodes[id].right;
@@ -545,7 +546,14 @@ tbml_status tbml_gbdt_train(const tbml_gbdt_params *params, const tbml_gbdt_matr
     t.m = m;
     t.pool = opts->pool ? opts->pool : own_pool;
     t.opts = opts;
-    if ((ret = gbdt_cuts_build(m, params->max_bin, t.pool, &t.cuts))) goto out;
+    if (opts->cuts_from && opts->cuts_from->nfeatures != m->nfeatures) {
+        ret = tbml_error(TBML_E_ARG, "gbdt: cuts_from has %d features, the data %d",
+                         opts->cuts_from->nfeatures, m->nfeatures);
+        goto out;
+    }
+    if ((ret = gbdt_cuts_build(opts->cuts_from ? opts->cuts_from : m, params->max_bin, t.pool,
+                               &t.cuts)))
+        goto out;
     gbdt_binned_build(m, &t.cuts, t.pool, &t.bins);
     t.rows = tbml_malloc(sizeof(uint32_t) * (size_t)m->nrows);
     t.tmp = tbml_malloc(sizeof(uint32_t) * (size_t)m->nrows);
@@ -593,6 +601,9 @@ tbml_status tbml_gbdt_train(const tbml_gbdt_params *params, const tbml_gbdt_matr
                        params->objective == TBML_GBDT_BINARY_LOGISTIC ? "logloss" : "rmse",
                        train_metric(&t));
     }
+    if (opts->train_margin_out)
+        for (int64_t r = 0; r < m->nrows; r++)
+            opts->train_margin_out[r] = t.margin[r];
     *out = model;
     model = NULL;
 out:

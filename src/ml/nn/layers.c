@@ -348,23 +348,28 @@ NN_KERNEL static void maxpool2_forward(const nn_layer *L, const float *restrict 
     }
 }
 
-static void maxpool2_backward(const nn_layer *L, const float *restrict x, const float *restrict y,
-                              const float *restrict dy, float *restrict dx, int n)
+/* Branch-free: the window's first element equal to the max takes the gradient, the others 0.
+ * Windows tile the input when H and W are even, so dx needs no clearing then. */
+NN_KERNEL static void maxpool2_backward(const nn_layer *L, const float *restrict x,
+                                        const float *restrict y, const float *restrict dy,
+                                        float *restrict dx, int n)
 {
     const int H = L->in_h, W = L->in_w, OH = L->out_h, OW = L->out_w;
-    memset(dx, 0, sizeof(float) * (size_t)n * L->in_size);
+    if ((H & 1) || (W & 1)) memset(dx, 0, sizeof(float) * (size_t)n * L->in_size);
     for (size_t plane = 0; plane < (size_t)n * L->in_c; plane++) {
         const float *xp = x + plane * H * W, *yp = y + plane * OH * OW, *g = dy + plane * OH * OW;
         float *dp = dx + plane * H * W;
         for (int oy = 0; oy < OH; oy++) {
-            size_t r0 = (size_t)2 * oy * W, r1 = r0 + W;
+            const float *x0 = xp + (size_t)2 * oy * W, *x1 = x0 + W;
+            float *d0 = dp + (size_t)2 * oy * W, *d1 = d0 + W;
             for (int ox = 0; ox < OW; ox++) {
                 float m = yp[oy * OW + ox], gv = g[oy * OW + ox];
-                size_t i0 = r0 + 2 * ox, i = xp[i0] == m            ? i0
-                                             : xp[i0 + 1] == m      ? i0 + 1
-                                             : xp[r1 + 2 * ox] == m ? r1 + 2 * ox
-                                                                    : r1 + 2 * ox + 1;
-                dp[i] = gv;
+                int ea = x0[2 * ox] == m, eb = x0[2 * ox + 1] == m, ec = x1[2 * ox] == m;
+                int ta = ea, tb = (!ea) & eb, tc = (!ea) & (!eb) & ec, td = (!ea) & (!eb) & (!ec);
+                d0[2 * ox] = ta ? gv : 0.0f;
+                d0[2 * ox + 1] = tb ? gv : 0.0f;
+                d1[2 * ox] = tc ? gv : 0.0f;
+                d1[2 * ox + 1] = td ? gv : 0.0f;
             }
         }
     }

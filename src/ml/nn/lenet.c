@@ -1,6 +1,8 @@
 /* The LeNet-5 job: options, data loading and normalisation, the seeded shuffle, the epoch loop
  * with BigDL's log lines, the live progress line, the --summary CSV and the saved model. */
 #include "tbml/lenet.h"
+#include "tbml/app.h"
+#include "tbml/comm.h"
 #include "tbml/idx.h"
 
 #include "nn_internal.h"
@@ -19,7 +21,13 @@ tbml_lenet_options tbml_lenet_defaults(void)
     o.data_path = NULL;
     o.max_epoch = 2;
     o.batch_size = 128;
+    /* BigDL's lenet5.py defaults (lr 0.01, no momentum) reach only 70% on Fashion-MNIST in 2
+     * epochs, and PyTorch with the same settings agrees; these reach the issue's targets:
+     * BigDL's Scala lenet learning rate and Torch-style momentum (dampening 0). */
     o.sgd = tbml_sgd_defaults();
+    o.sgd.learning_rate = 0.05;
+    o.sgd.momentum = 0.9;
+    o.sgd.dampening = 0.0;
     o.threads = tbml_ncores();
     o.seed = 1;
     o.mean = -1;
@@ -30,24 +38,7 @@ tbml_lenet_options tbml_lenet_defaults(void)
 
 tbml_status tbml_parse_master(const char *s, int *threads)
 {
-    if (strcmp(s, "local") == 0) {
-        *threads = 1;
-        return TBML_OK;
-    }
-    if (strcmp(s, "local[*]") == 0) {
-        *threads = tbml_ncores();
-        return TBML_OK;
-    }
-    if (strncmp(s, "local[", 6) == 0) {
-        char *end;
-        errno = 0;
-        long n = strtol(s + 6, &end, 10);
-        if (!errno && end != s + 6 && strcmp(end, "]") == 0 && n >= 1 && n <= 1024) {
-            *threads = (int)n;
-            return TBML_OK;
-        }
-    }
-    return tbml_error(TBML_E_ARG, "--master '%s': expected local, local[N] or local[*]", s);
+    return tbml_master_parse(s, threads);
 }
 
 void tbml_lenet_usage(FILE *f, const char *prog)
@@ -61,9 +52,11 @@ void tbml_lenet_usage(FILE *f, const char *prog)
         "  -f, --dataPath DIR          the IDX folder (required)\n"
         "  -e, --maxEpoch N            epochs (2)\n"
         "  -b, --batchSize N           mini-batch size (128)\n"
-        "  -l, --learningRate X        SGD learning rate (0.01)\n"
+        "  -l, --learningRate X        SGD learning rate (0.05)\n"
         "  -k, --learningRateDecay X   lr / (1 + step * X) (0.0002)\n"
-        "  -m, --momentum X            SGD momentum, BigDL dampening = momentum (0)\n"
+        "  -m, --momentum X            SGD momentum (0.9)\n"
+        "      --dampening X           momentum dampening (0; BigDL's SGD class defaults it to\n"
+        "                              the momentum, which cancels the momentum's speed-up)\n"
         "      --weightDecay X         L2 weight decay (0)\n"
         "      --master local[N]       threads: local, local[N], local[*] (local[*])\n"
         "      --seed N                initialisation and shuffling seed (1)\n"
@@ -73,7 +66,8 @@ void tbml_lenet_usage(FILE *f, const char *prog)
         "      --summary FILE          per-iteration and per-epoch metrics as CSV\n"
         "  -o, --save FILE             write the trained model (docs/formats/model.md)\n"
         "      --init FILE             start from a saved model\n"
-        "      --progress / --no-progress  live progress line (default: when stderr is a TTY)\n",
+        "      --progress / --no-progress  live progress line (default: when stderr is a TTY)\n"
+        "\nBigDL's lenet5.py settings exactly: --learningRate 0.01 --momentum 0.\n",
         prog);
 }
 
@@ -314,6 +308,26 @@ static void progress_line(int epoch, int max_epoch, long it, long its, float los
     fflush(stderr);
 }
 
+/* The trainer's gradient reduction across ranks: weights each rank's mean gradient by its sample
+ * count, sums with a sealed allreduce (MPI never sees a gradient), divides by the total. */
+static tbml_status lenet_reduce(float *grad, size_t count, double *loss_sum, int *n, void *arg)
+{
+    tbml_comm_t *comm = arg;
+    float w = (float)*n;
+    for (size_t i = 0; i < count; i++)
+        grad[i] *= w;
+    double totals[2] = {*loss_sum, (double)*n};
+    tbml_status st = tbml_comm_allreduce_f32(comm, grad, count);
+    if (!st) st = tbml_comm_allreduce_sum(comm, totals, 2, TBML_DT_F64);
+    if (st) return st;
+    float inv = (float)(1.0 / totals[1]);
+    for (size_t i = 0; i < count; i++)
+        grad[i] *= inv;
+    *loss_sum = totals[0];
+    *n = (int)totals[1];
+    return TBML_OK;
+}
+
 tbml_status tbml_lenet_run(const tbml_lenet_options *o, tbml_lenet_result *res)
 {
     tbml_status ret;
@@ -372,9 +386,21 @@ tbml_status tbml_lenet_run(const tbml_lenet_options *o, tbml_lenet_result *res)
     } else if ((ret = tbml_nn_lenet5(classes, o->seed, &nn))) {
         goto out;
     }
-    if ((ret = tbml_pool_create(o->threads, &pool))) goto out;
-    if ((ret = tbml_trainer_create(nn, TBML_LOSS_CLASSNLL, o->batch_size, pool, &o->sgd, &tr)))
+    /* the model carries its normalisation, so `tbml predict` feeds it as training did */
+    tbml_nn_set_input_transform(nn, 1.0 / (255.0 * std), -mean / std);
+    if (!o->pool && (ret = tbml_pool_create(o->threads, &pool))) goto out;
+    tbml_pool_t *use = o->pool ? o->pool : pool;
+    if ((ret = tbml_trainer_create(nn, TBML_LOSS_CLASSNLL, o->batch_size, use, &o->sgd, &tr)))
         goto out;
+    /* distributed: this rank's share [lo, hi) of every batch; the same seed everywhere gives the
+     * same initial model and shuffles, and the sealed allreduce keeps the models identical */
+    int rank = o->comm ? tbml_comm_rank(o->comm) : 0, nranks = o->comm ? tbml_comm_size(o->comm) : 1;
+    if (nranks > o->batch_size) {
+        ret = tbml_error(TBML_E_ARG, "lenet: a batch of %d cannot be shared by %d ranks", o->batch_size, nranks);
+        goto out;
+    }
+    const int lo = (int)((long)o->batch_size * rank / nranks), hi = (int)((long)o->batch_size * (rank + 1) / nranks);
+    if (nranks > 1) tbml_trainer_set_reduce(tr, lenet_reduce, o->comm);
 
     test_x = tbml_malloc(sizeof(float) * (size_t)test.n * 784);
     tbml_lenet_normalize(test.images, (size_t)test.n * 784, mean, std, test_x);
@@ -384,7 +410,7 @@ tbml_status tbml_lenet_run(const tbml_lenet_options *o, tbml_lenet_result *res)
     for (int i = 0; i < train.n; i++)
         perm[i] = i;
 
-    if (o->summary_path) {
+    if (o->summary_path && rank == 0) {
         if ((ret = tbml_outfile_open(o->summary_path, &sum))) goto out;
         sumf = fdopen(dup(tbml_outfile_fd(sum)), "w");
         if (!sumf) {
@@ -396,6 +422,7 @@ tbml_status tbml_lenet_run(const tbml_lenet_options *o, tbml_lenet_result *res)
     }
 
     int progress = o->progress < 0 ? isatty(STDERR_FILENO) : o->progress;
+    if (rank != 0) progress = 0;
     const int B = o->batch_size, iters = (train.n + B - 1) / B;
     float lut[256];
     for (int v = 0; v < 256; v++)
@@ -410,7 +437,7 @@ tbml_status tbml_lenet_run(const tbml_lenet_options *o, tbml_lenet_result *res)
             double ts = tbml_now();
             /* a full batch always: the last one wraps to the epoch's first images, as BigDL's
              * 60032/60000 shows */
-            for (int k = 0; k < B; k++) {
+            for (int k = lo; k < hi; k++) {
                 int idx = perm[((long)b * B + k) % train.n];
                 const uint8_t *src = train.images + (size_t)idx * 784;
                 float *dst = x + (size_t)k * 784;
@@ -420,7 +447,7 @@ tbml_status tbml_lenet_run(const tbml_lenet_options *o, tbml_lenet_result *res)
             }
             double lr = tbml_trainer_current_lr(tr);
             float loss;
-            if ((ret = tbml_trainer_step(tr, x, labels, B, &loss))) goto out;
+            if ((ret = tbml_trainer_step(tr, x + (size_t)lo * 784, labels + lo, hi - lo, &loss))) goto out;
             it_global++;
             double now = tbml_now(), dt = now - ts;
             train_time += dt;
@@ -442,9 +469,10 @@ tbml_status tbml_lenet_run(const tbml_lenet_options *o, tbml_lenet_result *res)
             }
         }
         if (progress) fprintf(stderr, "\r\033[K");
+        if (rank != 0) continue; /* rank 0 validates and reports */
         long correct = 0;
         double tloss = 0;
-        if ((ret = tbml_nn_evaluate(nn, pool, TBML_LOSS_CLASSNLL, test_x, test.labels, test.n, NULL,
+        if ((ret = tbml_nn_evaluate(nn, use, TBML_LOSS_CLASSNLL, test_x, test.labels, test.n, NULL,
                                     NULL, &correct, &tloss)))
             goto out;
         float acc = test.n ? (float)correct / (float)test.n : 0.0f;
@@ -481,7 +509,7 @@ tbml_status tbml_lenet_run(const tbml_lenet_options *o, tbml_lenet_result *res)
         sum = NULL;
         if (ret) goto out;
     }
-    if (o->save_path && (ret = tbml_nn_save(nn, o->save_path, o->key))) goto out;
+    if (rank == 0 && o->save_path && (ret = tbml_nn_save(nn, o->save_path, o->key))) goto out;
     if (res) *res = r;
 out:
     if (sumf) fclose(sumf);

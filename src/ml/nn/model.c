@@ -6,24 +6,22 @@
 #include "nn_internal.h"
 
 #include <assert.h>
+#include <math.h>
 #include <string.h>
 #include <zlib.h>
-
-#pragma weak tbml_sealed_writer_open
-#pragma weak tbml_sealed_writer_write
-#pragma weak tbml_sealed_writer_finish
-#pragma weak tbml_sealed_writer_free
 
 #define MODEL_MAGIC "TBMLMODL"
 #define MODEL_VERSION 1u
 #define MODEL_KIND_SEQUENTIAL 1u
-#define MODEL_HEADER_SIZE 32 /* magic, version, kind, c, h, w, nlayers */
+#define MODEL_HEADER_SIZE 48 /* magic, version, kind, c, h, w, nlayers, in_scale, in_offset */
 #define MODEL_LAYER_SIZE 24  /* kind, a, b, c, d, e */
 #define MODEL_MAX_LAYERS 4096
 #define MODEL_MAX_SIZE ((size_t)1 << 32)
 
 static_assert(sizeof(MODEL_MAGIC) - 1 == 8, "model magic is 8 bytes");
 static_assert(sizeof(float) == 4, "parameters are IEEE-754 binary32");
+static_assert(sizeof(double) == 8, "the input transform is IEEE-754 binary64");
+static_assert(sizeof(double) == 8, "the input transform is IEEE-754 binary64");
 
 static void put32(uint8_t *p, uint32_t v)
 {
@@ -31,6 +29,13 @@ static void put32(uint8_t *p, uint32_t v)
     p[1] = (uint8_t)(v >> 8);
     p[2] = (uint8_t)(v >> 16);
     p[3] = (uint8_t)(v >> 24);
+}
+static void put64d(uint8_t *p, double d)
+{
+    uint64_t u;
+    memcpy(&u, &d, 8);
+    put32(p, (uint32_t)u);
+    put32(p + 4, (uint32_t)(u >> 32));
 }
 static uint32_t get32(const uint8_t *p)
 {
@@ -49,6 +54,8 @@ tbml_status tbml_nn_serialize(const tbml_nn_t *nn, uint8_t **out, size_t *out_si
     put32(p + 20, (uint32_t)nn->in_h);
     put32(p + 24, (uint32_t)nn->in_w);
     put32(p + 28, (uint32_t)nn->nlayers);
+    put64d(p + 32, nn->in_scale);
+    put64d(p + 40, nn->in_offset);
     p += MODEL_HEADER_SIZE;
     for (int l = 0; l < nn->nlayers; l++, p += MODEL_LAYER_SIZE) {
         const nn_layer *L = &nn->layers[l];
@@ -102,6 +109,14 @@ tbml_status tbml_nn_deserialize(const uint8_t *buf, size_t size, const char *nam
     if (c <= 0 || h <= 0 || w <= 0 || c > 65536 || h > 65536 || w > 65536)
         return tbml_error(TBML_E_FORMAT, "%s: bad input shape at byte 16", name);
     if ((ret = tbml_nn_create(c, h, w, &nn))) return ret;
+    uint64_t us = (uint64_t)get32(buf + 32) | (uint64_t)get32(buf + 36) << 32;
+    uint64_t uo = (uint64_t)get32(buf + 40) | (uint64_t)get32(buf + 44) << 32;
+    memcpy(&nn->in_scale, &us, 8);
+    memcpy(&nn->in_offset, &uo, 8);
+    if (!isfinite(nn->in_scale) || !isfinite(nn->in_offset)) {
+        ret = tbml_error(TBML_E_FORMAT, "%s: input transform at byte 32 is not finite", name);
+        goto out;
+    }
     const uint8_t *p = buf + MODEL_HEADER_SIZE;
     for (uint32_t l = 0; l < nl; l++, p += MODEL_LAYER_SIZE) {
         uint32_t k = get32(p);
@@ -164,9 +179,6 @@ tbml_status tbml_nn_save(const tbml_nn_t *nn, const char *path, const tbml_key_t
     tbml_outfile_t *f = NULL;
     tbml_sealed_writer_t *w = NULL;
     tbml_status ret;
-    if (key && !tbml_sealed_writer_open)
-        return tbml_error(TBML_E_UNSUPPORTED, "%s: this build of tbml cannot write sealed files",
-                          path);
     if ((ret = tbml_nn_serialize(nn, &buf, &size))) return ret;
     if ((ret = tbml_outfile_open(path, &f))) goto out;
     if (key) {

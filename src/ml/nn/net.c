@@ -39,6 +39,8 @@ tbml_status tbml_nn_create(int c, int h, int w, tbml_nn_t **out)
     nn->in_c = c;
     nn->in_h = h;
     nn->in_w = w;
+    nn->in_scale = 1.0;
+    nn->in_offset = 0.0;
     *out = nn;
     return TBML_OK;
 }
@@ -222,6 +224,18 @@ void tbml_nn_init(tbml_nn_t *nn, uint64_t seed)
     }
 }
 
+void tbml_nn_set_input_transform(tbml_nn_t *nn, double scale, double offset)
+{
+    nn->in_scale = scale;
+    nn->in_offset = offset;
+}
+
+void tbml_nn_input_transform(const tbml_nn_t *nn, double *scale, double *offset)
+{
+    *scale = nn->in_scale;
+    *offset = nn->in_offset;
+}
+
 size_t tbml_nn_param_count(const tbml_nn_t *nn)
 {
     return nn->nparams;
@@ -345,6 +359,10 @@ struct tbml_trainer {
     int n;
     int update;
     double clr;
+    /* distributed training: turns the local gradient into the global one (tbml_trainer_set_reduce) */
+    tbml_grad_reduce_fn reduce_fn;
+    void *reduce_arg;
+    int sum_only;
 };
 
 tbml_sgd_config tbml_sgd_defaults(void)
@@ -414,6 +432,12 @@ void tbml_trainer_free(tbml_trainer_t *tr)
     tbml_free(tr);
 }
 
+void tbml_trainer_set_reduce(tbml_trainer_t *tr, tbml_grad_reduce_fn fn, void *arg)
+{
+    tr->reduce_fn = fn;
+    tr->reduce_arg = arg;
+}
+
 long tbml_trainer_steps(const tbml_trainer_t *tr)
 {
     return tr->nevals;
@@ -451,6 +475,8 @@ static void step_slice(int ith, int nth, void *arg)
     }
 }
 
+static void step_apply(int ith, int nth, void *arg);
+
 /* Phase 2: sum the thread gradients in thread order over this thread's parameter range, then
  * apply BigDL's SGD to that range. */
 static void step_reduce(int ith, int nth, void *arg)
@@ -465,7 +491,18 @@ static void step_reduce(int ith, int nth, void *arg)
         for (size_t i = p0; i < p1; i++)
             g[i] += gt[i];
     }
-    if (!tr->update) return;
+    if (!tr->update || tr->sum_only) return;
+    step_apply(ith, nth, arg);
+}
+
+/* Phase 3 (inside phase 2 when not distributed): BigDL's SGD on this thread's range. */
+static void step_apply(int ith, int nth, void *arg)
+{
+    tbml_trainer_t *tr = arg;
+    size_t P = tr->nn->nparams, per = (P + (size_t)nth - 1) / (size_t)nth;
+    size_t p0 = (size_t)ith * per, p1 = p0 + per < P ? p0 + per : P;
+    if (p1 <= p0) return;
+    float *g = tr->work[0].dparams;
     const tbml_sgd_config *c = &tr->cfg;
     float *x = tr->nn->params;
     float wd = (float)c->weight_decay, mom = (float)c->momentum, damp = (float)(1.0 - c->dampening);
@@ -497,6 +534,7 @@ static tbml_status run_step(tbml_trainer_t *tr, const float *x, const int32_t *l
     tr->n = n;
     tr->update = update;
     tr->clr = -tbml_trainer_current_lr(tr);
+    tr->sum_only = tr->reduce_fn != NULL;
     if (tr->pool) {
         tbml_pool_run(tr->pool, step_slice, tr);
         tbml_pool_run(tr->pool, step_reduce, tr);
@@ -507,6 +545,17 @@ static tbml_status run_step(tbml_trainer_t *tr, const float *x, const int32_t *l
     double total = 0;
     for (int t = 0; t < tr->nth; t++)
         total += tr->work[t].loss;
+    if (tr->reduce_fn) {
+        /* the other ranks' gradients (a sealed allreduce), then the same update everywhere */
+        tbml_status st = tr->reduce_fn(tr->work[0].dparams, tr->nn->nparams, &total, &n, tr->reduce_arg);
+        if (st) return st;
+        if (update) {
+            if (tr->pool)
+                tbml_pool_run(tr->pool, step_apply, tr);
+            else
+                step_apply(0, 1, tr);
+        }
+    }
     if (update) {
         tr->nevals++;
         if (tr->momentum_buf) tr->have_momentum_buf = 1;

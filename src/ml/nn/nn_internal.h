@@ -31,6 +31,7 @@ struct tbml_nn {
     nn_layer *layers;
     size_t nparams;
     float *params;
+    double in_scale, in_offset; /* raw input value v feeds the network as v * scale + offset */
 };
 
 /* Floats of scratch a forward or backward call over n samples needs. */

@@ -4,9 +4,11 @@
  * driver-memory, executor-memory, executor-cores (numbers in bytes / counts) and conf.K for
  * each --conf K=V. */
 #include "tbml/app.h"
+#include "tbml/io.h"
 
 #include <ctype.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -152,23 +154,36 @@ tbml_status tbml_app_init(int *argc, char ***argv, tbml_app_t **out)
     const char *base = *argc > 0 && av[0] ? strrchr(av[0], '/') : NULL;
     app->name = tbml_strdup(base ? base + 1 : (*argc > 0 && av[0] ? av[0] : "tbml-app"));
     app->master = tbml_strdup("local[*]");
-    if (*argc > 1 && strncmp(av[1], TBML_APP_CONF_FD_ARG, strlen(TBML_APP_CONF_FD_ARG)) == 0) {
+    const char *fdvar = getenv(TBML_APP_FD_ENV);
+    if (fdvar) {
         char *end;
-        long fd = strtol(av[1] + strlen(TBML_APP_CONF_FD_ARG), &end, 10);
-        if (*end || fd < 0 || fd > 65535) {
-            ret = tbml_error(TBML_E_ARG, "bad %s argument", TBML_APP_CONF_FD_ARG);
+        long fd = strtol(fdvar, &end, 10);
+        if (*fdvar == '\0' || *end || fd < 0 || fd > 65535) {
+            ret = tbml_error(TBML_E_ARG, "bad %s value '%s'", TBML_APP_FD_ENV, fdvar);
             goto out;
         }
+        unsetenv(TBML_APP_FD_ENV);
         ret = read_settings(app, (int)fd);
         close((int)fd);
         if (ret) goto out;
-        for (int i = 1; i + 1 <= *argc; i++)
-            av[i] = av[i + 1]; /* argv[argc] is NULL */
-        (*argc)--;
+    }
+    const char *filevar = fdvar ? NULL : getenv(TBML_APP_FILE_ENV);
+    if (filevar && *filevar) {
+        int fd = open(filevar, O_RDONLY | O_CLOEXEC);
+        if (fd < 0) {
+            ret = tbml_error(TBML_E_IO, "%s: %s", filevar, strerror(errno));
+            goto out;
+        }
+        ret = read_settings(app, fd);
+        close(fd);
+        if (ret) goto out;
     }
     ret = tbml_master_parse(app->master, &app->nthreads);
     if (ret) goto out;
     ret = tbml_pool_create(app->nthreads, &app->pool);
+    if (ret) goto out;
+    const char *progress = tbml_app_conf(app, "spark.ui.showConsoleProgress");
+    tbml_input_set_progress(!(progress && strcasecmp(progress, "false") == 0));
 out:
     if (ret) {
         tbml_app_free(app);

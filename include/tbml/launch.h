@@ -1,0 +1,62 @@
+/* Launching a distributed job: the mpirun command line `tbml submit --master mpi` runs
+ * (docs/deploy.md). Built here as a plain argv so it can be shown (--verbose), tested, and
+ * executed without a shell. Secrets never go on it: the job secret travels as file paths in
+ * exported environment variables (TBML_DIST_KEYFILE, TBML_DIST_PASSWORD_FILE). */
+#ifndef TBML_LAUNCH_H
+#define TBML_LAUNCH_H
+
+#include "tbml/core.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef enum { TBML_MPI_UNKNOWN = 0, TBML_MPI_OPENMPI = 1, TBML_MPI_MPICH = 2 } tbml_mpi_flavor;
+
+typedef struct {
+    int num_executors;       /* ranks; >= 1 */
+    int executor_cores;      /* threads per rank; 0: the machine's cores / ranks, at least 1 */
+    const char *deploy_mode; /* "client" (default): rank 0, the driver, runs on this machine;
+                                "cluster": the launcher places rank 0 with the others */
+    const char *mpirun;      /* NULL: $TBML_MPIRUN, else "mpirun" */
+    const char *hostfile;    /* NULL: every rank on this machine */
+    tbml_mpi_flavor flavor;  /* UNKNOWN: ask `mpirun --version` */
+    int as_root;             /* -1: geteuid() == 0; Open MPI refuses root without a flag */
+    int cores;               /* this machine's cores; 0: online cores (oversubscription test) */
+    const char *const *env;  /* names of variables every rank gets (-x NAME / -genvlist) */
+    size_t nenv;
+} tbml_launch_options;
+
+/* Which MPI's mpirun `mpirun --version` names. */
+tbml_mpi_flavor tbml_launch_flavor(const char *mpirun);
+
+/* Builds the mpirun argv (NULL-terminated, *out_argc entries) for app_argv (app_argc entries):
+ * -np N, --oversubscribe when N x cores-per-rank exceeds the machine's cores (Open MPI),
+ * --allow-run-as-root for root (Open MPI), --bind-to none so each rank's threads may use every
+ * core it is given, the hostfile and deploy mode, and the exported variables. Fails with
+ * TBML_E_ARG on a bad count or deploy mode. Free with tbml_launch_argv_free. */
+TBML_NODISCARD tbml_status tbml_launch_argv(const tbml_launch_options *o, int app_argc,
+                                            char *const *app_argv, char ***out_argv, int *out_argc);
+void tbml_launch_argv_free(char **argv);
+
+/* Runs argv (fork + execvp), waits, and returns its exit status in *exit_code (128 + signal when
+ * killed). SIGINT and SIGTERM reach the launcher through the process group. TBML_E_NOTFOUND when
+ * the launcher cannot be started. */
+TBML_NODISCARD tbml_status tbml_launch_run(char *const *argv, int *exit_code);
+
+/* The job-secret files for a launch without --dist-key: a private folder (0700) holding a new
+ * random primary key sealed under a random password (both 0600), for ranks on this machine or a
+ * shared file system. Removed by tbml_launch_secret_free, and at exit or on a fatal signal. */
+typedef struct tbml_launch_secret tbml_launch_secret_t;
+TBML_NODISCARD tbml_status tbml_launch_secret_create(tbml_launch_secret_t **out);
+const char *tbml_launch_secret_keyfile(const tbml_launch_secret_t *s);
+const char *tbml_launch_secret_password_file(const tbml_launch_secret_t *s);
+/* A private file in the same folder (for settings the ranks read); removed with it. */
+TBML_NODISCARD tbml_status tbml_launch_secret_file(tbml_launch_secret_t *s, const char *name,
+                                                   const void *data, size_t size, char **out_path);
+void tbml_launch_secret_free(tbml_launch_secret_t *s);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

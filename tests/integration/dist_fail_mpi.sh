@@ -1,0 +1,45 @@
+#!/usr/bin/env bash
+# Distributed mode under mpirun (label mpi), failures: a rank with another job secret is refused at the
+# handshake; a killed or hung rank makes the job exit non-zero within the timeout's bound, naming
+# the rank, and no result file is written. Skips (77) when this build has no MPI.
+set -uo pipefail
+source "$(dirname "$0")/lib/check.bash"
+# Under the asan build: Open MPI's own allocations live until exit and show up as leaks with
+# unusable stacks, so leak checking is off for ranks (memory errors and UBSan stay on); the same
+# dist code runs leak-checked on the local backend in unit.test_comm.
+[[ -z ${ASAN_OPTIONS:-} ]] || export ASAN_OPTIONS="$ASAN_OPTIONS:detect_leaks=0"
+BENCH=$TBML_BUILD/bench/bench_dist
+if ! command -v mpirun >/dev/null || ! grep -q TBML_HAVE_MPI "$TBML_BUILD/compile_commands.json" 2>/dev/null; then
+  echo "skip: no MPI in this build"
+  exit 77
+fi
+cd "$WORK"
+umask 077
+printf 'job secret password 51c2\n' >pw
+quiet "$TBML" keygen primary --name job --out keys --password-file pw
+quiet "$TBML" keygen primary --name job --out other --password-file pw # same name, another secret
+export TBML_DIST_KEYFILE=$WORK/keys/job.key TBML_DIST_PASSWORD_FILE=$WORK/pw TBML_DIST_TIMEOUT=3
+MPI=(mpirun --oversubscribe -x TBML_DIST_KEYFILE -x TBML_DIST_PASSWORD_FILE -x TBML_DIST_TIMEOUT)
+[[ $(id -u) -ne 0 ]] || MPI+=(--allow-run-as-root)
+
+# the job secret is refused at the handshake, by name
+run timeout 60 "${MPI[@]}" -np 2 "$BENCH" --check --out wrong : -np 1 -x TBML_DIST_KEYFILE="$WORK/other/job.key" "$BENCH" --check --out wrong
+check "wrong secret: exit non-zero" test "$RC" -ne 0
+check "wrong secret: rank 2 refused by name" grep -q "handshake refused rank 2" "$ERR_FILE"
+check "wrong secret: no result" test ! -e wrong
+
+# a rank killed mid-job, and a hung rank: non-zero exit, bounded time, no result
+# (hang on 2 ranks: rank 0 waits on rank 1 itself, so the message must name it; with more ranks a
+# survivor may time out first on another survivor that waits on the hung rank)
+for how in die hang; do
+  start=$SECONDS
+  np=3
+  [[ $how == die ]] || np=2
+  run timeout 60 "${MPI[@]}" -np "$np" "$BENCH" --check --"$how" 1 --out "$how"
+  took=$((SECONDS - start))
+  check "$how: exit non-zero (rc $RC)" test "$RC" -ne 0 -a "$RC" -ne 124
+  check "$how: within the bound (timeout 3 s + start-up; took $took s)" test "$took" -lt 45
+  check "$how: no result" test ! -e "$how"
+done
+check "hang: the error names the hung rank" grep -q "no message from rank 1\|rank 1 took no message" "$ERR_FILE"
+finish
