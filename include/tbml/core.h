@@ -130,6 +130,17 @@ void tbml_outfile_abort(tbml_outfile_t *f);
 /* Reads all of fd into a new buffer (tbml_free it). Fails past max_size bytes. */
 TBML_NODISCARD tbml_status tbml_read_all(int fd, const char *path, size_t max_size, uint8_t **out,
                                          size_t *out_size);
+/* Opens path and reads all of it, as tbml_read_all. A missing file is TBML_E_NOTFOUND, any other
+ * open failure TBML_E_IO; messages name the path. */
+TBML_NODISCARD tbml_status tbml_read_file(const char *path, size_t max_size, uint8_t **out,
+                                          size_t *out_size);
+/* Writes size bytes of buf, then the string tail unless it is NULL, to path through an outfile:
+ * path is replaced whole or left as it was. */
+TBML_NODISCARD tbml_status tbml_write_file(const char *path, const void *buf, size_t size,
+                                           const char *tail);
+/* Fails with TBML_E_ARG "PATH: already exists; refusing to overwrite" if anything (a dangling
+ * link included) is at path, so a command can refuse before it asks for a password. */
+TBML_NODISCARD tbml_status tbml_refuse_existing(const char *path);
 
 /* Monotonic clock in seconds. */
 double tbml_now(void);

@@ -441,14 +441,9 @@ tbml_status tbml_manifest_parse(const void *buf, size_t size, const char *name,
 
 tbml_status tbml_manifest_load(const char *path, tbml_manifest_t **out)
 {
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return tbml_error(errno == ENOENT ? TBML_E_NOTFOUND : TBML_E_IO, "%s: cannot open: %s",
-                          path, strerror(errno));
     uint8_t *buf;
     size_t size;
-    tbml_status st = tbml_read_all(fd, path, MANIFEST_MAX_SIZE, &buf, &size);
-    close(fd);
+    tbml_status st = tbml_read_file(path, MANIFEST_MAX_SIZE, &buf, &size);
     if (st) return st;
     st = tbml_manifest_parse(buf, size, path, out);
     tbml_free(buf);
@@ -457,16 +452,9 @@ tbml_status tbml_manifest_load(const char *path, tbml_manifest_t **out)
 
 tbml_status tbml_manifest_write(const tbml_manifest_t *m, const char *path)
 {
-    tbml_outfile_t *f;
     char *text = json_dumps(m->root, JSON_INDENT(2) | JSON_SORT_KEYS);
     if (!text) return tbml_error(TBML_E_NOMEM, "%s: cannot format the manifest", path);
-    tbml_status st = tbml_outfile_open(path, &f);
-    if (!st) st = tbml_outfile_write(f, text, strlen(text));
-    if (!st) st = tbml_outfile_write(f, "\n", 1);
-    if (!st)
-        st = tbml_outfile_commit(f);
-    else
-        tbml_outfile_abort(f);
+    tbml_status st = tbml_write_file(path, text, strlen(text), "\n");
     free(text);
     return st;
 }

@@ -112,14 +112,7 @@ tbml_status tee_receipt_write(const tbml_manifest_t *m, const uint8_t meas[32],
             : "hardware evidence");
     if (!ev_hex) json_object_set_new(doc, "evidence", json_null());
     char *text = json_dumps(doc, JSON_INDENT(2) | JSON_SORT_KEYS);
-    tbml_outfile_t *f;
-    st = tbml_outfile_open(path, &f);
-    if (!st) st = tbml_outfile_write(f, text, strlen(text));
-    if (!st) st = tbml_outfile_write(f, "\n", 1);
-    if (!st)
-        st = tbml_outfile_commit(f);
-    else
-        tbml_outfile_abort(f);
+    st = tbml_write_file(path, text, strlen(text), "\n");
     free(text);
     if (!st)
         TBML_LOG_I("result receipt written to %s%s", path,
