@@ -486,6 +486,16 @@ int tbml_manifest_debug(const tbml_manifest_t *m)
 {
     return json_is_true(json_object_get(json_object_get(m->root, "tee"), "debug"));
 }
+void tee_report_ident(const tbml_manifest_t *m, const uint8_t meas[32], const uint8_t signer[32],
+                      tbml_report_t *out)
+{
+    memset(out, 0, sizeof(*out));
+    memcpy(out->measurement, meas, 32);
+    memcpy(out->mrsigner, signer, 32);
+    out->product_id = (uint16_t)tbml_manifest_product_id(m);
+    out->svn = (uint16_t)tbml_manifest_svn(m);
+    out->debug = tbml_manifest_debug(m);
+}
 const char *tbml_manifest_conf(const tbml_manifest_t *m, const char *key)
 {
     return json_string_value(json_object_get(json_object_get(m->root, "conf"), key));

@@ -92,12 +92,7 @@ tbml_status tee_receipt_write(const tbml_manifest_t *m, const uint8_t meas[32],
     const tbml_evidence_backend *be = tbml_evidence_backend_find(backend);
     if (be && be->get_quote) {
         tbml_report_t ident;
-        memset(&ident, 0, sizeof(ident));
-        memcpy(ident.measurement, meas, 32);
-        memcpy(ident.mrsigner, signer, 32);
-        ident.product_id = (uint16_t)tbml_manifest_product_id(m);
-        ident.svn = (uint16_t)tbml_manifest_svn(m);
-        ident.debug = tbml_manifest_debug(m);
+        tee_report_ident(m, meas, signer, &ident);
         memcpy(ident.report_data, rd, 64);
         if ((st = be->get_quote(&ident, &ev, &ev_size))) goto out;
         ev_hex = tbml_malloc(2 * ev_size + 1);

@@ -131,12 +131,7 @@ static tbml_status open_sealed_inputs(const tbml_manifest_t *m, const tbml_run_o
                           "keys: build the manifest with --tee-backend sim (testing) or gramine",
                           tbml_manifest_backend(m));
     tbml_report_t ident;
-    memset(&ident, 0, sizeof(ident));
-    memcpy(ident.measurement, meas, 32);
-    memcpy(ident.mrsigner, signer, 32);
-    ident.product_id = (uint16_t)tbml_manifest_product_id(m);
-    ident.svn = (uint16_t)tbml_manifest_svn(m);
-    ident.debug = tbml_manifest_debug(m);
+    tee_report_ident(m, meas, signer, &ident);
     tbml_kms_client_t *kc = NULL;
     /* tbml.kms.pin (curl's "sha256//BASE64" of the service's public key) narrows trust further. */
     tbml_status st = tbml_kms_client_open(url, ca, tbml_manifest_conf(m, "tbml.kms.pin"), &kc);

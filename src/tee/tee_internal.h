@@ -2,6 +2,7 @@
 #ifndef TBML_TEE_INTERNAL_H
 #define TBML_TEE_INTERNAL_H
 
+#include "evidence.h"
 #include "tbml/tee.h"
 
 #include <jansson.h>
@@ -47,6 +48,11 @@ TEE_HIDDEN json_t *tee_manifest_json(const tbml_manifest_t *m);
 
 /* Parses 64 hex digits into 32 bytes: 0 on success, -1 otherwise. */
 TEE_HIDDEN int tee_unhex(const char *hex, uint8_t *out, size_t size);
+
+/* The identity a quote is made for: m's product id, svn and debug flag with the given measurement
+ * and signer; report_data is left zero for the caller to fill. */
+TEE_HIDDEN void tee_report_ident(const tbml_manifest_t *m, const uint8_t meas[32],
+                                 const uint8_t signer[32], tbml_report_t *out);
 
 /* Writes the result receipt for a finished job (receipt.c). */
 TEE_HIDDEN tbml_status tee_receipt_write(const tbml_manifest_t *m, const uint8_t meas[32],
