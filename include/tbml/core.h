@@ -127,6 +127,10 @@ TBML_NODISCARD tbml_status tbml_outfile_commit_new(tbml_outfile_t *f);
 /* Removes the temporary file and frees f. NULL is fine. */
 void tbml_outfile_abort(tbml_outfile_t *f);
 
+/* One read(2) of at most size bytes into buf, retried on EINTR: *got is 0 only at end of file.
+ * Fails with TBML_E_IO "PATH: read failed: ..." (*got untouched). */
+TBML_NODISCARD tbml_status tbml_read_some(int fd, void *buf, size_t size, const char *path,
+                                          size_t *got);
 /* Reads all of fd into a new buffer (tbml_free it). Fails past max_size bytes. */
 TBML_NODISCARD tbml_status tbml_read_all(int fd, const char *path, size_t max_size, uint8_t **out,
                                          size_t *out_size);

@@ -132,6 +132,19 @@ void tbml_outfile_abort(tbml_outfile_t *f)
     outfile_release(f);
 }
 
+tbml_status tbml_read_some(int fd, void *buf, size_t size, const char *path, size_t *got)
+{
+    for (;;) {
+        ssize_t n = read(fd, buf, size);
+        if (n >= 0) {
+            *got = (size_t)n;
+            return TBML_OK;
+        }
+        if (errno != EINTR)
+            return tbml_error(TBML_E_IO, "%s: read failed: %s", path, strerror(errno));
+    }
+}
+
 tbml_status tbml_read_all(int fd, const char *path, size_t max_size, uint8_t **out, size_t *out_size)
 {
     size_t cap = 4096, len = 0;
@@ -145,15 +158,14 @@ tbml_status tbml_read_all(int fd, const char *path, size_t max_size, uint8_t **o
             cap *= 2;
             buf = tbml_realloc(buf, cap);
         }
-        ssize_t n = read(fd, buf + len, cap - len);
-        if (n < 0) {
-            if (errno == EINTR) continue;
-            tbml_status st = tbml_error(TBML_E_IO, "%s: read failed: %s", path, strerror(errno));
+        size_t n;
+        tbml_status st = tbml_read_some(fd, buf + len, cap - len, path, &n);
+        if (st) {
             tbml_free(buf);
             return st;
         }
         if (n == 0) break;
-        len += (size_t)n;
+        len += n;
     }
     if (len > max_size) {
         tbml_free(buf);

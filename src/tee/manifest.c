@@ -51,14 +51,10 @@ tbml_status tee_hash_fd(int fd, const char *path, uint8_t out[32])
     if (ret) return ret;
     buf = tbml_malloc(HASH_CHUNK);
     for (;;) {
-        ssize_t n = read(fd, buf, HASH_CHUNK);
-        if (n < 0 && errno == EINTR) continue;
-        if (n < 0) {
-            ret = tbml_error(TBML_E_IO, "%s: read failed: %s", path, strerror(errno));
-            goto out;
-        }
+        size_t n;
+        if ((ret = tbml_read_some(fd, buf, HASH_CHUNK, path, &n))) goto out;
         if (n == 0) break;
-        ret = tbml_sha256_update(c, buf, (size_t)n);
+        ret = tbml_sha256_update(c, buf, n);
         if (ret) goto out;
     }
     ret = tbml_sha256_end(c, out);

@@ -36,15 +36,11 @@ static tbml_status copy_checked(const char *path, const char *want_hex, int *out
     }
     if ((st = tbml_sha256_begin(&c))) goto out;
     for (;;) {
-        ssize_t n = read(in, buf, UNSEAL_CHUNK);
-        if (n < 0 && errno == EINTR) continue;
-        if (n < 0) {
-            st = tbml_error(TBML_E_IO, "%s: read failed: %s", path, strerror(errno));
-            goto out;
-        }
+        size_t n;
+        if ((st = tbml_read_some(in, buf, UNSEAL_CHUNK, path, &n))) goto out;
         if (n == 0) break;
-        if ((st = tbml_sha256_update(c, buf, (size_t)n))) goto out;
-        if ((st = tbml_write_all(mfd, buf, (size_t)n, "sealed input copy"))) goto out;
+        if ((st = tbml_sha256_update(c, buf, n))) goto out;
+        if ((st = tbml_write_all(mfd, buf, n, "sealed input copy"))) goto out;
     }
     st = tbml_sha256_end(c, h);
     c = NULL;

@@ -1,6 +1,7 @@
 /* Core: error messages, log-level parsing, the thread pool's ith/nth split, atomic outputs. */
 #include "check.h"
 
+#include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -101,6 +102,18 @@ int main(void)
     rb = NULL;
     CHECK_ST(tbml_read_file(fresh, 1, &rb, &rsize), TBML_E_FORMAT);
     CHECK(rb == NULL);
+    /* read_some: what is there, then 0 at end of file; a bad fd fails naming the path */
+    int rfd = open(fresh, O_RDONLY);
+    char rbuf[8];
+    size_t rgot = 99;
+    CHECK_OK(tbml_read_some(rfd, rbuf, sizeof(rbuf), fresh, &rgot));
+    CHECK(rgot == 2 && memcmp(rbuf, "xy", 2) == 0);
+    CHECK_OK(tbml_read_some(rfd, rbuf, sizeof(rbuf), fresh, &rgot));
+    CHECK(rgot == 0);
+    close(rfd);
+    rgot = 99;
+    CHECK_ST(tbml_read_some(rfd, rbuf, sizeof(rbuf), "closed-fd", &rgot), TBML_E_IO);
+    CHECK(strstr(tbml_errmsg(), "closed-fd: read failed") != NULL && rgot == 99);
     unlink(fresh);
     CHECK(rmdir(dir) == 0); /* fails if a temporary was left behind */
     return check_done();

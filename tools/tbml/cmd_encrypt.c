@@ -64,14 +64,10 @@ int cmd_encrypt(int argc, char **argv)
         goto fail;
     buf = tbml_malloc(CHUNK_SIZE);
     for (;;) {
-        ssize_t n = read(in_fd, buf, CHUNK_SIZE);
-        if (n < 0 && errno == EINTR) continue;
-        if (n < 0) {
-            st = tbml_error(TBML_E_IO, "%s: read failed: %s", in_name, strerror(errno));
-            goto fail;
-        }
+        size_t n;
+        if ((st = tbml_read_some(in_fd, buf, CHUNK_SIZE, in_name, &n))) goto fail;
         if (n == 0) break;
-        if ((st = tbml_sealed_writer_write(w, buf, (size_t)n))) goto fail;
+        if ((st = tbml_sealed_writer_write(w, buf, n))) goto fail;
     }
     if ((st = tbml_sealed_writer_finish(w))) goto fail;
     tbml_sealed_writer_free(w);
