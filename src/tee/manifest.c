@@ -225,6 +225,17 @@ tbml_status tbml_manifest_canonical(const tbml_manifest_t *m, char **out, size_t
     return TBML_OK;
 }
 
+tbml_status tee_json_sha256(const void *prefix, size_t prefix_size, const json_t *v,
+                            uint8_t out[32])
+{
+    tee_buf b = {0};
+    if (prefix_size) tee_buf_add(&b, prefix, prefix_size);
+    tbml_status st = tee_canonical_json(v, &b);
+    if (!st) st = tbml_sha256(b.data, b.size, out);
+    tbml_free(b.data);
+    return st;
+}
+
 tbml_status tbml_manifest_measure(const tbml_manifest_t *m, uint8_t out[TBML_MEASUREMENT_SIZE])
 {
     char *bytes;

@@ -19,13 +19,8 @@
 /* report data = SHA-256(RECEIPT_PREFIX || canonical JSON of body) || 32 zero bytes */
 static tbml_status receipt_report_data(const json_t *body, uint8_t rd[64])
 {
-    tee_buf b = {0};
-    tee_buf_str(&b, RECEIPT_PREFIX);
-    tbml_status st = tee_canonical_json(body, &b);
     memset(rd, 0, 64);
-    if (!st) st = tbml_sha256(b.data, b.size, rd);
-    tbml_free(b.data);
-    return st;
+    return tee_json_sha256(RECEIPT_PREFIX, strlen(RECEIPT_PREFIX), body, rd);
 }
 
 static json_t *hash_entry(const char *path, const char *hex)
@@ -44,10 +39,8 @@ tbml_status tee_receipt_write(const tbml_manifest_t *m, const uint8_t meas[32],
     uint8_t *ev = NULL;
     size_t ev_size = 0;
     char *ev_hex = NULL;
-    tee_buf b = {0};
     /* The manifest hash covers the signature too: the exact signed manifest that ran. */
-    if ((st = tee_canonical_json(r, &b))) goto out;
-    if ((st = tbml_sha256(b.data, b.size, h))) goto out;
+    if ((st = tee_json_sha256(NULL, 0, r, h))) goto out;
     tbml_hex(h, 32, man_hex);
     tbml_hex(meas, 32, meas_hex);
     tbml_hex(signer, 32, signer_hex);
@@ -113,7 +106,6 @@ tbml_status tee_receipt_write(const tbml_manifest_t *m, const uint8_t meas[32],
         TBML_LOG_I("result receipt written to %s%s", path,
                    strcmp(backend, "sim") == 0 ? " (SIMULATED evidence)" : "");
 out:
-    tbml_free(b.data);
     tbml_free(ev);
     tbml_free(ev_hex);
     json_decref(inputs);

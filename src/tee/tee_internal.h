@@ -39,6 +39,10 @@ typedef struct {
 TEE_HIDDEN void tee_buf_add(tee_buf *b, const void *p, size_t n);
 TEE_HIDDEN void tee_buf_str(tee_buf *b, const char *s);
 TEE_HIDDEN tbml_status tee_canonical_json(const json_t *v, tee_buf *b);
+/* SHA-256 of prefix (prefix_size bytes, a domain string or a chain link; may be empty) followed
+ * by the canonical JSON of v: what receipts and the key service's audit log commit to. */
+TEE_HIDDEN tbml_status tee_json_sha256(const void *prefix, size_t prefix_size, const json_t *v,
+                                       uint8_t out[32]);
 
 /* Validates root as a manifest and wraps it, taking the reference on success. */
 TEE_HIDDEN tbml_status tee_manifest_wrap(json_t *root, const char *name, tbml_manifest_t **out);
