@@ -350,7 +350,9 @@ static tbml_status csv_chunk(int ith, const tbml_chunk *c, void *arg)
             for (int i = 0; i < s->ncols; i++)
                 tbml_column_truncate(&b->cols[i], row);
     }
-    if (b) {
+    if (b && ret) { /* FAILFAST stopped mid-record: the batch is dropped with the read */
+        tbml_batch_free(b);
+    } else if (b) {
         tbml_batch_seal(b);
         r->batch = b;
     }
