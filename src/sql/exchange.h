@@ -33,6 +33,9 @@ typedef struct {
 #define SQL_EXCHANGE_ALL (-1)
 
 SQL_HIDDEN extern const sql_exchange_backend sql_exchange_local;
+/* The distributed backend (exchange_comm.c): opened with sql_exchange_comm_open, not open. */
+SQL_HIDDEN extern const sql_exchange_backend sql_exchange_comm;
+SQL_HIDDEN tbml_status sql_exchange_comm_open(tbml_comm_t *c, int nparts, sql_exchange **out);
 
 /* The wire form of a batch (little-endian, docs/sql.md "Exchange encoding"). */
 SQL_HIDDEN void sql_batch_encode(const tbml_batch *b, uint8_t **out, size_t *size);
