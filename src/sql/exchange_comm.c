@@ -106,7 +106,8 @@ static tbml_status take_stream(comm_x *x, int from, const uint8_t *p, size_t n)
     int P = x->nparts;
     size_t o = 0;
     while (o < n) {
-        if (n - o < 12) return tbml_error(TBML_E_FORMAT, "exchange: truncated stream from rank %d", from);
+        if (n - o < 12)
+            return tbml_error(TBML_E_FORMAT, "exchange: truncated stream from rank %d", from);
         uint32_t src = (uint32_t)p[o] | (uint32_t)p[o + 1] << 8 | (uint32_t)p[o + 2] << 16 |
                        (uint32_t)p[o + 3] << 24;
         uint64_t len = get_u64(p + o + 4);
