@@ -419,6 +419,8 @@ SQL_HIDDEN int sql_session_serialize(tbml_session_t *s);
  * installed another. */
 SQL_HIDDEN const void *sql_session_exchange(tbml_session_t *s);
 SQL_HIDDEN void sql_session_set_exchange(tbml_session_t *s, const void *backend);
+/* The communicator of a distributed run (tbml_session_set_comm); NULL: one process. */
+SQL_HIDDEN tbml_comm_t *sql_session_comm(tbml_session_t *s);
 SQL_HIDDEN void sql_session_progress(tbml_session_t *s, int stage, int nstages, int64_t rows,
                                      int64_t bytes, int done);
 
