@@ -560,8 +560,12 @@ static tbml_status read_checkpoint(const tbml_lenet_options *o, int train_n, int
     }
     *summary = sum;
     *summary_size = (size_t)ss;
-    TBML_LOG_I("lenet: resuming from %s (epoch %d, iteration %ld)", path, pos->epoch,
-               pos->it_global);
+    if (nranks == 1 || !o->comm || tbml_comm_rank(o->comm) == 0) {
+        FILE *log = o->log ? o->log : stdout;
+        fprintf(log, "Resuming from %s (epoch %d, iteration %ld)\n", path, pos->epoch,
+                pos->it_global);
+        fflush(log);
+    }
 out:
     memset(buf, 0, size);
     tbml_free(buf);
