@@ -408,6 +408,15 @@ out:
     return ret;
 }
 
+tbml_status tbml_gbdt_serialize(const tbml_gbdt_model_t *model, uint8_t **out, size_t *size)
+{
+    wbuf b = {0};
+    serialise(model, &b);
+    *out = b.p;
+    *size = b.size;
+    return TBML_OK;
+}
+
 tbml_status tbml_gbdt_save(const tbml_gbdt_model_t *model, const char *path, const tbml_key_t *key)
 {
     tbml_status ret;
