@@ -27,7 +27,8 @@ TBML_NODISCARD tbml_status tbml_ckpt_save(const char *dir, uint32_t kind, long s
 
 /* Reads the newest checkpoint in dir that authenticates: sealed under key when key != NULL (a
  * plaintext checkpoint is then refused: anyone could have written it), otherwise plain with an
- * intact CRC, of the given kind. A newer one that fails is skipped with a warning naming it.
+ * intact CRC, of the given kind. A newer one that fails is skipped with a warning naming it
+ * (but a missing or wrong key, TBML_E_KEY, fails at once: it would fail them all).
  * None at all: TBML_E_NOTFOUND; none usable: the last failure's status. On success *payload
  * (tbml_free it; wipe first, it may be secret), *size, *step and path (the file used). */
 TBML_NODISCARD tbml_status tbml_ckpt_load_latest(const char *dir, uint32_t kind,

@@ -230,6 +230,8 @@ tbml_status tbml_ckpt_load_latest(const char *dir, uint32_t kind, const tbml_key
             snprintf(path, path_size, "%s", p);
             break;
         }
+        /* a missing or wrong key fails every checkpoint alike: say so about the newest */
+        if (ret == TBML_E_KEY) break;
         if (i + 1 < n) TBML_LOG_W("%s; falling back to an older checkpoint", tbml_errmsg());
     }
     tbml_free(steps);
