@@ -71,8 +71,10 @@ static void test_resume(tbml_gbdt_objective obj)
     double *ref_margin = tbml_malloc(sizeof(double) * (size_t)m->nrows);
     double *res_margin = tbml_malloc(sizeof(double) * (size_t)m->nrows);
     keeper k = {5, NULL, 0, 0};
-    tbml_gbdt_train_opts opts = {.train_margin_out = ref_margin, .checkpoint = keep,
-                                 .checkpoint_arg = &k, .checkpoint_every = 5};
+    tbml_gbdt_train_opts opts = {.train_margin_out = ref_margin,
+                                 .checkpoint = keep,
+                                 .checkpoint_arg = &k,
+                                 .checkpoint_every = 5};
     tbml_gbdt_model_t *ref = NULL, *part = NULL, *res = NULL;
     CHECK_OK(tbml_gbdt_train(&p, m, &opts, &ref));
     CHECK(k.calls == 2); /* after rounds 5 and 10, not after the last */

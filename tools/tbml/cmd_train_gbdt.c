@@ -55,8 +55,8 @@ static void report(const char *what, const tbml_gbdt_model_t *model, const tbml_
     tbml_free(p);
 }
 
-/* Checkpoints: a fingerprint of the training rows (so a resume on other data is refused) and the model
- * file's bytes, as a TBML_CKPT_GBDT payload; only rank 0 writes. */
+/* Checkpoints: a fingerprint of the training rows (so a resume on other data is refused) and the
+ * model file's bytes, as a TBML_CKPT_GBDT payload; only rank 0 writes. */
 typedef struct {
     const char *dir;
     const tbml_key_t *key;
@@ -105,15 +105,15 @@ static tbml_status read_checkpoint(const gbdt_ckpt *c, tbml_gbdt_model_t **out)
     size_t size = 0;
     long step = 0;
     char path[4096];
-    tbml_status st =
-        tbml_ckpt_load_latest(c->dir, TBML_CKPT_GBDT, c->key, &buf, &size, &step, path, sizeof(path));
+    tbml_status st = tbml_ckpt_load_latest(c->dir, TBML_CKPT_GBDT, c->key, &buf, &size, &step, path,
+                                           sizeof(path));
     if (st) return st;
     uint32_t crc = size >= 4 ? (uint32_t)buf[0] | (uint32_t)buf[1] << 8 | (uint32_t)buf[2] << 16 |
                                    (uint32_t)buf[3] << 24
                              : 0;
     if (size < 4 || crc != c->data_crc)
-        st = tbml_error(TBML_E_ARG, "%s: written by a run on other training rows; resume on the "
-                                    "same data",
+        st = tbml_error(TBML_E_ARG,
+                        "%s: written by a run on other training rows; resume on the same data",
                         path);
     else if (!(st = tbml_gbdt_parse(buf + 4, size - 4, path, out)) && c->rank == 0)
         printf("Resuming from %s (%d trees)\n", path, tbml_gbdt_ntrees(*out));

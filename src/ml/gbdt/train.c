@@ -516,8 +516,7 @@ static double train_metric(const trainer *t)
  * apply_worker did, tree after tree in float, reaching each row's leaf by its values as predict
  * does (the same leaf the trainer's bin walk reached: tests check predict against the tracked
  * margins). */
-static tbml_status resume_trees(tbml_gbdt_model_t *model, const tbml_gbdt_model_t *from,
-                                trainer *t)
+static tbml_status resume_trees(tbml_gbdt_model_t *model, const tbml_gbdt_model_t *from, trainer *t)
 {
     const tbml_gbdt_params *p = t->p, *q = &from->params;
     if (from->nfeatures != t->m->nfeatures || from->ntrees > p->num_round ||

@@ -431,8 +431,8 @@ static tbml_status write_checkpoint(const tbml_lenet_options *o, int train_n, in
         }
         summary_size = (size_t)at;
         summary = tbml_malloc(summary_size + 1);
-        if (summary_size && pread(tbml_outfile_fd(sum), summary, summary_size, 0) !=
-                                (ssize_t)summary_size) {
+        if (summary_size &&
+            pread(tbml_outfile_fd(sum), summary, summary_size, 0) != (ssize_t)summary_size) {
             ret = tbml_error(TBML_E_IO, "%s: cannot read back the summary", o->summary_path);
             goto out;
         }
@@ -478,9 +478,9 @@ out:
 /* Loads the newest good checkpoint into nn, tr, perm and pos; *summary gets the summary bytes
  * so far (tbml_free them; NULL when none). */
 static tbml_status read_checkpoint(const tbml_lenet_options *o, int train_n, int test_n,
-                                   int classes, double mean, double std, int nranks,
-                                   lenet_pos *pos, tbml_nn_t *nn, tbml_trainer_t *tr,
-                                   int32_t *perm, uint8_t **summary, size_t *summary_size)
+                                   int classes, double mean, double std, int nranks, lenet_pos *pos,
+                                   tbml_nn_t *nn, tbml_trainer_t *tr, int32_t *perm,
+                                   uint8_t **summary, size_t *summary_size)
 {
     uint8_t *buf = NULL, *sum = NULL;
     size_t size = 0;
@@ -802,10 +802,10 @@ tbml_status tbml_lenet_run(const tbml_lenet_options *o, tbml_lenet_result *res)
                 last_progress = now;
             }
             if (o->checkpoint_dir && rank == 0 && it_global % every == 0 && b + 1 < iters) {
-                lenet_pos p = {epoch, b + 1, it_global, train_time, tbml_now() - t0,
-                               epoch_loss, rng, r};
-                if ((ret = write_checkpoint(o, train.n, test.n, classes, mean, std, nranks, &p,
-                                            nn, tr, perm, sumf, sum)))
+                lenet_pos p = {epoch,           b + 1,      it_global, train_time,
+                               tbml_now() - t0, epoch_loss, rng,       r};
+                if ((ret = write_checkpoint(o, train.n, test.n, classes, mean, std, nranks, &p, nn,
+                                            tr, perm, sumf, sum)))
                     goto out;
             }
             if (o->stop_after > 0 && it_global >= o->stop_after) {
@@ -840,8 +840,8 @@ tbml_status tbml_lenet_run(const tbml_lenet_options *o, tbml_lenet_result *res)
         /* at an epoch's end the next shuffle is still to come: batch 0 of the next epoch */
         if (o->checkpoint_dir && it_global % every == 0) {
             lenet_pos p = {epoch + 1, 0, it_global, train_time, tbml_now() - t0, 0, rng, r};
-            if ((ret = write_checkpoint(o, train.n, test.n, classes, mean, std, nranks, &p, nn,
-                                        tr, perm, sumf, sum)))
+            if ((ret = write_checkpoint(o, train.n, test.n, classes, mean, std, nranks, &p, nn, tr,
+                                        perm, sumf, sum)))
                 goto out;
         }
     }

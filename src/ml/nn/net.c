@@ -451,7 +451,8 @@ tbml_status tbml_trainer_restore(tbml_trainer_t *tr, long steps, const float *mo
     if (momentum && (!tr->momentum_buf || count != tr->nn->nparams))
         return tbml_error(TBML_E_ARG,
                           "trainer: a momentum buffer of %zu floats, this trainer %s %zu", count,
-                          tr->momentum_buf ? "has" : "has no momentum, needs", tr->momentum_buf ? tr->nn->nparams : (size_t)0);
+                          tr->momentum_buf ? "has" : "has no momentum, needs",
+                          tr->momentum_buf ? tr->nn->nparams : (size_t)0);
     tr->nevals = steps;
     /* no buffer yet (no momentum, or saved before the first step): the next step starts one */
     tr->have_momentum_buf = momentum != NULL;
