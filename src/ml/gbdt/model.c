@@ -164,7 +164,7 @@ static void put(wbuf *b, const void *v, size_t n)
         b->cap = (b->size + n) * 2;
         b->p = tbml_realloc(b->p, b->cap);
     }
-    memcpy(b->p + b->size, v, n);
+    if (n) memcpy(b->p + b->size, v, n); /* v may be NULL when n is 0 (no label name) */
     b->size += n;
 }
 /* the format is little-endian; so is every machine tbml builds for (asserted below) */
