@@ -5,6 +5,12 @@
 # a resume on other data is refused.
 set -euo pipefail
 source "$(dirname "$0")/lib/check.bash"
+# flip_bit FILE OFFSET: flips one bit of the byte at OFFSET in place
+flip_bit() {
+  local b
+  b=$(od -An -tu1 -j "$2" -N1 "$1" | tr -d ' ')
+  printf "\\x$(printf %02x $((b ^ 0x10)))" | dd of="$1" bs=1 seek="$2" conv=notrunc status=none
+}
 cd "$WORK"
 source "$TBML_SRC/tests/integration/lib/crypt_setup.bash"
 CSV=$DATA/BostonHousing.csv
@@ -19,7 +25,7 @@ expect_ok "--resume"
 check "resume says where from" grep -q "Resuming from ck/ckpt-000000000009.tbck (9 trees)" "$OUT_FILE"
 check "resumed model is byte-identical" cmp -s ref.model resumed.model
 
-printf '\x55' | dd of=ck/ckpt-000000000009.tbck bs=1 seek=200 conv=notrunc status=none
+flip_bit ck/ckpt-000000000009.tbck 200
 run "$TBML" "${ARGS[@]}" --model-out fallback.model --checkpoint ck --resume
 check "--resume with a damaged newest checkpoint: exit 0" test "$RC" -eq 0
 check "warns naming the damaged file" grep -q "ckpt-000000000009.tbck.*falling back" "$ERR_FILE"
