@@ -9,7 +9,7 @@ set -uo pipefail
 source "$(dirname "$0")/lib/check.bash"
 # Under the asan build: Open MPI's own allocations live until exit and show up as leaks with
 # unusable stacks, so leak checking is off for ranks (see dist_fail_mpi.sh).
-[[ -z ${ASAN_OPTIONS:-} ]] || export ASAN_OPTIONS="$ASAN_OPTIONS:detect_leaks=0"
+export ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0"
 D=/usr/share/datasets/fashion-mnist
 if ! command -v mpirun >/dev/null || ! grep -q TBML_HAVE_MPI "$TBML_BUILD/compile_commands.json" 2>/dev/null ||
   [[ ! -e $D/train-images-idx3-ubyte.gz ]]; then
