@@ -108,6 +108,22 @@ static void meas_stop(meas *m, size_t bytes)
     if (cpu > m->cpu) m->cpu = cpu;
 }
 
+/* One core, streaming writer: seals in (size bytes, fed in chunk pieces) to fd and times it,
+ * writer set-up and finish included. */
+static void seal_stream(meas *m, int fd, const char *name, const tbml_key_t *key, uint32_t seg,
+                        const uint8_t *in, size_t size, size_t chunk)
+{
+    tbml_sealed_writer_t *w;
+    meas_start(m);
+    if (tbml_sealed_writer_open(fd, name, key, seg, &w)) die("open");
+    for (size_t off = 0; off < size; off += chunk)
+        if (tbml_sealed_writer_write(w, in + off, size - off < chunk ? size - off : chunk))
+            die("write");
+    if (tbml_sealed_writer_finish(w)) die("finish");
+    meas_stop(m, size);
+    tbml_sealed_writer_free(w);
+}
+
 int main(int argc, char **argv)
 {
     size_t mib = argc > 1 ? (size_t)atol(argv[1]) : 256;
@@ -140,27 +156,12 @@ int main(int argc, char **argv)
     for (int rep = 0; rep < 3; rep++) {
         /* one core, streaming writer to /dev/null: the crypto and the format, no copy out */
         FILE *devnull = fopen("/dev/null", "w");
-        tbml_sealed_writer_t *w;
-        meas_start(&m_null);
-        if (tbml_sealed_writer_open(fileno(devnull), "/dev/null", key, seg, &w)) die("open");
-        for (size_t off = 0; off < size; off += chunk)
-            if (tbml_sealed_writer_write(w, in + off, size - off < chunk ? size - off : chunk))
-                die("write");
-        if (tbml_sealed_writer_finish(w)) die("finish");
-        meas_stop(&m_null, size);
-        tbml_sealed_writer_free(w);
+        seal_stream(&m_null, fileno(devnull), "/dev/null", key, seg, in, size, chunk);
         fclose(devnull);
 
         /* one core, streaming writer into an in-memory file */
         lseek(sfd, 0, SEEK_SET);
-        meas_start(&m_seal);
-        if (tbml_sealed_writer_open(sfd, "memfd", key, seg, &w)) die("open");
-        for (size_t off = 0; off < size; off += chunk)
-            if (tbml_sealed_writer_write(w, in + off, size - off < chunk ? size - off : chunk))
-                die("write");
-        if (tbml_sealed_writer_finish(w)) die("finish");
-        meas_stop(&m_seal, size);
-        tbml_sealed_writer_free(w);
+        seal_stream(&m_seal, sfd, "memfd", key, seg, in, size, chunk);
 
         /* one core, sequential reader */
         lseek(sfd, 0, SEEK_SET);

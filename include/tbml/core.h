@@ -127,9 +127,24 @@ TBML_NODISCARD tbml_status tbml_outfile_commit_new(tbml_outfile_t *f);
 /* Removes the temporary file and frees f. NULL is fine. */
 void tbml_outfile_abort(tbml_outfile_t *f);
 
+/* One read(2) of at most size bytes into buf, retried on EINTR: *got is 0 only at end of file.
+ * Fails with TBML_E_IO "PATH: read failed: ..." (*got untouched). */
+TBML_NODISCARD tbml_status tbml_read_some(int fd, void *buf, size_t size, const char *path,
+                                          size_t *got);
 /* Reads all of fd into a new buffer (tbml_free it). Fails past max_size bytes. */
 TBML_NODISCARD tbml_status tbml_read_all(int fd, const char *path, size_t max_size, uint8_t **out,
                                          size_t *out_size);
+/* Opens path and reads all of it, as tbml_read_all. A missing file is TBML_E_NOTFOUND, any other
+ * open failure TBML_E_IO; messages name the path. */
+TBML_NODISCARD tbml_status tbml_read_file(const char *path, size_t max_size, uint8_t **out,
+                                          size_t *out_size);
+/* Writes size bytes of buf, then the string tail unless it is NULL, to path through an outfile:
+ * path is replaced whole or left as it was. */
+TBML_NODISCARD tbml_status tbml_write_file(const char *path, const void *buf, size_t size,
+                                           const char *tail);
+/* Fails with TBML_E_ARG "PATH: already exists; refusing to overwrite" if anything (a dangling
+ * link included) is at path, so a command can refuse before it asks for a password. */
+TBML_NODISCARD tbml_status tbml_refuse_existing(const char *path);
 
 /* Monotonic clock in seconds. */
 double tbml_now(void);

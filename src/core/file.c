@@ -132,6 +132,19 @@ void tbml_outfile_abort(tbml_outfile_t *f)
     outfile_release(f);
 }
 
+tbml_status tbml_read_some(int fd, void *buf, size_t size, const char *path, size_t *got)
+{
+    for (;;) {
+        ssize_t n = read(fd, buf, size);
+        if (n >= 0) {
+            *got = (size_t)n;
+            return TBML_OK;
+        }
+        if (errno != EINTR)
+            return tbml_error(TBML_E_IO, "%s: read failed: %s", path, strerror(errno));
+    }
+}
+
 tbml_status tbml_read_all(int fd, const char *path, size_t max_size, uint8_t **out, size_t *out_size)
 {
     size_t cap = 4096, len = 0;
@@ -145,15 +158,14 @@ tbml_status tbml_read_all(int fd, const char *path, size_t max_size, uint8_t **o
             cap *= 2;
             buf = tbml_realloc(buf, cap);
         }
-        ssize_t n = read(fd, buf + len, cap - len);
-        if (n < 0) {
-            if (errno == EINTR) continue;
-            tbml_status st = tbml_error(TBML_E_IO, "%s: read failed: %s", path, strerror(errno));
+        size_t n;
+        tbml_status st = tbml_read_some(fd, buf + len, cap - len, path, &n);
+        if (st) {
             tbml_free(buf);
             return st;
         }
         if (n == 0) break;
-        len += (size_t)n;
+        len += n;
     }
     if (len > max_size) {
         tbml_free(buf);
@@ -161,5 +173,38 @@ tbml_status tbml_read_all(int fd, const char *path, size_t max_size, uint8_t **o
     }
     *out = buf;
     *out_size = len;
+    return TBML_OK;
+}
+
+tbml_status tbml_read_file(const char *path, size_t max_size, uint8_t **out, size_t *out_size)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return tbml_error(errno == ENOENT ? TBML_E_NOTFOUND : TBML_E_IO, "%s: cannot open: %s",
+                          path, strerror(errno));
+    tbml_status st = tbml_read_all(fd, path, max_size, out, out_size);
+    close(fd);
+    return st;
+}
+
+tbml_status tbml_write_file(const char *path, const void *buf, size_t size, const char *tail)
+{
+    tbml_outfile_t *f;
+    tbml_status st = tbml_outfile_open(path, &f);
+    if (st) return st;
+    st = tbml_outfile_write(f, buf, size);
+    if (!st && tail) st = tbml_outfile_write(f, tail, strlen(tail));
+    if (st) {
+        tbml_outfile_abort(f);
+        return st;
+    }
+    return tbml_outfile_commit(f);
+}
+
+tbml_status tbml_refuse_existing(const char *path)
+{
+    struct stat sb;
+    if (lstat(path, &sb) == 0)
+        return tbml_error(TBML_E_ARG, "%s: already exists; refusing to overwrite", path);
     return TBML_OK;
 }

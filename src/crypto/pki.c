@@ -17,7 +17,6 @@
 #include <openssl/x509v3.h>
 
 #include <errno.h>
-#include <fcntl.h>
 #include <limits.h>
 #include <stdio.h>
 #include <string.h>
@@ -136,12 +135,7 @@ tbml_status tbml_rsa_read_pem(const char *path, tbml_rsa_t **out)
 {
     uint8_t *buf;
     size_t size;
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return tbml_error(errno == ENOENT ? TBML_E_NOTFOUND : TBML_E_IO, "%s: cannot open: %s",
-                          path, strerror(errno));
-    tbml_status st = tbml_read_all(fd, path, PEM_MAX_SIZE, &buf, &size);
-    close(fd);
+    tbml_status st = tbml_read_file(path, PEM_MAX_SIZE, &buf, &size);
     if (st) return st;
     st = tbml_rsa_parse_pem(buf, size, path, out);
     tbml_wipe(buf, size); /* a private key */
@@ -332,14 +326,6 @@ out:
 
 /* ---- writing PEM and friends ------------------------------------------------------------ */
 
-static tbml_status refuse_existing(const char *path)
-{
-    struct stat sb;
-    if (lstat(path, &sb) == 0)
-        return tbml_error(TBML_E_ARG, "%s: already exists; refusing to overwrite", path);
-    return TBML_OK;
-}
-
 /* Writes the contents of a memory BIO to path through an outfile with the given mode; the
  * outfile is left uncommitted in *pending so several files can be committed together. */
 static tbml_status bio_to_outfile(BIO *bio, const char *path, mode_t mode, tbml_outfile_t **pending)
@@ -368,7 +354,7 @@ static tbml_status write_key_pem(const tbml_rsa_t *key, const char *path, int pr
     BIO *bio = NULL;
     tbml_outfile_t *f = NULL;
 
-    if ((ret = refuse_existing(path))) return ret;
+    if ((ret = tbml_refuse_existing(path))) return ret;
     if (private_half && !tbml_rsa_is_private(key))
         return tbml_error(TBML_E_KEY, "%s: the key has no private half to write", path);
     bio = BIO_new(private_half ? BIO_s_secmem() : BIO_s_mem()); /* secmem wipes on free */
@@ -506,7 +492,7 @@ tbml_status tbml_tls_create(const char *dir, const tbml_tls_params *params,
         int n = snprintf(paths[i], sizeof(paths[i]), "%s/%s", dir, names[i]);
         if (n < 0 || (size_t)n >= sizeof(paths[i]))
             return tbml_error(TBML_E_ARG, "%s: path too long", dir);
-        if ((ret = refuse_existing(paths[i]))) return ret;
+        if ((ret = tbml_refuse_existing(paths[i]))) return ret;
     }
 
     if (params->key_type == TBML_TLS_KEY_RSA3072)

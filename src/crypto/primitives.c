@@ -110,21 +110,27 @@ void tbml_aead_free(tbml_aead_t *a)
 /* EVP takes int lengths: feed large buffers in pieces. */
 #define EVP_CHUNK ((size_t)1 << 30)
 
+/* Feeds size bytes of in to a GCM context in EVP_CHUNK pieces: as AAD when out is NULL, else
+ * into out. The context's Init (encrypt or decrypt) decides the direction, so sealing and
+ * opening share this loop. Returns 0 on any EVP failure. */
+static int gcm_update(EVP_CIPHER_CTX *c, uint8_t *out, const uint8_t *in, size_t size)
+{
+    int n;
+    for (size_t off = 0; off < size; off += EVP_CHUNK) {
+        size_t k = size - off < EVP_CHUNK ? size - off : EVP_CHUNK;
+        if (EVP_CipherUpdate(c, out ? out + off : NULL, &n, in + off, (int)k) != 1) return 0;
+    }
+    return 1;
+}
+
 tbml_status tbml_aead_seal_with(tbml_aead_t *a, const uint8_t nonce[12], const void *aad,
                                 size_t aad_size, const void *pt, size_t size, void *ct,
                                 uint8_t tag[16])
 {
     int n;
-    if (EVP_EncryptInit_ex2(a->enc, NULL, NULL, nonce, NULL) != 1) goto fail;
-    for (size_t off = 0; off < aad_size; off += EVP_CHUNK) {
-        size_t k = aad_size - off < EVP_CHUNK ? aad_size - off : EVP_CHUNK;
-        if (EVP_EncryptUpdate(a->enc, NULL, &n, (const uint8_t *)aad + off, (int)k) != 1) goto fail;
-    }
-    for (size_t off = 0; off < size; off += EVP_CHUNK) {
-        size_t k = size - off < EVP_CHUNK ? size - off : EVP_CHUNK;
-        if (EVP_EncryptUpdate(a->enc, (uint8_t *)ct + off, &n, (const uint8_t *)pt + off, (int)k) != 1)
-            goto fail;
-    }
+    if (EVP_EncryptInit_ex2(a->enc, NULL, NULL, nonce, NULL) != 1 ||
+        !gcm_update(a->enc, NULL, aad, aad_size) || !gcm_update(a->enc, ct, pt, size))
+        goto fail;
     /* GCM's final writes no bytes; avoid NULL + 0 (UB) when an empty message has no buffer. */
     uint8_t dummy[1];
     if (EVP_EncryptFinal_ex(a->enc, ct ? (uint8_t *)ct + size : dummy, &n) != 1) goto fail;
@@ -141,16 +147,9 @@ tbml_status tbml_aead_open_with(tbml_aead_t *a, const uint8_t nonce[12], const v
     int n;
     uint8_t tagcopy[16];
     memcpy(tagcopy, tag, 16);
-    if (EVP_DecryptInit_ex2(a->dec, NULL, NULL, nonce, NULL) != 1) goto fail;
-    for (size_t off = 0; off < aad_size; off += EVP_CHUNK) {
-        size_t k = aad_size - off < EVP_CHUNK ? aad_size - off : EVP_CHUNK;
-        if (EVP_DecryptUpdate(a->dec, NULL, &n, (const uint8_t *)aad + off, (int)k) != 1) goto fail;
-    }
-    for (size_t off = 0; off < size; off += EVP_CHUNK) {
-        size_t k = size - off < EVP_CHUNK ? size - off : EVP_CHUNK;
-        if (EVP_DecryptUpdate(a->dec, (uint8_t *)pt + off, &n, (const uint8_t *)ct + off, (int)k) != 1)
-            goto fail;
-    }
+    if (EVP_DecryptInit_ex2(a->dec, NULL, NULL, nonce, NULL) != 1 ||
+        !gcm_update(a->dec, NULL, aad, aad_size) || !gcm_update(a->dec, pt, ct, size))
+        goto fail;
     if (EVP_CIPHER_CTX_ctrl(a->dec, EVP_CTRL_GCM_SET_TAG, 16, tagcopy) != 1) goto fail;
     if (EVP_DecryptFinal_ex(a->dec, pt ? (uint8_t *)pt + size : tagcopy, &n) != 1) {
         tbml_wipe(pt, size); /* never release unauthenticated plaintext */

@@ -19,12 +19,7 @@
 
 static tbml_status entry_hash(const uint8_t prev[32], json_t *entry, uint8_t out[32])
 {
-    tee_buf b = {0};
-    tee_buf_add(&b, prev, 32);
-    tbml_status st = tee_canonical_json(entry, &b);
-    if (!st) st = tbml_sha256(b.data, b.size, out);
-    tbml_free(b.data);
-    return st;
+    return tee_json_sha256(prev, 32, entry, out);
 }
 
 tbml_status kms_audit_open(kms_audit *a, const char *path, int sync)

@@ -81,13 +81,7 @@ tbml_status kms_store_save(kms_store *s)
     json_object_set_new(s->root, "mac", json_string(mac));
     snprintf(path, sizeof(path), "%s/%s", s->dir, KMS_STATE_FILE);
     char *text = json_dumps(s->root, JSON_INDENT(1) | JSON_SORT_KEYS);
-    tbml_outfile_t *f;
-    st = tbml_outfile_open(path, &f);
-    if (!st) st = tbml_outfile_write(f, text, strlen(text));
-    if (!st)
-        st = tbml_outfile_commit(f);
-    else
-        tbml_outfile_abort(f);
+    st = tbml_write_file(path, text, strlen(text), NULL);
     free(text);
     return st;
 }

@@ -26,6 +26,9 @@ typedef struct {
     int64_t *slots; /* group id + 1; 0 = empty */
     int64_t scap;
     astate *st;
+    /* one string or integer key: each group's key packed in a word, so a probe compares words */
+    uint64_t *gword;
+    int64_t null_group; /* the group of the NULL key, -1 until seen */
 } aggtab;
 
 static int key_eq(const tbml_column *a, int64_t ra, const tbml_column *b, int64_t rb)
@@ -76,6 +79,7 @@ static int64_t new_group(aggtab *t, const tbml_column *kc, int64_t row, uint64_t
     if (t->ngroups == t->gcap) {
         t->gcap = t->gcap ? t->gcap * 2 : 256;
         t->ghash = tbml_realloc(t->ghash, (size_t)t->gcap * sizeof(uint64_t));
+        t->gword = tbml_realloc(t->gword, (size_t)t->gcap * sizeof(uint64_t));
         t->st = tbml_realloc(t->st,
                              (size_t)t->gcap * (size_t)(t->naggs ? t->naggs : 1) * sizeof(astate));
     }
@@ -90,6 +94,87 @@ static int64_t new_group(aggtab *t, const tbml_column *kc, int64_t row, uint64_t
     return g;
 }
 
+static inline uint64_t mix(uint64_t x)
+{
+    x ^= x >> 33;
+    x *= 0xff51afd7ed558ccdULL;
+    x ^= x >> 33;
+    x *= 0xc4ceb9fe1a85ec53ULL;
+    x ^= x >> 33;
+    return x;
+}
+
+/* A string's first (up to) 8 bytes in a word, unique for strings of one length up to 8: two
+ * overlapping 4-byte loads, or first/middle/last byte below 4 (no byte loop, no branch per byte).
+ */
+static inline uint64_t pack8(const char *s, size_t n)
+{
+    if (n >= 8) {
+        uint64_t w;
+        memcpy(&w, s, 8);
+        return w;
+    }
+    if (n >= 4) {
+        uint32_t lo, hi;
+        memcpy(&lo, s, 4);
+        memcpy(&hi, s + n - 4, 4);
+        return (uint64_t)lo | (uint64_t)hi << 32;
+    }
+    if (n == 0) return 0;
+    return (uint64_t)(uint8_t)s[0] | (uint64_t)(uint8_t)s[n >> 1] << 8 |
+           (uint64_t)(uint8_t)s[n - 1] << 16;
+}
+
+/* One string or one integer key: the probe compares a packed word (and for strings longer than
+ * 8 bytes, the bytes) instead of going through the generic key comparison. */
+static void group_ids_one(aggtab *t, const tbml_column *c, int64_t n, int64_t *gid)
+{
+    int is_str = c->type == TBML_TYPE_STRING, all_null = c->type == TBML_TYPE_NULL;
+    for (int64_t r = 0; r < n; r++) {
+        if (all_null || tbml_column_is_null(c, r)) {
+            if (t->null_group < 0) t->null_group = new_group(t, c, r, 0);
+            gid[r] = t->null_group;
+            continue;
+        }
+        uint64_t w, h;
+        size_t len = 0;
+        const char *sp = NULL;
+        if (is_str) {
+            sp = tbml_column_str(c, r, &len);
+            w = pack8(sp, len);
+            h = mix(w ^ ((uint64_t)len << 56) ^
+                    (len > 8 ? pack8(sp + len - 8, 8) * 0x9e3779b97f4a7c15ULL : 0));
+        } else {
+            w = (uint64_t)c->i64[r];
+            h = mix(w);
+        }
+        if ((t->ngroups + 1) * 2 > t->scap) grow_slots(t);
+        int64_t i = (int64_t)(h & (uint64_t)(t->scap - 1)), g = -1;
+        while (t->slots[i]) {
+            int64_t k = t->slots[i] - 1;
+            if (t->ghash[k] == h && t->gword[k] == w && k != t->null_group) {
+                if (!is_str) {
+                    g = k;
+                    break;
+                }
+                size_t kl;
+                const char *ks = tbml_column_str(&t->keys[0], k, &kl);
+                if (kl == len && (len <= 8 || memcmp(ks, sp, len) == 0)) {
+                    g = k;
+                    break;
+                }
+            }
+            i = (i + 1) & (t->scap - 1);
+        }
+        if (g < 0) {
+            g = new_group(t, c, r, h);
+            t->gword[g] = w;
+            t->slots[i] = g + 1;
+        }
+        gid[r] = g;
+    }
+}
+
 /* Group ids of every row of b (keys are its first nkeys columns). */
 static void group_ids(aggtab *t, const tbml_batch *b, int64_t *gid)
 {
@@ -97,6 +182,13 @@ static void group_ids(aggtab *t, const tbml_batch *b, int64_t *gid)
     if (t->nkeys == 0) {
         if (t->ngroups == 0) new_group(t, NULL, 0, 0);
         memset(gid, 0, (size_t)n * sizeof(int64_t));
+        return;
+    }
+    /* decided by the plan's key type, so every batch of a table takes the same path */
+    tbml_type kt = t->p->child[0]->schema.fields[0].type;
+    if (t->nkeys == 1 && (kt == TBML_TYPE_STRING || kt == TBML_TYPE_INT64 || kt == TBML_TYPE_DATE ||
+                          kt == TBML_TYPE_TIMESTAMP)) {
+        group_ids_one(t, &b->cols[0], n, gid);
         return;
     }
     const tbml_column **kc = tbml_malloc((size_t)t->nkeys * sizeof(*kc));
@@ -475,6 +567,7 @@ tbml_status op_agg_run(sql_xc *x, sql_plan *p, int part, sql_blist *out)
     t.nkeys = p->nkeys;
     t.naggs = p->naggs;
     t.keys = tbml_calloc((size_t)(t.nkeys > 0 ? t.nkeys : 1), sizeof(tbml_column));
+    t.null_group = -1;
     for (int k = 0; k < t.nkeys; k++)
         tbml_column_init(&t.keys[k], p->child[0]->schema.fields[k].type, 0);
     asink s = {{agg_put}, &t, p->mode};
@@ -497,6 +590,7 @@ tbml_status op_agg_run(sql_xc *x, sql_plan *p, int part, sql_blist *out)
         tbml_column_clear(&t.keys[k]);
     tbml_free(t.keys);
     tbml_free(t.ghash);
+    tbml_free(t.gword);
     tbml_free(t.slots);
     tbml_free(t.st);
     return st;

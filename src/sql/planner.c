@@ -254,6 +254,20 @@ static int contains_agg(const ast_expr *a)
 }
 
 /* ---- column resolution ---- */
+
+/* Appends ", qual.name" to list, cut short (with "...") rather than past its end. */
+static void list_add(char *list, size_t cap, size_t *o, const char *qual, const char *name)
+{
+    if (*o >= cap - 1) return;
+    int n = snprintf(list + *o, cap - *o, "%s%s%s%s", *o ? ", " : "", qual ? qual : "",
+                     qual ? "." : "", name);
+    if (n < 0 || (size_t)n >= cap - *o) {
+        *o = cap - 1;
+        if (cap > 4) memcpy(list + cap - 4, "...", 4);
+        return;
+    }
+    *o += (size_t)n;
+}
 static tbml_status resolve(binder *b, const ast_expr *a, int *idx)
 {
     const scope *s = b->sc;
@@ -277,11 +291,10 @@ static tbml_status resolve(binder *b, const ast_expr *a, int *idx)
     } else if (nvisible > 1) {
         char list[300] = "";
         size_t o = 0;
-        for (int i = 0; i < s->n && o < sizeof(list) - 64; i++) {
+        for (int i = 0; i < s->n; i++) {
             const scol *c = &s->c[i];
             if (strcasecmp(c->name, a->name) == 0 && !c->hidden)
-                o += (size_t)snprintf(list + o, sizeof(list) - o, "%s%s%s%s", o ? ", " : "",
-                                      c->qual ? c->qual : "", c->qual ? "." : "", c->name);
+                list_add(list, sizeof(list), &o, c->qual, c->name);
         }
         return sql_error_at(TBML_E_ARG, b->cx->src, a->pos,
                             "column reference '%s' is ambiguous: it could be %s", a->name, list);
@@ -289,13 +302,10 @@ static tbml_status resolve(binder *b, const ast_expr *a, int *idx)
         /* Spark's message lists what is there */
         char list[600] = "";
         size_t o = 0;
-        for (int i = 0; i < s->n && o < sizeof(list) - 80; i++) {
+        for (int i = 0; i < s->n; i++) {
             const scol *c = &s->c[i];
-            if (c->hidden) continue;
-            o += (size_t)snprintf(list + o, sizeof(list) - o, "%s%s%s%s", o ? ", " : "",
-                                  c->qual ? c->qual : "", c->qual ? "." : "", c->name);
+            if (!c->hidden) list_add(list, sizeof(list), &o, c->qual, c->name);
         }
-        if (o >= sizeof(list) - 80) snprintf(list + o, sizeof(list) - o, ", ...");
         if (a->qual)
             return sql_error_at(TBML_E_NOTFOUND, b->cx->src, a->pos,
                                 "cannot resolve column '%s.%s'; available columns: %s", a->qual,

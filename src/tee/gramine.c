@@ -44,16 +44,24 @@ static void line(tee_buf *b, const char *key, const char *val)
 static tbml_status write_file(const char *dir, const char *name, const void *data, size_t size)
 {
     char path[4096];
-    tbml_outfile_t *f;
     snprintf(path, sizeof(path), "%s/%s", dir, name);
-    tbml_status st = tbml_outfile_open(path, &f);
-    if (st) return st;
-    st = tbml_outfile_write(f, data, size);
-    if (st) {
-        tbml_outfile_abort(f);
-        return st;
+    return tbml_write_file(path, data, size, NULL);
+}
+
+/* One sgx.trusted_files entry per element of files (trusted_files or sealed_inputs): both are
+ * measured by their path and sha256. */
+static void toml_trusted(tee_buf *b, const json_t *files)
+{
+    for (size_t i = 0; i < json_array_size(files); i++) {
+        json_t *e = json_array_get(files, i);
+        char uri[4200];
+        snprintf(uri, sizeof(uri), "file:%s", json_string_value(json_object_get(e, "path")));
+        tee_buf_str(b, "  { uri = ");
+        toml_str(b, uri);
+        tee_buf_str(b, ", sha256 = ");
+        toml_str(b, json_string_value(json_object_get(e, "sha256")));
+        tee_buf_str(b, " },\n");
     }
-    return tbml_outfile_commit(f);
 }
 
 /* The smallest power of two >= v (SGX enclave sizes are powers of two). */
@@ -137,28 +145,8 @@ tbml_status tee_gramine_export(const tbml_manifest_t *m, const char *dir)
                     "\"strict\"\nsgx.allowed_files = []\n\n"
                     "sgx.trusted_files = [\n"
                     "  \"file:{{ gramine.libos }}\",\n  \"file:{{ gramine.runtimedir() }}/\",\n");
-    json_t *tf = json_object_get(r, "trusted_files");
-    for (size_t i = 0; i < json_array_size(tf); i++) {
-        json_t *e = json_array_get(tf, i);
-        char uri[4200];
-        snprintf(uri, sizeof(uri), "file:%s", json_string_value(json_object_get(e, "path")));
-        tee_buf_str(&b, "  { uri = ");
-        toml_str(&b, uri);
-        tee_buf_str(&b, ", sha256 = ");
-        toml_str(&b, json_string_value(json_object_get(e, "sha256")));
-        tee_buf_str(&b, " },\n");
-    }
-    json_t *si = json_object_get(r, "sealed_inputs");
-    for (size_t i = 0; i < json_array_size(si); i++) {
-        json_t *e = json_array_get(si, i);
-        char uri[4200];
-        snprintf(uri, sizeof(uri), "file:%s", json_string_value(json_object_get(e, "path")));
-        tee_buf_str(&b, "  { uri = ");
-        toml_str(&b, uri);
-        tee_buf_str(&b, ", sha256 = ");
-        toml_str(&b, json_string_value(json_object_get(e, "sha256")));
-        tee_buf_str(&b, " },\n");
-    }
+    toml_trusted(&b, json_object_get(r, "trusted_files"));
+    toml_trusted(&b, json_object_get(r, "sealed_inputs"));
     tee_buf_str(&b, "  \"file:argv\",\n]\n");
     /* Gramine's argv file: the arguments, each followed by a NUL byte. */
     json_t *av = json_object_get(r, "argv");

@@ -51,14 +51,10 @@ tbml_status tee_hash_fd(int fd, const char *path, uint8_t out[32])
     if (ret) return ret;
     buf = tbml_malloc(HASH_CHUNK);
     for (;;) {
-        ssize_t n = read(fd, buf, HASH_CHUNK);
-        if (n < 0 && errno == EINTR) continue;
-        if (n < 0) {
-            ret = tbml_error(TBML_E_IO, "%s: read failed: %s", path, strerror(errno));
-            goto out;
-        }
+        size_t n;
+        if ((ret = tbml_read_some(fd, buf, HASH_CHUNK, path, &n))) goto out;
         if (n == 0) break;
-        ret = tbml_sha256_update(c, buf, (size_t)n);
+        ret = tbml_sha256_update(c, buf, n);
         if (ret) goto out;
     }
     ret = tbml_sha256_end(c, out);
@@ -227,6 +223,17 @@ tbml_status tbml_manifest_canonical(const tbml_manifest_t *m, char **out, size_t
     *out = b.data;
     *out_size = b.size;
     return TBML_OK;
+}
+
+tbml_status tee_json_sha256(const void *prefix, size_t prefix_size, const json_t *v,
+                            uint8_t out[32])
+{
+    tee_buf b = {0};
+    if (prefix_size) tee_buf_add(&b, prefix, prefix_size);
+    tbml_status st = tee_canonical_json(v, &b);
+    if (!st) st = tbml_sha256(b.data, b.size, out);
+    tbml_free(b.data);
+    return st;
 }
 
 tbml_status tbml_manifest_measure(const tbml_manifest_t *m, uint8_t out[TBML_MEASUREMENT_SIZE])
@@ -441,14 +448,9 @@ tbml_status tbml_manifest_parse(const void *buf, size_t size, const char *name,
 
 tbml_status tbml_manifest_load(const char *path, tbml_manifest_t **out)
 {
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return tbml_error(errno == ENOENT ? TBML_E_NOTFOUND : TBML_E_IO, "%s: cannot open: %s",
-                          path, strerror(errno));
     uint8_t *buf;
     size_t size;
-    tbml_status st = tbml_read_all(fd, path, MANIFEST_MAX_SIZE, &buf, &size);
-    close(fd);
+    tbml_status st = tbml_read_file(path, MANIFEST_MAX_SIZE, &buf, &size);
     if (st) return st;
     st = tbml_manifest_parse(buf, size, path, out);
     tbml_free(buf);
@@ -457,16 +459,9 @@ tbml_status tbml_manifest_load(const char *path, tbml_manifest_t **out)
 
 tbml_status tbml_manifest_write(const tbml_manifest_t *m, const char *path)
 {
-    tbml_outfile_t *f;
     char *text = json_dumps(m->root, JSON_INDENT(2) | JSON_SORT_KEYS);
     if (!text) return tbml_error(TBML_E_NOMEM, "%s: cannot format the manifest", path);
-    tbml_status st = tbml_outfile_open(path, &f);
-    if (!st) st = tbml_outfile_write(f, text, strlen(text));
-    if (!st) st = tbml_outfile_write(f, "\n", 1);
-    if (!st)
-        st = tbml_outfile_commit(f);
-    else
-        tbml_outfile_abort(f);
+    tbml_status st = tbml_write_file(path, text, strlen(text), "\n");
     free(text);
     return st;
 }
@@ -497,6 +492,16 @@ int tbml_manifest_svn(const tbml_manifest_t *m)
 int tbml_manifest_debug(const tbml_manifest_t *m)
 {
     return json_is_true(json_object_get(json_object_get(m->root, "tee"), "debug"));
+}
+void tee_report_ident(const tbml_manifest_t *m, const uint8_t meas[32], const uint8_t signer[32],
+                      tbml_report_t *out)
+{
+    memset(out, 0, sizeof(*out));
+    memcpy(out->measurement, meas, 32);
+    memcpy(out->mrsigner, signer, 32);
+    out->product_id = (uint16_t)tbml_manifest_product_id(m);
+    out->svn = (uint16_t)tbml_manifest_svn(m);
+    out->debug = tbml_manifest_debug(m);
 }
 const char *tbml_manifest_conf(const tbml_manifest_t *m, const char *key)
 {

@@ -19,13 +19,8 @@
 /* report data = SHA-256(RECEIPT_PREFIX || canonical JSON of body) || 32 zero bytes */
 static tbml_status receipt_report_data(const json_t *body, uint8_t rd[64])
 {
-    tee_buf b = {0};
-    tee_buf_str(&b, RECEIPT_PREFIX);
-    tbml_status st = tee_canonical_json(body, &b);
     memset(rd, 0, 64);
-    if (!st) st = tbml_sha256(b.data, b.size, rd);
-    tbml_free(b.data);
-    return st;
+    return tee_json_sha256(RECEIPT_PREFIX, strlen(RECEIPT_PREFIX), body, rd);
 }
 
 static json_t *hash_entry(const char *path, const char *hex)
@@ -44,10 +39,8 @@ tbml_status tee_receipt_write(const tbml_manifest_t *m, const uint8_t meas[32],
     uint8_t *ev = NULL;
     size_t ev_size = 0;
     char *ev_hex = NULL;
-    tee_buf b = {0};
     /* The manifest hash covers the signature too: the exact signed manifest that ran. */
-    if ((st = tee_canonical_json(r, &b))) goto out;
-    if ((st = tbml_sha256(b.data, b.size, h))) goto out;
+    if ((st = tee_json_sha256(NULL, 0, r, h))) goto out;
     tbml_hex(h, 32, man_hex);
     tbml_hex(meas, 32, meas_hex);
     tbml_hex(signer, 32, signer_hex);
@@ -92,12 +85,7 @@ tbml_status tee_receipt_write(const tbml_manifest_t *m, const uint8_t meas[32],
     const tbml_evidence_backend *be = tbml_evidence_backend_find(backend);
     if (be && be->get_quote) {
         tbml_report_t ident;
-        memset(&ident, 0, sizeof(ident));
-        memcpy(ident.measurement, meas, 32);
-        memcpy(ident.mrsigner, signer, 32);
-        ident.product_id = (uint16_t)tbml_manifest_product_id(m);
-        ident.svn = (uint16_t)tbml_manifest_svn(m);
-        ident.debug = tbml_manifest_debug(m);
+        tee_report_ident(m, meas, signer, &ident);
         memcpy(ident.report_data, rd, 64);
         if ((st = be->get_quote(&ident, &ev, &ev_size))) goto out;
         ev_hex = tbml_malloc(2 * ev_size + 1);
@@ -112,20 +100,12 @@ tbml_status tee_receipt_write(const tbml_manifest_t *m, const uint8_t meas[32],
             : "hardware evidence");
     if (!ev_hex) json_object_set_new(doc, "evidence", json_null());
     char *text = json_dumps(doc, JSON_INDENT(2) | JSON_SORT_KEYS);
-    tbml_outfile_t *f;
-    st = tbml_outfile_open(path, &f);
-    if (!st) st = tbml_outfile_write(f, text, strlen(text));
-    if (!st) st = tbml_outfile_write(f, "\n", 1);
-    if (!st)
-        st = tbml_outfile_commit(f);
-    else
-        tbml_outfile_abort(f);
+    st = tbml_write_file(path, text, strlen(text), "\n");
     free(text);
     if (!st)
         TBML_LOG_I("result receipt written to %s%s", path,
                    strcmp(backend, "sim") == 0 ? " (SIMULATED evidence)" : "");
 out:
-    tbml_free(b.data);
     tbml_free(ev);
     tbml_free(ev_hex);
     json_decref(inputs);

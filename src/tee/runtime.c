@@ -36,15 +36,11 @@ static tbml_status copy_checked(const char *path, const char *want_hex, int *out
     }
     if ((st = tbml_sha256_begin(&c))) goto out;
     for (;;) {
-        ssize_t n = read(in, buf, UNSEAL_CHUNK);
-        if (n < 0 && errno == EINTR) continue;
-        if (n < 0) {
-            st = tbml_error(TBML_E_IO, "%s: read failed: %s", path, strerror(errno));
-            goto out;
-        }
+        size_t n;
+        if ((st = tbml_read_some(in, buf, UNSEAL_CHUNK, path, &n))) goto out;
         if (n == 0) break;
-        if ((st = tbml_sha256_update(c, buf, (size_t)n))) goto out;
-        if ((st = tbml_write_all(mfd, buf, (size_t)n, "sealed input copy"))) goto out;
+        if ((st = tbml_sha256_update(c, buf, n))) goto out;
+        if ((st = tbml_write_all(mfd, buf, n, "sealed input copy"))) goto out;
     }
     st = tbml_sha256_end(c, h);
     c = NULL;
@@ -131,12 +127,7 @@ static tbml_status open_sealed_inputs(const tbml_manifest_t *m, const tbml_run_o
                           "keys: build the manifest with --tee-backend sim (testing) or gramine",
                           tbml_manifest_backend(m));
     tbml_report_t ident;
-    memset(&ident, 0, sizeof(ident));
-    memcpy(ident.measurement, meas, 32);
-    memcpy(ident.mrsigner, signer, 32);
-    ident.product_id = (uint16_t)tbml_manifest_product_id(m);
-    ident.svn = (uint16_t)tbml_manifest_svn(m);
-    ident.debug = tbml_manifest_debug(m);
+    tee_report_ident(m, meas, signer, &ident);
     tbml_kms_client_t *kc = NULL;
     /* tbml.kms.pin (curl's "sha256//BASE64" of the service's public key) narrows trust further. */
     tbml_status st = tbml_kms_client_open(url, ca, tbml_manifest_conf(m, "tbml.kms.pin"), &kc);

@@ -2,6 +2,7 @@
 #ifndef TBML_TEE_INTERNAL_H
 #define TBML_TEE_INTERNAL_H
 
+#include "evidence.h"
 #include "tbml/tee.h"
 
 #include <jansson.h>
@@ -38,6 +39,10 @@ typedef struct {
 TEE_HIDDEN void tee_buf_add(tee_buf *b, const void *p, size_t n);
 TEE_HIDDEN void tee_buf_str(tee_buf *b, const char *s);
 TEE_HIDDEN tbml_status tee_canonical_json(const json_t *v, tee_buf *b);
+/* SHA-256 of prefix (prefix_size bytes, a domain string or a chain link; may be empty) followed
+ * by the canonical JSON of v: what receipts and the key service's audit log commit to. */
+TEE_HIDDEN tbml_status tee_json_sha256(const void *prefix, size_t prefix_size, const json_t *v,
+                                       uint8_t out[32]);
 
 /* Validates root as a manifest and wraps it, taking the reference on success. */
 TEE_HIDDEN tbml_status tee_manifest_wrap(json_t *root, const char *name, tbml_manifest_t **out);
@@ -47,6 +52,11 @@ TEE_HIDDEN json_t *tee_manifest_json(const tbml_manifest_t *m);
 
 /* Parses 64 hex digits into 32 bytes: 0 on success, -1 otherwise. */
 TEE_HIDDEN int tee_unhex(const char *hex, uint8_t *out, size_t size);
+
+/* The identity a quote is made for: m's product id, svn and debug flag with the given measurement
+ * and signer; report_data is left zero for the caller to fill. */
+TEE_HIDDEN void tee_report_ident(const tbml_manifest_t *m, const uint8_t meas[32],
+                                 const uint8_t signer[32], tbml_report_t *out);
 
 /* Writes the result receipt for a finished job (receipt.c). */
 TEE_HIDDEN tbml_status tee_receipt_write(const tbml_manifest_t *m, const uint8_t meas[32],

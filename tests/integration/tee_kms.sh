@@ -187,6 +187,15 @@ stop_server
 
 # 7. the audit log verifies, and any edit, removal or reordering is detected
 "$T" kms audit --state st | grep -q "audit log ok" || fail "audit log does not verify"
+# the chain recomputed from docs/protocols/kms.md: hash = SHA-256(prev || JCS(entry without hash))
+$PY -c 'import json,hashlib,sys
+prev=bytes(32)
+for n,line in enumerate(open("st/audit.log"),1):
+    e=json.loads(line); h=e.pop("hash")
+    if e["prev"]!=prev.hex(): sys.exit("entry %d: prev %s"%(n,e["prev"]))
+    d=hashlib.sha256(prev+json.dumps(e,sort_keys=True,separators=(",",":"),ensure_ascii=False).encode()).digest()
+    if d.hex()!=h: sys.exit("entry %d: hash %s, python %s"%(n,h,d.hex()))
+    prev=d' || fail "audit log hashes differ from the recomputed chain"
 grep -c '"event":"refuse"' st/audit.log | grep -qv '^0$' || fail "no refusals in the audit log"
 cp st/audit.log audit.orig
 sed -i '0,/"event":"refuse"/s//"event":"release"/' st/audit.log

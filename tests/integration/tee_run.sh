@@ -99,6 +99,12 @@ echo 'open("result.txt","w").write("42\n")' >res.py
 "$T" sign --key enclave.pem res.json >/dev/null
 "$T" run res.json
 grep -q UNATTESTED res.receipt || fail "none receipt not marked"
+# the receipt names the exact signed manifest: SHA-256 of its canonical JSON, signature included
+$PY -c 'import json,hashlib,sys
+m=json.load(open("res.json")); r=json.load(open("res.receipt"))
+want=hashlib.sha256(json.dumps(m,sort_keys=True,separators=(",",":"),ensure_ascii=False).encode()).hexdigest()
+sys.exit(0 if r["body"]["manifest_sha256"]==want else "manifest_sha256 %s, python %s"%(r["body"]["manifest_sha256"],want))' ||
+    fail "receipt manifest_sha256 differs from the recomputed hash"
 expect_fail "no evidence (backend none)" "$T" verify-receipt res.receipt
 ok "receipt without evidence is reported as such"
 

@@ -1,6 +1,7 @@
 /* Core: error messages, log-level parsing, the thread pool's ith/nth split, atomic outputs. */
 #include "check.h"
 
+#include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -81,6 +82,38 @@ int main(void)
     CHECK_OK(tbml_outfile_write(f, "new", 3));
     CHECK_OK(tbml_outfile_commit_new(f));
     CHECK(stat(fresh, &sb) == 0 && sb.st_size == 3);
+    unlink(fresh);
+
+    /* whole-file helpers: write_file replaces path with buf + tail, read_file reads it back,
+     * refuse_existing sees it; a missing file is NOTFOUND, a too-large one FORMAT */
+    uint8_t *rb = NULL;
+    size_t rsize = 0;
+    CHECK_OK(tbml_refuse_existing(fresh));
+    CHECK_ST(tbml_read_file(fresh, 64, &rb, &rsize), TBML_E_NOTFOUND);
+    CHECK(strstr(tbml_errmsg(), fresh) != NULL);
+    CHECK_OK(tbml_write_file(fresh, "abc", 3, "\n"));
+    CHECK(stat(fresh, &sb) == 0 && sb.st_size == 4);
+    CHECK_ST(tbml_refuse_existing(fresh), TBML_E_ARG);
+    CHECK(strstr(tbml_errmsg(), "already exists") != NULL);
+    CHECK_OK(tbml_write_file(fresh, "xy", 2, NULL)); /* replaces */
+    CHECK_OK(tbml_read_file(fresh, 64, &rb, &rsize));
+    CHECK(rb && rsize == 2 && memcmp(rb, "xy", 2) == 0);
+    tbml_free(rb);
+    rb = NULL;
+    CHECK_ST(tbml_read_file(fresh, 1, &rb, &rsize), TBML_E_FORMAT);
+    CHECK(rb == NULL);
+    /* read_some: what is there, then 0 at end of file; a bad fd fails naming the path */
+    int rfd = open(fresh, O_RDONLY);
+    char rbuf[8];
+    size_t rgot = 99;
+    CHECK_OK(tbml_read_some(rfd, rbuf, sizeof(rbuf), fresh, &rgot));
+    CHECK(rgot == 2 && memcmp(rbuf, "xy", 2) == 0);
+    CHECK_OK(tbml_read_some(rfd, rbuf, sizeof(rbuf), fresh, &rgot));
+    CHECK(rgot == 0);
+    close(rfd);
+    rgot = 99;
+    CHECK_ST(tbml_read_some(rfd, rbuf, sizeof(rbuf), "closed-fd", &rgot), TBML_E_IO);
+    CHECK(strstr(tbml_errmsg(), "closed-fd: read failed") != NULL && rgot == 99);
     unlink(fresh);
     CHECK(rmdir(dir) == 0); /* fails if a temporary was left behind */
     return check_done();

@@ -26,9 +26,7 @@ static const char g_usage[] =
 
 int cmd_decrypt(int argc, char **argv)
 {
-    const char *key_path = NULL, *pos[2] = {NULL, NULL};
-    int npos = 0, only_pos = 0;
-    cli_password_source pw_src = {NULL, -1};
+    opt_crypt_args args;
     tbml_key_t *key = NULL;
     tbml_outfile_t *out = NULL;
     tbml_sealed_reader_t *r = NULL;
@@ -38,33 +36,10 @@ int cmd_decrypt(int argc, char **argv)
     struct stat sb;
 
     signal(SIGXFSZ, SIG_IGN); /* see cmd_encrypt.c */
-    for (int i = 1; i < argc;) {
-        int k;
-        const char *a = argv[i];
-        if (!only_pos && a[0] == '-' && a[1] != '\0') {
-            if (cli_is_help(a)) {
-                fputs(g_usage, stdout);
-                return 0;
-            }
-            if (strcmp(a, "--") == 0) {
-                only_pos = 1;
-                i++;
-                continue;
-            }
-            if ((k = opt_value(argc, argv, &i, "--key", &key_path)) ||
-                (k = cli_password_option(argc, argv, &i, &pw_src))) {
-                if (k < 0) return 2;
-                continue;
-            }
-            return cli_usage_error("unknown option '%s'", a);
-        }
-        if (npos == 2) return cli_usage_error("unexpected argument '%s': give IN and OUT only", a);
-        pos[npos++] = argv[i++];
-    }
-    if (!key_path) return cli_usage_error("--key DIR/NAME.key is required");
-    if (npos != 2)
-        return cli_usage_error("give an input and an output file (IN OUT; '-' for stdin/stdout)");
-    const char *in = pos[0], *outp = pos[1];
+    if ((rc = opt_crypt_parse(argc, argv, g_usage, NULL, NULL, &args)) >= 0) return rc;
+    rc = 0;
+    const char *key_path = args.key_path, *in = args.in, *outp = args.out;
+    const cli_password_source pw_src = args.pw;
     const char *in_name = opt_input_name(in), *out_name = opt_output_name(outp);
     if (strcmp(in, "-") == 0 && pw_src.fd == STDIN_FILENO)
         return cli_usage_error("stdin cannot carry both the input and the password");

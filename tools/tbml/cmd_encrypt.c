@@ -25,9 +25,8 @@ static const char g_usage[] =
 
 int cmd_encrypt(int argc, char **argv)
 {
-    const char *key_path = NULL, *seg_s = NULL, *pos[2] = {NULL, NULL};
-    int npos = 0, only_pos = 0;
-    cli_password_source pw_src = {NULL, -1};
+    const char *seg_s = NULL;
+    opt_crypt_args args;
     uint64_t seg = TBML_SEAL_SEGMENT_DEFAULT;
     tbml_key_t *key = NULL;
     tbml_outfile_t *out = NULL;
@@ -39,40 +38,18 @@ int cmd_encrypt(int argc, char **argv)
     /* under RLIMIT_FSIZE a write past the limit must fail (EFBIG), not kill us before the
      * temporary file is removed */
     signal(SIGXFSZ, SIG_IGN);
-    for (int i = 1; i < argc;) {
-        int r;
-        const char *a = argv[i];
-        if (!only_pos && a[0] == '-' && a[1] != '\0') {
-            if (cli_is_help(a)) {
-                fputs(g_usage, stdout);
-                return 0;
-            }
-            if (strcmp(a, "--") == 0) {
-                only_pos = 1;
-                i++;
-                continue;
-            }
-            if ((r = opt_value(argc, argv, &i, "--key", &key_path)) ||
-                (r = opt_value(argc, argv, &i, "--segment-size", &seg_s)) ||
-                (r = cli_password_option(argc, argv, &i, &pw_src))) {
-                if (r < 0) return 2;
-                continue;
-            }
-            return cli_usage_error("unknown option '%s'", a);
-        }
-        if (npos == 2) return cli_usage_error("unexpected argument '%s': give IN and OUT only", a);
-        pos[npos++] = argv[i++];
-    }
-    if (!key_path) return cli_usage_error("--key DIR/NAME.key is required");
-    if (npos != 2)
-        return cli_usage_error("give an input and an output file (IN OUT; '-' for stdin/stdout)");
+    if ((rc = opt_crypt_parse(argc, argv, g_usage, "--segment-size", &seg_s, &args)) >= 0)
+        return rc;
+    rc = 0;
+    const char *key_path = args.key_path;
+    const cli_password_source pw_src = args.pw;
     if (seg_s) {
         if (opt_size("--segment-size", seg_s, TBML_SEAL_SEGMENT_MAX, &seg)) return 2;
         if (seg < TBML_SEAL_SEGMENT_MIN)
             return cli_usage_error("--segment-size %s is below the minimum of %u bytes", seg_s,
                                    TBML_SEAL_SEGMENT_MIN);
     }
-    const char *in = pos[0], *outp = pos[1];
+    const char *in = args.in, *outp = args.out;
     const char *in_name = opt_input_name(in), *out_name = opt_output_name(outp);
     if (strcmp(outp, "-") == 0 && isatty(STDOUT_FILENO))
         return cli_usage_error(
@@ -87,14 +64,10 @@ int cmd_encrypt(int argc, char **argv)
         goto fail;
     buf = tbml_malloc(CHUNK_SIZE);
     for (;;) {
-        ssize_t n = read(in_fd, buf, CHUNK_SIZE);
-        if (n < 0 && errno == EINTR) continue;
-        if (n < 0) {
-            st = tbml_error(TBML_E_IO, "%s: read failed: %s", in_name, strerror(errno));
-            goto fail;
-        }
+        size_t n;
+        if ((st = tbml_read_some(in_fd, buf, CHUNK_SIZE, in_name, &n))) goto fail;
         if (n == 0) break;
-        if ((st = tbml_sealed_writer_write(w, buf, (size_t)n))) goto fail;
+        if ((st = tbml_sealed_writer_write(w, buf, n))) goto fail;
     }
     if ((st = tbml_sealed_writer_finish(w))) goto fail;
     tbml_sealed_writer_free(w);

@@ -62,14 +62,6 @@ out:
     return ret;
 }
 
-static tbml_status refuse_existing(const char *path)
-{
-    struct stat sb;
-    if (lstat(path, &sb) == 0)
-        return tbml_error(TBML_E_ARG, "%s: already exists; refusing to overwrite", path);
-    return TBML_OK;
-}
-
 static int keygen_primary(int argc, char **argv)
 {
     const char *name = NULL, *dir = NULL;
@@ -103,7 +95,7 @@ static int keygen_primary(int argc, char **argv)
     path = tbml_malloc(n);
     snprintf(path, n, "%s/%s.key", dir, name);
     /* before asking for a password, so nobody types one for nothing */
-    if ((st = refuse_existing(path))) goto fail;
+    if ((st = tbml_refuse_existing(path))) goto fail;
     char prompt[256];
     snprintf(prompt, sizeof(prompt), "New password for key '%s': ", name);
     if ((st = cli_password_read(&pw_src, prompt, 1, &pw, &pw_size))) goto fail;
@@ -141,7 +133,7 @@ static int keygen_enclave(int argc, char **argv)
         return cli_usage_error("unexpected argument '%s' for 'keygen enclave'", argv[i]);
     }
     if (!path) return cli_usage_error("keygen enclave needs --out FILE.pem");
-    if ((st = refuse_existing(path))) return cli_fail(st);
+    if ((st = tbml_refuse_existing(path))) return cli_fail(st);
     if ((st = tbml_rsa_generate(3072, TBML_RSA_SGX_EXPONENT, &key)) ||
         (st = tbml_rsa_write_pem(key, path)) || (st = tbml_rsa_mrsigner(key, mrsigner))) {
         tbml_rsa_free(key);
@@ -214,7 +206,7 @@ static int keygen_tls(int argc, char **argv)
     for (int k = 0; k < 3; k++) {
         char path[4096];
         snprintf(path, sizeof(path), "%s/%s", dir, names[k]);
-        if ((st = refuse_existing(path))) goto fail;
+        if ((st = tbml_refuse_existing(path))) goto fail;
     }
     if ((st =
              cli_password_read(&pw_src, "New password for the PKCS#12 bundle: ", 1, &pw, &pw_size)))

@@ -228,6 +228,39 @@ static int shell(runner *r)
     return 0;
 }
 
+/* --properties-file: "key value" or "key=value" lines, '#' comments, as spark-submit reads them;
+ * the SQL settings go to the session, others are spark-submit's and are ignored here. */
+static int apply_properties(tbml_session_t *s, const char *path)
+{
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return cli_fail(tbml_error(errno == ENOENT ? TBML_E_NOTFOUND : TBML_E_IO, "%s: %s", path,
+                                   strerror(errno)));
+    char line[2048];
+    int lineno = 0, rc = 0;
+    while (!rc && fgets(line, sizeof(line), f)) {
+        lineno++;
+        char *k = line;
+        while (*k == ' ' || *k == '\t')
+            k++;
+        if (*k == '#' || *k == '\n' || *k == '\0') continue;
+        char *e = k + strcspn(k, " \t=");
+        if (!*e) continue;
+        *e++ = '\0';
+        while (*e == ' ' || *e == '\t' || *e == '=')
+            e++;
+        e[strcspn(e, "\r\n")] = '\0';
+        size_t n = strlen(e);
+        while (n && (e[n - 1] == ' ' || e[n - 1] == '\t'))
+            e[--n] = '\0';
+        if (strncmp(k, "spark.sql.", 10) != 0 && strncmp(k, "tbml.sql.", 9) != 0) continue;
+        tbml_status st = tbml_session_set_conf(s, k, e);
+        if (st) rc = cli_fail(tbml_error_prefix(st, "%s:%d: ", path, lineno));
+    }
+    fclose(f);
+    return rc;
+}
+
 static void usage(FILE *f)
 {
     fprintf(
@@ -247,13 +280,14 @@ static void usage(FILE *f)
         "  --master local[N]      N worker threads (local[*]: all cores; default)\n"
         "  --conf K=V             spark.sql.shuffle.partitions, "
         "spark.sql.autoBroadcastJoinThreshold, ...\n"
-        "  --name, --properties-file, --driver-memory, --executor-memory, --executor-cores,\n"
-        "  --verbose, --sgx-enabled false   as tbml submit\n");
+        "  --properties-file F    settings as 'key value' lines (the spark.sql.* ones apply)\n"
+        "  --name, --driver-memory, --executor-memory, --executor-cores, --verbose,\n"
+        "  --sgx-enabled false    accepted as tbml submit takes them\n");
 }
 
 int cmd_sql(int argc, char **argv)
 {
-    const char *exec = NULL, *file = NULL, *master = "local[*]";
+    const char *exec = NULL, *file = NULL, *master = "local[*]", *props = NULL;
     int fmt = FMT_TABLE, nconf = 0, timing = isatty(2);
     const char **conf = tbml_calloc((size_t)argc + 1, sizeof(char *));
     key_state ks;
@@ -315,9 +349,10 @@ int cmd_sql(int argc, char **argv)
                 rc = cli_usage_error("--sgx-enabled: only 'false' is supported by tbml sql");
                 goto out;
             }
-        } else if (strcmp(a, "--name") == 0 || strcmp(a, "--properties-file") == 0 ||
-                   strcmp(a, "--driver-memory") == 0 || strcmp(a, "--executor-memory") == 0 ||
-                   strcmp(a, "--executor-cores") == 0) {
+        } else if (strcmp(a, "--properties-file") == 0) {
+            props = v;
+        } else if (strcmp(a, "--name") == 0 || strcmp(a, "--driver-memory") == 0 ||
+                   strcmp(a, "--executor-memory") == 0 || strcmp(a, "--executor-cores") == 0) {
             /* accepted for spark-sql compatibility; the engine sizes itself by --master */
         } else {
             rc = cli_usage_error("unknown option '%s'", a);
@@ -339,6 +374,7 @@ int cmd_sql(int argc, char **argv)
         rc = cli_fail(st);
         goto out;
     }
+    if (props && (rc = apply_properties(s, props))) goto out;
     for (int i = 0; i < nconf; i++) {
         char kv[1024];
         snprintf(kv, sizeof(kv), "%s", conf[i]);

@@ -76,6 +76,47 @@ const char *opt_output_name(const char *path)
     return strcmp(path, "-") == 0 ? "stdout" : path;
 }
 
+int opt_crypt_parse(int argc, char **argv, const char *usage, const char *extra_name,
+                    const char **extra_value, opt_crypt_args *a)
+{
+    const char *key_path = NULL, *pos[2] = {NULL, NULL};
+    int npos = 0, only_pos = 0;
+    cli_password_source pw = {NULL, -1};
+
+    for (int i = 1; i < argc;) {
+        int r;
+        const char *s = argv[i];
+        if (!only_pos && s[0] == '-' && s[1] != '\0') {
+            if (cli_is_help(s)) {
+                fputs(usage, stdout);
+                return 0;
+            }
+            if (strcmp(s, "--") == 0) {
+                only_pos = 1;
+                i++;
+                continue;
+            }
+            if ((r = opt_value(argc, argv, &i, "--key", &key_path)) ||
+                (extra_name && (r = opt_value(argc, argv, &i, extra_name, extra_value))) ||
+                (r = cli_password_option(argc, argv, &i, &pw))) {
+                if (r < 0) return 2;
+                continue;
+            }
+            return cli_usage_error("unknown option '%s'", s);
+        }
+        if (npos == 2) return cli_usage_error("unexpected argument '%s': give IN and OUT only", s);
+        pos[npos++] = argv[i++];
+    }
+    if (!key_path) return cli_usage_error("--key DIR/NAME.key is required");
+    if (npos != 2)
+        return cli_usage_error("give an input and an output file (IN OUT; '-' for stdin/stdout)");
+    a->key_path = key_path;
+    a->in = pos[0];
+    a->out = pos[1];
+    a->pw = pw;
+    return -1;
+}
+
 tbml_status opt_open_input(const char *path, int *out_fd)
 {
     struct stat sb;

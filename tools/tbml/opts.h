@@ -32,6 +32,19 @@ const char *opt_output_name(const char *path);
 TBML_NODISCARD tbml_status opt_load_key(const char *path, const cli_password_source *src,
                                         tbml_key_t **out);
 
+/* What encrypt and decrypt are given: a key file, where its password comes from, IN and OUT. */
+typedef struct {
+    const char *key_path, *in, *out;
+    cli_password_source pw;
+} opt_crypt_args;
+
+/* Parses "--key F [password options] [extra_name V] [--] IN OUT" for encrypt and decrypt
+ * (extra_name NULL: no extra option; its value goes to *extra_value). --help prints usage.
+ * Returns -1 when the command should go on with *a filled, else the exit code: 0 after --help,
+ * 2 after a usage error (already printed). */
+int opt_crypt_parse(int argc, char **argv, const char *usage, const char *extra_name,
+                    const char **extra_value, opt_crypt_args *a);
+
 /* Makes sure the current error message names a file: if it names none of name, also1, also2
  * (either may be NULL), prefixes "name: ". Returns st. */
 tbml_status opt_name_in_error(tbml_status st, const char *name, const char *also1,

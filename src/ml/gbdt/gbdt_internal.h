@@ -103,6 +103,11 @@ struct tbml_gbdt_model {
 };
 
 /* Margin of one row (x has nfeatures values). */
+/* Feature names travel from the matrix to the model and to row subsets: a deep copy of count
+ * names (NULL for NULL), and its free (NULL is fine). */
+GBDT_HIDDEN char **gbdt_names_dup(char *const *names, int count);
+GBDT_HIDDEN void gbdt_names_free(char **names, int count);
+
 GBDT_HIDDEN double gbdt_predict_row(const tbml_gbdt_model_t *m, const float *x);
 
 #endif

@@ -93,22 +93,32 @@ tbml_gbdt_matrix *tbml_gbdt_matrix_take(const tbml_gbdt_matrix *m, const int64_t
                sizeof(float) * (size_t)m->nfeatures);
         o->y[i] = m->y[idx[i]];
     }
-    if (m->feature_names) {
-        o->feature_names = tbml_calloc((size_t)m->nfeatures, sizeof(char *));
-        for (int f = 0; f < m->nfeatures; f++)
-            o->feature_names[f] = tbml_strdup(m->feature_names[f]);
-    }
+    o->feature_names = gbdt_names_dup(m->feature_names, m->nfeatures);
     if (m->label_name) o->label_name = tbml_strdup(m->label_name);
     return o;
+}
+
+char **gbdt_names_dup(char *const *names, int count)
+{
+    if (!names) return NULL;
+    char **o = tbml_calloc((size_t)count, sizeof(char *));
+    for (int f = 0; f < count; f++)
+        o[f] = tbml_strdup(names[f]);
+    return o;
+}
+
+void gbdt_names_free(char **names, int count)
+{
+    if (!names) return;
+    for (int f = 0; f < count; f++)
+        tbml_free(names[f]);
+    tbml_free(names);
 }
 
 void tbml_gbdt_matrix_free(tbml_gbdt_matrix *m)
 {
     if (!m) return;
-    if (m->feature_names)
-        for (int f = 0; f < m->nfeatures; f++)
-            tbml_free(m->feature_names[f]);
-    tbml_free(m->feature_names);
+    gbdt_names_free(m->feature_names, m->nfeatures);
     tbml_free(m->label_name);
     tbml_free(m->x);
     tbml_free(m->y);

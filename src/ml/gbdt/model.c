@@ -141,10 +141,7 @@ tbml_status tbml_gbdt_importance(const tbml_gbdt_model_t *m, const char *type, d
 void tbml_gbdt_free(tbml_gbdt_model_t *m)
 {
     if (!m) return;
-    if (m->feature_names)
-        for (int f = 0; f < m->nfeatures; f++)
-            tbml_free(m->feature_names[f]);
-    tbml_free(m->feature_names);
+    gbdt_names_free(m->feature_names, m->nfeatures);
     tbml_free(m->label_name);
     tbml_free(m->tree_ptr);
     tbml_free(m->nodes);

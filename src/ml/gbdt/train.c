@@ -610,11 +610,7 @@ tbml_status tbml_gbdt_train(const tbml_gbdt_params *params, const tbml_gbdt_matr
                              ? log(params->base_score / (1.0 - params->base_score))
                              : params->base_score;
     model->tree_ptr = tbml_calloc(1, sizeof(int64_t));
-    if (m->feature_names) {
-        model->feature_names = tbml_calloc((size_t)m->nfeatures, sizeof(char *));
-        for (int f = 0; f < m->nfeatures; f++)
-            model->feature_names[f] = tbml_strdup(m->feature_names[f]);
-    }
+    model->feature_names = gbdt_names_dup(m->feature_names, m->nfeatures);
     if (m->label_name) model->label_name = tbml_strdup(m->label_name);
     for (int64_t r = 0; r < m->nrows; r++)
         t.margin[r] = (float)model->base_margin;
