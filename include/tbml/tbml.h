@@ -14,4 +14,5 @@
 #include "tbml/idx.h"
 #include "tbml/nn.h"
 #include "tbml/lenet.h"
+#include "tbml/checkpoint.h"
 #endif
