@@ -56,6 +56,9 @@ typedef struct {
 /* A table spills only once it holds this many groups, whatever the budget: each level then
  * takes a fair bite, and the number of spill files stays near (groups / this) * fanout. */
 #define SPILL_MIN_GROUPS 16
+/* Under a budget, a bigger batch (a whole exchanged partition may come as one) goes in slices
+ * of this many rows, so that the table sees its size grow. */
+#define SPILL_SLICE_ROWS 4096
 
 static int key_eq(const tbml_column *a, int64_t ra, const tbml_column *b, int64_t rb)
 {
@@ -627,18 +630,15 @@ static void tab_free(aggtab *t)
     memset(t, 0, sizeof(*t));
 }
 
-/* Over budget: stop taking groups and open the spill files. */
+/* Over budget: stop taking groups; spill files are made as rows come for them. */
 static tbml_status tab_freeze(aggtab *t)
 {
-    tbml_status st = TBML_OK;
+    tbml_status st;
     if (!*t->scratch && (st = tbml_scratch_create(NULL, t->scratch))) return st;
     t->spill = tbml_calloc(SPILL_FANOUT, sizeof(tbml_spill_t *));
-    for (int i = 0; i < SPILL_FANOUT && !st; i++)
-        st = tbml_spill_create(*t->scratch, &t->spill[i]);
-    if (st) return st;
     t->frozen = 1;
     TBML_LOG_I("sql: hash aggregate of partition %d over its memory budget (%lld of %lld bytes, "
-               "%lld groups, level %d): spilling new groups to %d sealed files",
+               "%lld groups, level %d): spilling new groups to up to %d sealed files",
                t->part, (long long)tab_size(t), (long long)t->budget, (long long)t->ngroups,
                t->depth, SPILL_FANOUT);
     return TBML_OK;
@@ -701,6 +701,8 @@ static tbml_status split_put(aggtab *t, int mode, const tbml_batch *b, int64_t *
         int64_t k = 0;
         for (int64_t r = 0; r < n; r++)
             if (which[r] == f) idx[k++] = r;
+        if (!t->spill[f]) st = tbml_spill_create(*t->scratch, &t->spill[f]);
+        if (st) break;
         tbml_batch *sb = sql_batch_take(b, idx, k);
         st = spill_batch(t->spill[f], sb);
         tbml_batch_free(sb);
@@ -715,6 +717,19 @@ static tbml_status tab_put(aggtab *t, int mode, const tbml_batch *b)
     tbml_status st = TBML_OK;
     int64_t n = b->nrows;
     if (n == 0) return TBML_OK;
+    if (t->budget > 0 && !t->frozen && t->nkeys > 0 && n > SPILL_SLICE_ROWS) {
+        int64_t *idx = tbml_malloc(SPILL_SLICE_ROWS * sizeof(int64_t));
+        for (int64_t off = 0; off < n && !st; off += SPILL_SLICE_ROWS) {
+            int64_t k = n - off < SPILL_SLICE_ROWS ? n - off : SPILL_SLICE_ROWS;
+            for (int64_t r = 0; r < k; r++)
+                idx[r] = off + r;
+            tbml_batch *slice = sql_batch_take(b, idx, k);
+            st = tab_put(t, mode, slice);
+            tbml_batch_free(slice);
+        }
+        tbml_free(idx);
+        return st;
+    }
     int64_t *gid = tbml_malloc((size_t)n * sizeof(int64_t));
     if (t->frozen && t->miss_cap < n) {
         tbml_free(t->miss_hash);
@@ -747,20 +762,24 @@ static tbml_status tab_finish(aggtab *t, int mode, sql_blist *out, int64_t *file
     if (t->ngroups > 0) sql_blist_push(out, emit(t, mode));
     if (!t->frozen) return TBML_OK;
     uint64_t level_bytes = 0;
+    int nfiles = 0;
     for (int f = 0; f < SPILL_FANOUT && !st; f++) {
+        if (!t->spill[f]) continue;
         st = tbml_spill_finish(t->spill[f]);
         level_bytes += tbml_spill_size(t->spill[f]);
+        nfiles++;
     }
-    if (st) return st;
-    *files += SPILL_FANOUT;
+    if (st || nfiles == 0) return st;
+    *files += nfiles;
     *bytes += (int64_t)level_bytes;
-    sql_session_note_spill(t->sess, SPILL_FANOUT, (int64_t)level_bytes);
+    sql_session_note_spill(t->sess, nfiles, (int64_t)level_bytes);
     TBML_LOG_I("sql: hash aggregate of partition %d spilled %llu bytes into %d files (level %d)",
-               t->part, (unsigned long long)level_bytes, SPILL_FANOUT, t->depth);
+               t->part, (unsigned long long)level_bytes, nfiles, t->depth);
     uint8_t *buf = NULL;
     size_t cap = 0;
     for (int f = 0; f < SPILL_FANOUT && !st; f++) {
         tbml_spill_t *sp = t->spill[f];
+        if (!sp) continue;
         t->spill[f] = NULL; /* the table below may be deep; free each file once read */
         aggtab sub;
         tab_init(&sub, t->p, t->sess, t->part, t->depth + 1, t->scratch);
