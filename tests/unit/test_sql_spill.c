@@ -12,7 +12,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#define NROWS 60000
+#define NROWS 40000
 
 static tbml_table *make_table(void)
 {
