@@ -42,12 +42,12 @@ typedef struct {
     /* spilling */
     tbml_session_t *sess;
     int part, depth;
-    int64_t budget;                /* bytes; 0 = no limit */
-    int64_t str_size, set_count;   /* MIN/MAX strings held, DISTINCT values held */
-    int frozen;                    /* over budget: no new groups, their rows spill */
-    tbml_scratch_t **scratch;      /* the run's scratch folder, made at the first spill */
-    tbml_spill_t **spill;          /* SPILL_FANOUT files while frozen */
-    uint64_t *miss_hash;           /* per row of the current batch: hash of a row that spills */
+    int64_t budget;              /* bytes; 0 = no limit */
+    int64_t str_size, set_count; /* MIN/MAX strings held, DISTINCT values held */
+    int frozen;                  /* over budget: no new groups, their rows spill */
+    tbml_scratch_t **scratch;    /* the run's scratch folder, made at the first spill */
+    tbml_spill_t **spill;        /* SPILL_FANOUT files while frozen */
+    uint64_t *miss_hash;         /* per row of the current batch: hash of a row that spills */
     int64_t miss_cap;
 } aggtab;
 
@@ -747,8 +747,8 @@ static tbml_status tab_put(aggtab *t, int mode, const tbml_batch *b)
         update(t, mode, b, gid);
     else
         st = split_put(t, mode, b, gid);
-    if (!st && !t->frozen && t->budget > 0 && t->nkeys > 0 &&
-        t->ngroups >= SPILL_MIN_GROUPS && tab_size(t) > t->budget)
+    if (!st && !t->frozen && t->budget > 0 && t->nkeys > 0 && t->ngroups >= SPILL_MIN_GROUPS &&
+        tab_size(t) > t->budget)
         st = tab_freeze(t);
     tbml_free(gid);
     return st;

@@ -122,7 +122,8 @@ tbml_status tbml_session_set_conf(tbml_session_t *s, const char *key, const char
             s->serialize = 1;
         else
             return tbml_error(TBML_E_ARG, "%s must be local or serialize, not '%s'", key, value);
-    } else if (strcmp(key, "spark.executor.memory") == 0 || strcmp(key, "tbml.sql.aggMemory") == 0) {
+    } else if (strcmp(key, "spark.executor.memory") == 0 ||
+               strcmp(key, "tbml.sql.aggMemory") == 0) {
         int64_t size;
         if (tbml_memory_parse(value, &size) || size < 0)
             return tbml_error(TBML_E_ARG, "%s must be a size such as 512m or 4g, not '%s'", key,
