@@ -4,8 +4,10 @@
  * the same tables Spark prints (tests/golden/sql_basic.txt).
  *   tbml run-example [--master local[N]] sql_basic [--key K --password-file F] [DIR]
  * DIR holds people.json and people.txt (plain or sealed with K): $TBML_SHARED/datasets, or
- * ../shared/datasets relative to the repository. */
+ * ../shared/datasets relative to the repository. Under tbml submit --master mpi the ranks run
+ * every query together (each scans and aggregates its own partitions) and rank 0 prints. */
 #include "tbml/app.h"
+#include "tbml/comm.h"
 #include "tbml/readers.h"
 #include "tbml/sql.h"
 
@@ -61,8 +63,13 @@ int main(int argc, char **argv)
     tbml_session_t *spark = NULL;
     tbml_df_t *df = NULL, *d2 = NULL, *lines = NULL, *people = NULL, *teens = NULL;
     tbml_table *t = NULL;
+    tbml_comm_t *comm = NULL;
+    int root = 1;
+    TRY(tbml_comm_open(NULL, &comm)); /* one rank unless started by mpirun */
+    root = tbml_comm_rank(comm) == 0;
     if (key_file) TRY(example_load_key(key_file, password_file, &key));
     TRY(tbml_session_create(app->nthreads, &spark));
+    tbml_session_set_comm(spark, comm);
     for (int i = 0; i < app->nconf; i++)
         if (strncmp(app->conf[i].key, "spark.sql.", 10) == 0 ||
             strncmp(app->conf[i].key, "tbml.sql.", 9) == 0)
@@ -120,7 +127,7 @@ int main(int argc, char **argv)
         for (int64_t r = 0; r < t->batches[b]->nrows; r++) {
             size_t n;
             const char *s = tbml_column_str(&t->batches[b]->cols[0], r, &n);
-            printf("Name: %.*s\n", (int)n, s);
+            if (root) printf("Name: %.*s\n", (int)n, s);
         }
     tbml_table_free(t);
     t = NULL;
@@ -159,6 +166,7 @@ int main(int argc, char **argv)
     }
 out:
     if (st) example_fail("sql_basic", st);
+    if (st && comm && tbml_comm_size(comm) > 1) tbml_comm_abort(comm, st);
     tbml_table_free(t);
     tbml_df_free(d2);
     tbml_df_free(teens);
@@ -167,6 +175,7 @@ out:
     tbml_df_free(df);
     tbml_session_free(spark);
     tbml_key_free(key);
+    tbml_comm_free(comm);
     tbml_app_free(app);
     return st ? 1 : 0;
 }

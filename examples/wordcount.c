@@ -309,6 +309,67 @@ static tbml_status gather_tables(tbml_comm_t *comm, wc_table *all)
     return st;
 }
 
+/* The first 8 bytes of a word, big-endian and zero-padded: their order is the words' order as
+ * far as it goes. */
+static uint64_t sort_key(const wc_entry *e)
+{
+    if (e->len <= INLINE_MAX) return be64(e->u.w[0]);
+    uint64_t v;
+    memcpy(&v, e->u.ptr, 8);
+    return be64(v);
+}
+
+typedef struct {
+    uint64_t key;
+    wc_entry *e;
+} keyed;
+
+/* Puts the table's entries in word order into order; returns their count. A radix sort on the
+ * 8-byte prefix (four 16-bit passes), then a comparison sort of each run of equal prefixes:
+ * several times faster than qsort with a comparator over the whole vocabulary. */
+static uint64_t sort_words(const wc_table *t, wc_entry **order)
+{
+    uint64_t n = 0;
+    keyed *a = tbml_malloc((t->used ? t->used : 1) * sizeof(keyed)),
+          *b = tbml_malloc((t->used ? t->used : 1) * sizeof(keyed));
+    for (uint64_t s = 0; s <= t->mask; s++)
+        if (t->slots[s].count) {
+            a[n].key = sort_key(&t->slots[s]);
+            a[n++].e = &t->slots[s];
+        }
+    size_t *count = tbml_malloc(65536 * sizeof(size_t));
+    for (int pass = 0; pass < 4; pass++) {
+        int shift = 16 * pass;
+        memset(count, 0, 65536 * sizeof(size_t));
+        for (uint64_t i = 0; i < n; i++)
+            count[(a[i].key >> shift) & 0xFFFF]++;
+        size_t sum = 0;
+        for (int d = 0; d < 65536; d++) {
+            size_t c = count[d];
+            count[d] = sum;
+            sum += c;
+        }
+        for (uint64_t i = 0; i < n; i++)
+            b[count[(a[i].key >> shift) & 0xFFFF]++] = a[i];
+        keyed *tmp = a;
+        a = b;
+        b = tmp;
+    }
+    for (uint64_t i = 0; i < n; i++)
+        order[i] = a[i].e;
+    for (uint64_t i = 0; i < n;) {
+        uint64_t j = i + 1;
+        while (j < n && a[j].key == a[i].key)
+            j++;
+        if (j - i > 1) qsort(order + i, j - i, sizeof(wc_entry *), cmp_entry);
+        i = j;
+    }
+    tbml_free(count);
+    tbml_free(a);
+    tbml_free(b);
+    return n;
+}
+
 int main(int argc, char **argv)
 {
     const char *key_file = NULL, *password_file = NULL;
@@ -369,10 +430,7 @@ int main(int argc, char **argv)
         }
     }
     wc_entry **order = tbml_malloc((all.used ? all.used : 1) * sizeof(wc_entry *));
-    uint64_t n = 0;
-    for (uint64_t s = 0; s <= all.mask; s++)
-        if (all.slots[s].count) order[n++] = &all.slots[s];
-    qsort(order, n, sizeof(wc_entry *), cmp_entry);
+    uint64_t n = sort_words(&all, order);
     /* one buffered write: printf per line would cost more than the counting */
     size_t cap = 1 << 20, len = 0;
     char *buf = tbml_malloc(cap);

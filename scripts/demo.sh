@@ -53,15 +53,6 @@ step "the seed's examples: Pi, and WordCount on a plain and a sealed input (same
 "$tbml" run-example wordcount --key "$work/keys/datakey.key" --password-file "$work/password" \
   "$work/sealed/people.txt.sealed"
 
-step "gradient-boosted trees: the XGBoost examples, and training on sealed data"
-"$tbml" run-example xgboost_regressor --file-path "$shared/datasets/BostonHousing.csv" --show 5
-"$tbml" run-example xgboost_classifier -f "$shared/datasets/PimaIndiansDiabetes.csv" --show 5
-"$tbml" train --model gbdt -f "$work/sealed/BostonHousing.csv.sealed" --key "$work/keys/datakey.key" \
-  --password-file "$work/password" --test-fraction 0.2 --model-out "$work/boston.gbdt"
-
-step "trusted runtime and key service (scripts/demo_tee.sh)"
-TBML_SHARED=$shared "$root/scripts/demo_tee.sh" "$work"
-
 step "Spark SQL: the SQL basic walkthrough on the sealed people files, and queries over sealed files"
 mkdir -p "$work/sealed-people"
 ln -sf ../sealed/people.json.sealed "$work/sealed-people/people.json"
@@ -74,5 +65,17 @@ ln -sf ../sealed/people.txt.sealed "$work/sealed-people/people.txt"
     inferSchema 'true', key '$work/keys/datakey.key');
   SELECT name, age FROM people WHERE age BETWEEN 13 AND 19;
   SELECT chas, count(*) AS n, round(avg(medv), 2) AS avg_medv, max(crim) FROM boston GROUP BY chas ORDER BY chas"
+
+step "LeNet-5 on Fashion-MNIST (Debian's dataset-fashion-mnist), 2 epochs, BigDL's epoch lines"
+"$tbml" run-example --master 'local[2]' lenet --dataPath /usr/share/datasets/fashion-mnist --maxEpoch 2
+
+step "gradient-boosted trees: the XGBoost examples, and training on sealed data"
+"$tbml" run-example xgboost_regressor --file-path "$shared/datasets/BostonHousing.csv" --show 5
+"$tbml" run-example xgboost_classifier -f "$shared/datasets/PimaIndiansDiabetes.csv" --show 5
+"$tbml" train --model gbdt -f "$work/sealed/BostonHousing.csv.sealed" --key "$work/keys/datakey.key" \
+  --password-file "$work/password" --test-fraction 0.2 --model-out "$work/boston.gbdt"
+
+step "trusted runtime and key service (scripts/demo_tee.sh)"
+TBML_SHARED=$shared "$root/scripts/demo_tee.sh" "$work"
 
 printf '\ndemo: done (work folder %s)\n' "$work"

@@ -107,6 +107,15 @@ typedef struct {
      * rows must agree, which tests check. */
     double *train_margin_out;
     int verbose; /* log one INFO line per round with the training metric */
+    /* Checkpoints: after every checkpoint_every-th round but the last (0: never), checkpoint
+     * gets the model so far; its failure stops training with its status. */
+    tbml_status (*checkpoint)(const tbml_gbdt_model_t *model, void *arg);
+    void *checkpoint_arg;
+    int checkpoint_every;
+    /* Resume: start from this model's trees (a checkpoint of a run on the same rows with the
+     * same parameters; others: TBML_E_ARG), recomputing the training margins from them in the
+     * trainer's own float order, so the result is bit for bit the uninterrupted run's. */
+    const tbml_gbdt_model_t *resume_from;
 } tbml_gbdt_train_opts;
 
 /* Trains on m (labels in {0, 1} for binary:logistic, else TBML_E_ARG naming the row). Results
@@ -155,6 +164,9 @@ double tbml_gbdt_base_margin(const tbml_gbdt_model_t *model);
  * sealed under it; without, it is plain with a CRC-32 that catches accidental damage. */
 TBML_NODISCARD tbml_status tbml_gbdt_save(const tbml_gbdt_model_t *model, const char *path,
                                           const tbml_key_t *key);
+/* The model file's bytes (plain format) in a new buffer (tbml_free it). */
+TBML_NODISCARD tbml_status tbml_gbdt_serialize(const tbml_gbdt_model_t *model, uint8_t **out,
+                                               size_t *size);
 /* Reads a model. A sealed file needs its key (TBML_E_KEY when none or another key is given,
  * TBML_E_AUTH when tampered); a damaged plain file fails with TBML_E_FORMAT naming path. */
 TBML_NODISCARD tbml_status tbml_gbdt_load(const char *path, const tbml_key_t *key,

@@ -40,6 +40,17 @@ typedef struct {
      * sealed allreduce sums them, every rank applies the same update; rank 0 validates, prints
      * and writes the outputs. */
     struct tbml_comm *comm;
+    /* Checkpoints (docs/formats/checkpoint.md): every checkpoint_every iterations (0: at the
+     * end of each epoch) rank 0 writes the whole training state into checkpoint_dir, sealed
+     * under key when given, keeping the newest TBML_CKPT_KEEP. With resume, every rank starts
+     * from the newest checkpoint that authenticates and the run continues bit for bit as if
+     * never interrupted (given the same seed, thread count and ranks). */
+    const char *checkpoint_dir;
+    long checkpoint_every;
+    int resume;
+    /* Stops (returning TBML_OK, writing no model or summary) once this many iterations have
+     * run in all, as a job killed there would: tests interrupt a run with it. 0: never. */
+    long stop_after;
 } tbml_lenet_options;
 
 typedef struct {

@@ -124,6 +124,14 @@ void tbml_trainer_set_reduce(tbml_trainer_t *tr, tbml_grad_reduce_fn fn, void *a
 
 /* SGD steps taken so far (BigDL's evalCounter). */
 long tbml_trainer_steps(const tbml_trainer_t *tr);
+/* The optimizer state a checkpoint keeps besides the parameters: the momentum buffer
+ * (param_count floats, owned by tr), or NULL while there is none (no momentum configured, or
+ * before the first step). */
+const float *tbml_trainer_momentum(const tbml_trainer_t *tr);
+/* Puts the optimizer back where a checkpoint left it: `steps` SGD steps taken (the lr decay
+ * counter) and the momentum buffer (count = param_count floats; NULL: none yet). */
+TBML_NODISCARD tbml_status tbml_trainer_restore(tbml_trainer_t *tr, long steps,
+                                                const float *momentum, size_t count);
 /* The learning rate the next step will use. */
 double tbml_trainer_current_lr(const tbml_trainer_t *tr);
 

@@ -13,6 +13,7 @@
 #define TBML_SQL_H
 
 #include "tbml/column.h"
+#include "tbml/comm.h"
 #include "tbml/seal.h"
 
 #include <stdio.h>
@@ -53,6 +54,12 @@ TBML_NODISCARD tbml_status tbml_session_set_conf(tbml_session_t *s, const char *
 void tbml_session_spill_stats(const tbml_session_t *s, int64_t *files, int64_t *bytes);
 void tbml_session_set_key_lookup(tbml_session_t *s, tbml_sql_key_fn fn, void *ctx);
 void tbml_session_set_progress(tbml_session_t *s, tbml_sql_progress_fn fn, void *ctx);
+/* Runs the session's queries on the ranks of c (not owned; NULL: this process alone). Every rank
+ * must run the same statements in the same order: global partition p runs on rank p % size,
+ * exchanges move encoded batches with c's sealed all-to-all, and each result is gathered to rank
+ * 0 and broadcast back, so collect and count give every rank the whole result, identical to a
+ * single-process run. tbml_df_show prints on rank 0 only. */
+void tbml_session_set_comm(tbml_session_t *s, tbml_comm_t *c);
 
 /* Registers table as the temporary view name (takes ownership of table, also on failure).
  * An existing view of that name is replaced when replace, else TBML_E_ARG. */

@@ -293,8 +293,6 @@ static tbml_status csv_chunk(int ith, const tbml_chunk *c, void *arg)
     tbml_status ret = TBML_OK;
     int *types = s->pass == 1 ? s->types + (size_t)c->index * (size_t)s->ncols : NULL;
     tbml_batch *b = s->pass == 2 ? tbml_batch_new(s->schema, 0) : NULL;
-    csv_value *vals = tbml_calloc((size_t)s->ncols + 1, sizeof(csv_value));
-    int *nulls = tbml_calloc((size_t)s->ncols + 1, sizeof(int));
     size_t pos = c->offset < s->header_skip ? (size_t)(s->header_skip - c->offset) : 0;
     r->nlines = reader_count_lines(c->data, c->size);
     while (pos < c->size) {
@@ -321,33 +319,43 @@ static tbml_status csv_chunk(int ith, const tbml_chunk *c, void *arg)
             ret = reader_bad(r, o, c->data, at, cause);
         }
         if (ret) break;
+        /* straight into the columns; a dropped record is cut off again */
+        int64_t row = s->ncols ? b->cols[0].nrows : 0;
         for (int i = 0; i < s->ncols; i++) {
-            nulls[i] = 1;
-            if (i >= t.nf || (t.err && i >= t.nf - 1)) continue; /* missing, or the broken field */
-            const tbml_field *sf = &s->schema->fields[i];
-            if (!convert(&t, &t.f[i], sf->type, &vals[i], &nulls[i])) {
+            tbml_column *col = &b->cols[i];
+            if (i >= t.nf || (t.err && i >= t.nf - 1)) { /* missing, or the broken field */
+                tbml_column_append_null(col);
+                continue;
+            }
+            csv_value v;
+            int is_null;
+            const csv_field *f = &t.f[i];
+            if (convert(&t, f, col->type, &v, &is_null)) {
+                append_value(col, &t, f, &v, is_null);
+                continue;
+            }
+            tbml_column_append_null(col);
+            if (!bad) {
+                const tbml_field *sf = &s->schema->fields[i];
                 char cause[128];
                 snprintf(cause, sizeof(cause), "field %d (%s) is not a valid %s", i + 1, sf->name,
                          tbml_type_name(sf->type));
-                nulls[i] = 1;
-                if (!bad) {
-                    bad = 1;
-                    ret = reader_bad(r, o, c->data, t.f[i].pos, cause);
-                    if (ret) break;
-                }
+                bad = 1;
+                ret = reader_bad(r, o, c->data, f->pos, cause);
+                if (ret) break;
             }
         }
         if (ret) break;
-        if (bad && o->mode == TBML_MODE_DROPMALFORMED) continue;
-        for (int i = 0; i < s->ncols; i++)
-            append_value(&b->cols[i], &t, i < t.nf ? &t.f[i] : NULL, &vals[i], nulls[i]);
+        if (bad && o->mode == TBML_MODE_DROPMALFORMED)
+            for (int i = 0; i < s->ncols; i++)
+                tbml_column_truncate(&b->cols[i], row);
     }
-    if (b) {
+    if (b && ret) { /* FAILFAST stopped mid-record: the batch is dropped with the read */
+        tbml_batch_free(b);
+    } else if (b) {
         tbml_batch_seal(b);
         r->batch = b;
     }
-    tbml_free(vals);
-    tbml_free(nulls);
     tok_free(&t);
     return ret;
 }

@@ -4,9 +4,9 @@
  *
  * A backend moves batches. The local backend (exchange.c) runs partitions as threads of one
  * process and moves pointers, or, with "tbml.sql.exchange" = "serialize", copies every batch
- * through its byte encoding as a distributed backend must. An MPI backend (the distributed
- * issue) maps partitions to ranks: send encodes the batch with sql_batch_encode and ships it to
- * the rank owning dst; finish is a collective barrier; recv returns what arrived for dst.
+ * through its byte encoding as a distributed backend must. The comm backend (exchange_comm.c)
+ * maps partition p to rank p % size: send encodes the batch with sql_batch_encode for the rank
+ * owning dst; finish is the collective sealed all-to-all; recv returns what arrived for dst.
  *
  * Protocol for one exchange: open, then every source partition calls send for its batches
  * (concurrently: each source from one thread), then finish once from the driver, then recv
@@ -33,6 +33,9 @@ typedef struct {
 #define SQL_EXCHANGE_ALL (-1)
 
 SQL_HIDDEN extern const sql_exchange_backend sql_exchange_local;
+/* The distributed backend (exchange_comm.c): opened with sql_exchange_comm_open, not open. */
+SQL_HIDDEN extern const sql_exchange_backend sql_exchange_comm;
+SQL_HIDDEN tbml_status sql_exchange_comm_open(tbml_comm_t *c, int nparts, sql_exchange **out);
 
 /* The wire form of a batch (little-endian, docs/sql.md "Exchange encoding"). */
 SQL_HIDDEN void sql_batch_encode(const tbml_batch *b, uint8_t **out, size_t *size);

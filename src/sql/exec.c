@@ -24,6 +24,7 @@ static void stage_task(int ith, int nth, void *arg)
 {
     stage_arg *a = arg;
     for (int part = ith; part < a->x->nparts; part += nth) {
+        if (!sql_xc_owns(a->x, part)) continue;
         tbml_status st = a->fn(a->x, a->p, part);
         if (st < 0) {
             a->st[part] = st;
@@ -187,14 +188,70 @@ static tbml_status range_send_part(sql_xc *x, sql_plan *p, int part)
     return st;
 }
 
+/* Every rank sends every other the same bytes (an all-gather over the sealed all-to-all);
+ * bufs[r] gets rank r's (tbml_free each). */
+static tbml_status allgather(sql_xc *x, const uint8_t *buf, size_t size, uint8_t **bufs,
+                             size_t *sizes)
+{
+    const void **sb = tbml_calloc((size_t)x->size, sizeof(*sb));
+    size_t *ss = tbml_calloc((size_t)x->size, sizeof(size_t));
+    for (int r = 0; r < x->size; r++) {
+        sb[r] = buf;
+        ss[r] = size;
+    }
+    tbml_status st = tbml_comm_alltoallv(x->comm, sb, ss, bufs, sizes);
+    tbml_free(sb);
+    tbml_free(ss);
+    return st;
+}
+
+/* Range exchange, distributed: each rank's bounds were sampled from its own partitions; the
+ * bounds every rank routes by are cut from all ranks' bounds together, in rank order, so they
+ * agree on every rank. (Equal keys still meet in one partition in source order, so the sorted
+ * result does not depend on where the bounds fall.) */
+static tbml_status merge_bounds(sql_xc *x, sql_plan *p, tbml_batch **bounds)
+{
+    uint8_t *enc;
+    size_t size;
+    sql_batch_encode(*bounds, &enc, &size);
+    uint8_t **rb = tbml_calloc((size_t)x->size, sizeof(*rb));
+    size_t *rs = tbml_calloc((size_t)x->size, sizeof(size_t));
+    int nl = x->nparts > x->size ? x->nparts : x->size;
+    sql_blist *l = tbml_calloc((size_t)nl, sizeof(sql_blist));
+    tbml_status st = allgather(x, enc, size, rb, rs);
+    for (int r = 0; r < x->size && !st; r++) {
+        tbml_batch *b;
+        if ((st = sql_batch_decode(rb[r], rs[r], &b))) break;
+        /* decoded names and types are the sent ones: give it the plan's, as the sampler has */
+        tbml_schema_clear(&b->schema);
+        tbml_schema_copy(&b->schema, &p->schema);
+        sql_blist_push(&l[r], b);
+    }
+    if (!st) {
+        tbml_batch_free(*bounds);
+        *bounds = op_sort_bounds(p, l, x->nparts);
+    }
+    for (int r = 0; r < x->size; r++) {
+        tbml_free(rb[r]);
+        sql_blist_clear(&l[r]);
+    }
+    tbml_free(l);
+    tbml_free(rb);
+    tbml_free(rs);
+    tbml_free(enc);
+    return st;
+}
+
 static tbml_status run_exchange(sql_xc *x, sql_plan *p)
 {
     struct sql_rt *rt = rt_of(x, p);
-    tbml_status st = x->xb->open(x->nparts, x->serialize, &rt->x);
+    tbml_status st = x->comm ? sql_exchange_comm_open(x->comm, x->nparts, &rt->x)
+                             : x->xb->open(x->nparts, x->serialize, &rt->x);
     if (st) return st;
     if (p->exch == EXCH_RANGE) {
         if ((st = run_stage(x, p, range_keep_part))) return st;
         rt->bounds = op_sort_bounds(p, rt->parts, x->nparts);
+        if (x->comm && (st = merge_bounds(x, p, &rt->bounds))) return st;
         st = run_stage(x, p, range_send_part);
         tbml_batch_free(rt->bounds);
         rt->bounds = NULL;
@@ -331,6 +388,7 @@ static void final_task(int ith, int nth, void *arg)
 {
     final_arg *a = arg;
     for (int part = ith; part < a->x->nparts; part += nth) {
+        if (!sql_xc_owns(a->x, part)) continue;
         csink s = {{csink_put}, &a->outs[part]};
         tbml_status st = sql_stream(a->x, a->p, part, &s.base);
         if (st < 0) {
@@ -339,6 +397,80 @@ static void final_task(int ith, int nth, void *arg)
             return;
         }
     }
+}
+
+/* Distributed: every rank's result batches, tagged with their partition, go to rank 0, which
+ * broadcasts the lot back; each rank then holds the whole result in partition order. Stream:
+ * records of u32 partition, u64 size, encoded batch. */
+static void put_bytes(uint8_t **buf, size_t *n, size_t *cap, const void *p, size_t k)
+{
+    if (*n + k > *cap) {
+        *cap = (*n + k) * 2 + 256;
+        *buf = tbml_realloc(*buf, *cap);
+    }
+    memcpy(*buf + *n, p, k);
+    *n += k;
+}
+
+static tbml_status gather_result(sql_xc *x, sql_blist *outs)
+{
+    uint8_t *buf = NULL, *all = NULL;
+    size_t n = 0, cap = 0, alln = 0;
+    for (int part = 0; part < x->nparts; part++) {
+        if (!sql_xc_owns(x, part)) continue;
+        for (int64_t i = 0; i < outs[part].n; i++) {
+            uint8_t *enc;
+            size_t size;
+            sql_batch_encode(outs[part].b[i], &enc, &size);
+            uint8_t h[12];
+            for (int k = 0; k < 4; k++)
+                h[k] = (uint8_t)((uint32_t)part >> (8 * k));
+            for (int k = 0; k < 8; k++)
+                h[4 + k] = (uint8_t)((uint64_t)size >> (8 * k));
+            put_bytes(&buf, &n, &cap, h, 12);
+            put_bytes(&buf, &n, &cap, enc, size);
+            tbml_free(enc);
+        }
+        sql_blist_clear(&outs[part]);
+    }
+    uint8_t **rb = tbml_calloc((size_t)x->size, sizeof(*rb));
+    size_t *rs = tbml_calloc((size_t)x->size, sizeof(size_t));
+    tbml_status st = tbml_comm_gather(x->comm, 0, buf, n, rb, rs);
+    if (!st && x->rank == 0) {
+        cap = 0;
+        for (int r = 0; r < x->size; r++)
+            if (rs[r]) put_bytes(&all, &alln, &cap, rb[r], rs[r]);
+    }
+    if (x->rank == 0)
+        for (int r = 0; r < x->size; r++)
+            tbml_free(rb[r]);
+    tbml_free(rb);
+    tbml_free(rs);
+    tbml_free(buf);
+    if (!st) st = tbml_comm_bcast_alloc(x->comm, 0, &all, &alln);
+    for (size_t o = 0; !st && o < alln;) {
+        if (alln - o < 12) {
+            st = tbml_error(TBML_E_FORMAT, "sql: truncated result stream");
+            break;
+        }
+        uint32_t part = 0;
+        uint64_t size = 0;
+        for (int k = 0; k < 4; k++)
+            part |= (uint32_t)all[o + (size_t)k] << (8 * k);
+        for (int k = 0; k < 8; k++)
+            size |= (uint64_t)all[o + 4 + (size_t)k] << (8 * k);
+        o += 12;
+        if (part >= (uint32_t)x->nparts || size > alln - o) {
+            st = tbml_error(TBML_E_FORMAT, "sql: bad record in the result stream");
+            break;
+        }
+        tbml_batch *b;
+        if ((st = sql_batch_decode(all + o, (size_t)size, &b))) break;
+        sql_blist_push(&outs[part], b);
+        o += (size_t)size;
+    }
+    tbml_free(all);
+    return st;
 }
 
 static void free_rt(sql_xc *x, sql_plan *p)
@@ -372,6 +504,11 @@ tbml_status sql_exec(sql_ctx *cx, sql_plan *p, tbml_table **out)
     x.serialize = sql_session_serialize(cx->s);
     x.xb = sql_session_exchange(cx->s);
     if (!x.xb) x.xb = &sql_exchange_local;
+    x.comm = sql_session_comm(cx->s);
+    x.rank = x.comm ? tbml_comm_rank(x.comm) : 0;
+    x.size = x.comm ? tbml_comm_size(x.comm) : 1;
+    if (x.size == 1) x.comm = NULL; /* one rank: the local backend is the same and faster */
+    if (x.comm) x.xb = &sql_exchange_comm;
     x.nstages = count_stages(p) + 1;
     tbml_status st = prepare(&x, p);
     sql_blist *outs = tbml_calloc((size_t)x.nparts, sizeof(sql_blist));
@@ -387,6 +524,7 @@ tbml_status sql_exec(sql_ctx *cx, sql_plan *p, tbml_table **out)
         tbml_free(a.st);
         tbml_free(a.msg);
     }
+    if (!st && x.comm) st = gather_result(&x, outs);
     if (!st) {
         tbml_table *t = tbml_table_new(&p->schema);
         int64_t rows = 0;

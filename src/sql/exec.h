@@ -24,7 +24,15 @@ typedef struct {
     const sql_exchange_backend *xb;
     int stage, nstages;
     int64_t rows, bytes; /* progress, updated atomically */
+    tbml_comm_t *comm;   /* distributed: this rank runs the partitions p with p % size == rank */
+    int rank, size;
 } sql_xc;
+
+/* 1 when partition part runs in this process. */
+static inline int sql_xc_owns(const sql_xc *x, int part)
+{
+    return part % x->size == x->rank;
+}
 
 struct jtable;
 struct sql_rt {

@@ -29,6 +29,7 @@ struct tbml_session {
     tbml_sql_progress_fn progress_fn;
     void *progress_ctx;
     const void *exchange; /* sql_exchange_backend; NULL: the local one */
+    tbml_comm_t *comm;    /* distributed run; NULL: this process alone */
     /* memory budget of hash aggregates: spark.executor.memory (shared by the threads) or
      * tbml.sql.aggMemory (bytes per aggregating task); 0 = no limit */
     int64_t executor_memory, agg_memory;
@@ -215,6 +216,16 @@ const void *sql_session_exchange(tbml_session_t *s)
 {
     return s->exchange;
 }
+void tbml_session_set_comm(tbml_session_t *s, tbml_comm_t *c)
+{
+    s->comm = c;
+}
+
+tbml_comm_t *sql_session_comm(tbml_session_t *s)
+{
+    return s->comm;
+}
+
 void sql_session_set_exchange(tbml_session_t *s, const void *backend)
 {
     s->exchange = backend;
@@ -647,14 +658,15 @@ tbml_status tbml_df_show(const tbml_df_t *df, int n, FILE *f)
     tbml_table *t;
     tbml_status st = tbml_df_collect(df, &t);
     if (st) return st;
-    tbml_show(t, n, 20, f ? f : stdout);
+    if (!df->s->comm || tbml_comm_rank(df->s->comm) == 0) tbml_show(t, n, 20, f ? f : stdout);
     tbml_table_free(t);
     return TBML_OK;
 }
 
 tbml_status tbml_df_print_schema(const tbml_df_t *df, FILE *f)
 {
-    tbml_print_schema(tbml_df_schema(df), f ? f : stdout);
+    if (!df->s->comm || tbml_comm_rank(df->s->comm) == 0)
+        tbml_print_schema(tbml_df_schema(df), f ? f : stdout);
     return TBML_OK;
 }
 

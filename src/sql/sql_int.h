@@ -422,6 +422,8 @@ SQL_HIDDEN void sql_session_note_spill(tbml_session_t *s, int64_t files, int64_t
  * installed another. */
 SQL_HIDDEN const void *sql_session_exchange(tbml_session_t *s);
 SQL_HIDDEN void sql_session_set_exchange(tbml_session_t *s, const void *backend);
+/* The communicator of a distributed run (tbml_session_set_comm); NULL: one process. */
+SQL_HIDDEN tbml_comm_t *sql_session_comm(tbml_session_t *s);
 SQL_HIDDEN void sql_session_progress(tbml_session_t *s, int stage, int nstages, int64_t rows,
                                      int64_t bytes, int done);
 

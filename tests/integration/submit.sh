@@ -78,4 +78,7 @@ expect 2 "partitions must be a number" "$TBML" run-example pi zero
 "$TBML" keygen enclave --out "$work/enclave.pem" >/dev/null
 "$TBML" run-example --sgx-enabled true --enclave-key "$work/enclave.pem" pi 8 >"$work/pitee" 2>"$work/err"
 cmp -s "$work/pi1" "$work/pitee" || fail "pi in the trusted runtime printed '$(cat "$work/pitee")' $(cat "$work/err")"
+"$TBML" submit --enclave-key "$work/enclave.pem" --master 'local[2]' --sgx-enabled true \
+  "$TBML_BUILD/tbml-example-pi" 8 >"$work/pitee2" 2>"$work/err"
+cmp -s "$work/pi1" "$work/pitee2" || fail "submit with --enclave-key first: '$(cat "$work/pitee2")' $(cat "$work/err")"
 echo "submit: ok"

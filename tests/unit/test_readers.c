@@ -194,6 +194,25 @@ static void test_csv_modes(void)
     expect_fail(
         tbml_read_csv_input, data, &o,
         "mem.txt:3:5: malformed CSV record (mode FAILFAST): field 2 (age) is not a valid long");
+    /* a bad value in a column before the last one */
+    tbml_schema s2;
+    tbml_schema_init(&s2);
+    tbml_schema_add(&s2, "a", TBML_TYPE_INT64, 1);
+    tbml_schema_add(&s2, "b", TBML_TYPE_STRING, 1);
+    tbml_schema_add(&s2, "c", TBML_TYPE_DOUBLE, 1);
+    o.schema = &s2;
+    expect_fail(
+        tbml_read_csv_input, "a,b,c\n1,x,2.5\n2,y,3\nz,w,4\n", &o,
+        "mem.txt:4:1: malformed CSV record (mode FAILFAST): field 1 (a) is not a valid long");
+    o.mode = TBML_MODE_DROPMALFORMED;
+    expect(tbml_read_csv_input, "a,b,c\n1,x,2.5\nz,w,4\n2,y,q\n3,,\n", &o, NULL,
+           "1|x|2.5\n3|\\N|\\N\n");
+    o.mode = TBML_MODE_PERMISSIVE;
+    expect(tbml_read_csv_input, "a,b,c\n1,x,2.5\nz,w,4\n2,y,q\n", &o, NULL,
+           "1|x|2.5\n\\N|w|4.0\n2|y|\\N\n");
+    o.mode = TBML_MODE_FAILFAST;
+    o.schema = &s;
+    tbml_schema_clear(&s2);
     expect_fail(tbml_read_csv_input, "name,age\nCy,1,extra\n", &o,
                 "mem.txt:2:6: malformed CSV record (mode FAILFAST): expected 2 fields, found 3");
     expect_fail(tbml_read_csv_input, "name,age\n\n\"Di\"x,4\n", &o,

@@ -6,6 +6,7 @@
 #include "cli.h"
 
 #include "tbml/app.h"
+#include "tbml/comm.h"
 #include "tbml/readers.h"
 #include "tbml/show.h"
 #include "tbml/sql.h"
@@ -108,7 +109,8 @@ typedef struct {
     tbml_session_t *s;
     int fmt;
     progress_state *prog;
-    int timing; /* "Time taken" lines on stderr, as spark-sql prints them */
+    int timing;        /* "Time taken" lines on stderr, as spark-sql prints them */
+    tbml_comm_t *comm; /* under mpirun with more than one rank; rank 0 alone prints */
 } runner;
 
 /* Runs every statement of text; stops at the first error when stop_on_error. Returns the
@@ -129,14 +131,22 @@ static int run_script(runner *r, const char *text, int stop_on_error)
         if (!st) st = tbml_df_collect(df, &t);
         progress(r->prog, 0, 0, 0, 0, 1);
         double took = tbml_now() - r->prog->start;
-        if (!st) st = print_result(t, r->fmt);
-        if (!st && r->timing) {
+        int root = !r->comm || tbml_comm_rank(r->comm) == 0;
+        if (!st && root) st = print_result(t, r->fmt);
+        if (!st && r->timing && root) {
             int64_t n = t->schema.nfields ? tbml_table_nrows(t) : 0;
             fprintf(stderr, "Time taken: %.3f seconds, Fetched %lld row(s)\n", took, (long long)n);
         }
         tbml_table_free(t);
         tbml_df_free(df);
         tbml_free(stmt);
+        if (st && r->comm) {
+            /* a rank that stops would leave its peers waiting in the next exchange: end the
+             * job (rank 0 has the line every rank would print for a statement error) */
+            if (root) cli_fail(st);
+            fflush(stdout);
+            tbml_comm_abort(r->comm, st);
+        }
         if (st) {
             rc = cli_fail(st);
             if (rc == 2) rc = 1;
@@ -301,6 +311,7 @@ int cmd_sql(int argc, char **argv)
     ks.pw.fd = -1;
     int rc = 0;
     tbml_session_t *s = NULL;
+    tbml_comm_t *comm = NULL;
     char *script = NULL;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
@@ -399,9 +410,25 @@ int cmd_sql(int argc, char **argv)
         goto out;
     }
     tbml_session_set_key_lookup(s, load_key, &ks);
-    progress_state prog = {isatty(2), 0, 0};
+    int nranks = 0;
+    if (tbml_comm_launched(&nranks)) {
+        /* started by mpirun (tbml submit --master mpi): the ranks run every query together */
+        if ((st = tbml_comm_open(NULL, &comm))) {
+            rc = cli_fail(st);
+            goto out;
+        }
+        if (tbml_comm_size(comm) > 1) {
+            if (!exec && !file) {
+                rc = cli_usage_error("on more than one rank, give the statements with -e or -f");
+                goto out;
+            }
+            tbml_session_set_comm(s, comm);
+            if (tbml_comm_rank(comm) != 0) timing = 0;
+        }
+    }
+    progress_state prog = {isatty(2) && (!comm || tbml_comm_rank(comm) == 0), 0, 0};
     tbml_session_set_progress(s, progress, &prog);
-    runner r = {s, fmt, &prog, timing};
+    runner r = {s, fmt, &prog, timing, comm && tbml_comm_size(comm) > 1 ? comm : NULL};
     if (file) {
         int fd = strcmp(file, "-") == 0 ? 0 : open(file, O_RDONLY);
         if (fd < 0) {
@@ -443,6 +470,7 @@ int cmd_sql(int argc, char **argv)
 out:
     tbml_free(script);
     tbml_session_free(s);
+    tbml_comm_free(comm);
     if (ks.have_password) cli_password_free(ks.password, ks.password_size);
     tbml_free(conf);
     return rc;

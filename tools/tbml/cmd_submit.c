@@ -105,6 +105,28 @@ static void submit_usage(FILE *f, int example)
 
 #define TEE_HANDOVER (-2) /* parse_options: the run is for the trusted runtime */
 
+/* 1 if the command line asks for a TEE anywhere before "--": --sgx-enabled true or --tee-backend
+ * other than none. */
+static int tee_requested(int argc, char **argv)
+{
+    for (int i = 1; i < argc && strcmp(argv[i], "--") != 0; i++) {
+        const char *a = argv[i], *v = NULL;
+        if (strncmp(a, "--sgx-enabled=", 14) == 0)
+            v = a + 14;
+        else if (strcmp(a, "--sgx-enabled") == 0 && i + 1 < argc)
+            v = argv[i + 1];
+        if (v && strcmp(v, "true") == 0) return 1;
+        if (strncmp(a, "--tee-backend=", 14) == 0)
+            v = a + 14;
+        else if (strcmp(a, "--tee-backend") == 0 && i + 1 < argc)
+            v = argv[i + 1];
+        else
+            continue;
+        if (strcmp(v, "none") != 0) return 1;
+    }
+    return 0;
+}
+
 /* Parses options up to the first non-option; *i is left at it. Returns -1 on success,
  * TEE_HANDOVER for --sgx-enabled true, else an exit code. */
 static int parse_options(int argc, char **argv, int *i, submit_opts *o, int example)
@@ -145,6 +167,9 @@ static int parse_options(int argc, char **argv, int *i, submit_opts *o, int exam
             }
         }
         if (which < 0) {
+            /* an option of the trusted runtime's submit (--enclave-key, --manifest-out, manifest
+             * options) before --sgx-enabled true: cli_tee_submit_wanted stops at the first value */
+            if (tee_requested(argc, argv)) return TEE_HANDOVER;
             const char *hint = nearest_option(a);
             if (hint) return cli_usage_error("unknown option '%s' (did you mean %s?)", a, hint);
             return cli_usage_error("unknown option '%s'", a);

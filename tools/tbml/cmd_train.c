@@ -54,6 +54,7 @@ int cmd_train_lenet(int argc, char **argv)
         tbml_lenet_usage(stdout, "tbml train --model lenet");
         printf(
             "      --key FILE              key file: opens sealed inputs, seals the saved model\n"
+            "                              and the checkpoints\n"
             "      --password-file F | --password-fd N   the key file's password\n");
         rc = 0;
     } else if (st) {

@@ -2,6 +2,7 @@
  * with XGBoost's parameter names, written to a model file (sealed when a key is given). */
 #include "cli.h"
 #include "tbml/app.h"
+#include "tbml/checkpoint.h"
 #include "tbml/comm.h"
 #include "tbml/gbdt.h"
 #include "train.h"
@@ -33,7 +34,11 @@ static void usage(FILE *f)
         "  --master local[N]         threads (local[*] = all cores, the default)\n"
         "  --test-fraction F         hold out a seeded fraction F of rows and report test metrics\n"
         "  --split-seed N            the hold-out's seed (default 42)\n"
-        "  --verbose                 the training metric after every round\n");
+        "  --verbose                 the training metric after every round\n"
+        "  --checkpoint DIR          write the model so far into DIR as a checkpoint (sealed with\n"
+        "                            --key; docs/formats/checkpoint.md), the newest two kept\n"
+        "  --checkpoint-every N      rounds between checkpoints (default 10)\n"
+        "  --resume                  continue from the newest good checkpoint in DIR\n");
 }
 
 static void report(const char *what, const tbml_gbdt_model_t *model, const tbml_gbdt_matrix *m)
@@ -50,6 +55,73 @@ static void report(const char *what, const tbml_gbdt_model_t *model, const tbml_
     tbml_free(p);
 }
 
+/* Checkpoints: a fingerprint of the training rows (so a resume on other data is refused) and the
+ * model file's bytes, as a TBML_CKPT_GBDT payload; only rank 0 writes. */
+typedef struct {
+    const char *dir;
+    const tbml_key_t *key;
+    uint32_t data_crc;
+    int rank;
+} gbdt_ckpt;
+
+static uint32_t data_crc(const tbml_gbdt_matrix *m)
+{
+    /* FNV-1a over the rows' bytes: a fingerprint against resuming on other data, not a MAC (a
+     * sealed checkpoint is authenticated as a whole) */
+    uint64_t h = 0xcbf29ce484222325ull ^ (uint64_t)m->nfeatures;
+    const uint8_t *parts[2] = {(const uint8_t *)m->x, (const uint8_t *)m->y};
+    size_t sizes[2] = {sizeof(float) * (size_t)m->nrows * (size_t)m->nfeatures,
+                       sizeof(float) * (size_t)m->nrows};
+    for (int k = 0; k < 2; k++)
+        for (size_t i = 0; i < sizes[k]; i++)
+            h = (h ^ parts[k][i]) * 0x100000001b3ull;
+    return (uint32_t)(h ^ (h >> 32));
+}
+
+static tbml_status write_checkpoint(const tbml_gbdt_model_t *model, void *arg)
+{
+    gbdt_ckpt *c = arg;
+    if (c->rank != 0) return TBML_OK;
+    uint8_t *bytes = NULL;
+    size_t size = 0;
+    tbml_status st = tbml_gbdt_serialize(model, &bytes, &size);
+    if (st) return st;
+    uint8_t *payload = tbml_malloc(size + 4);
+    for (int i = 0; i < 4; i++)
+        payload[i] = (uint8_t)(c->data_crc >> (8 * i));
+    memcpy(payload + 4, bytes, size);
+    st = tbml_ckpt_save(c->dir, TBML_CKPT_GBDT, tbml_gbdt_ntrees(model), c->key, payload, size + 4);
+    memset(payload, 0, size + 4);
+    memset(bytes, 0, size);
+    tbml_free(payload);
+    tbml_free(bytes);
+    return st;
+}
+
+/* The model of the newest good checkpoint in c->dir. */
+static tbml_status read_checkpoint(const gbdt_ckpt *c, tbml_gbdt_model_t **out)
+{
+    uint8_t *buf = NULL;
+    size_t size = 0;
+    long step = 0;
+    char path[4096];
+    tbml_status st = tbml_ckpt_load_latest(c->dir, TBML_CKPT_GBDT, c->key, &buf, &size, &step, path,
+                                           sizeof(path));
+    if (st) return st;
+    uint32_t crc = size >= 4 ? (uint32_t)buf[0] | (uint32_t)buf[1] << 8 | (uint32_t)buf[2] << 16 |
+                                   (uint32_t)buf[3] << 24
+                             : 0;
+    if (size < 4 || crc != c->data_crc)
+        st = tbml_error(TBML_E_ARG,
+                        "%s: written by a run on other training rows; resume on the same data",
+                        path);
+    else if (!(st = tbml_gbdt_parse(buf + 4, size - 4, path, out)) && c->rank == 0)
+        printf("Resuming from %s (%d trees)\n", path, tbml_gbdt_ntrees(*out));
+    memset(buf, 0, size);
+    tbml_free(buf);
+    return st;
+}
+
 /* The histogram and gradient-sum allreduce of a distributed run: sealed, in tbml (MPI only moves
  * ciphertext). */
 static int sealed_allreduce(void *ctx, double *buf, size_t count)
@@ -63,7 +135,8 @@ int cmd_train_gbdt(int argc, char **argv)
     cli_password_source pw = {NULL, -1};
     double test_fraction = 0;
     uint64_t split_seed = 42;
-    int threads = 0, verbose = 0, rc = 1;
+    int threads = 0, verbose = 0, rc = 1, resume = 0, every = 10;
+    const char *ckpt_dir = NULL;
     tbml_gbdt_params params;
     tbml_gbdt_params_default(&params);
     for (int i = 1; i < argc; i++) {
@@ -80,6 +153,10 @@ int cmd_train_gbdt(int argc, char **argv)
         }
         if (strcmp(a, "--verbose") == 0) {
             verbose = 1;
+            continue;
+        }
+        if (strcmp(a, "--resume") == 0) {
+            resume = 1;
             continue;
         }
         char opt[64];
@@ -110,6 +187,14 @@ int cmd_train_gbdt(int argc, char **argv)
             test_fraction = strtod(v, &end);
             if (*end || !(test_fraction > 0 && test_fraction < 1))
                 return cli_usage_error("--test-fraction: '%s' is not a number in (0, 1)", v);
+        } else if (strcmp(opt, "--checkpoint") == 0) {
+            ckpt_dir = v;
+        } else if (strcmp(opt, "--checkpoint-every") == 0) {
+            char *end;
+            long n = strtol(v, &end, 10);
+            if (*end || end == v || n < 1 || n > 1000000)
+                return cli_usage_error("--checkpoint-every: '%s' is not a round count >= 1", v);
+            every = (int)n;
         } else if (strcmp(opt, "--split-seed") == 0) {
             split_seed = strtoull(v, NULL, 10);
         } else {
@@ -124,12 +209,13 @@ int cmd_train_gbdt(int argc, char **argv)
     }
     if (!file) return cli_usage_error("give the training data with --file-path CSV");
     if (!model_out) return cli_usage_error("give the model's path with --model-out FILE");
+    if (resume && !ckpt_dir) return cli_usage_error("--resume needs --checkpoint DIR");
     params.nthread = threads;
 
     tbml_key_t *key = NULL;
     tbml_pool_t *pool = NULL;
     tbml_gbdt_matrix *all = NULL, *train = NULL, *test = NULL;
-    tbml_gbdt_model_t *model = NULL;
+    tbml_gbdt_model_t *model = NULL, *resumed = NULL;
     int64_t *perm = NULL;
     tbml_comm_t *comm = NULL;
     int rank = 0, nranks = 1;
@@ -168,6 +254,18 @@ int cmd_train_gbdt(int argc, char **argv)
         opts.allreduce = sealed_allreduce;
         opts.allreduce_ctx = comm;
     }
+    gbdt_ckpt ck = {ckpt_dir, key, 0, rank};
+    if (ckpt_dir) {
+        /* every rank holds all training rows (tm), so they agree on the CRC */
+        ck.data_crc = data_crc(tm);
+        opts.checkpoint = write_checkpoint;
+        opts.checkpoint_arg = &ck;
+        opts.checkpoint_every = every;
+        if (resume) {
+            if ((st = read_checkpoint(&ck, &resumed))) goto fail;
+            opts.resume_from = resumed;
+        }
+    }
     if (verbose && tbml_log_get_level() < TBML_LOG_INFO) tbml_log_set_level(TBML_LOG_INFO);
     double t0 = tbml_now();
     if ((st = tbml_gbdt_train(&params, &mine, &opts, &model))) goto fail;
@@ -191,6 +289,7 @@ fail:
 out:
     tbml_comm_free(comm);
     tbml_gbdt_free(model);
+    tbml_gbdt_free(resumed);
     tbml_gbdt_matrix_free(all);
     tbml_gbdt_matrix_free(train);
     tbml_gbdt_matrix_free(test);

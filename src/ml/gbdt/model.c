@@ -161,7 +161,7 @@ static void put(wbuf *b, const void *v, size_t n)
         b->cap = (b->size + n) * 2;
         b->p = tbml_realloc(b->p, b->cap);
     }
-    memcpy(b->p + b->size, v, n);
+    if (n) memcpy(b->p + b->size, v, n); /* v may be NULL when n is 0 (no label name) */
     b->size += n;
 }
 /* the format is little-endian; so is every machine tbml builds for (asserted below) */
@@ -403,6 +403,15 @@ out:
     if (m && !m->tree_ptr) m->ntrees = 0;
     tbml_gbdt_free(m);
     return ret;
+}
+
+tbml_status tbml_gbdt_serialize(const tbml_gbdt_model_t *model, uint8_t **out, size_t *size)
+{
+    wbuf b = {0};
+    serialise(model, &b);
+    *out = b.p;
+    *size = b.size;
+    return TBML_OK;
 }
 
 tbml_status tbml_gbdt_save(const tbml_gbdt_model_t *model, const char *path, const tbml_key_t *key)

@@ -512,6 +512,46 @@ static double train_metric(const trainer *t)
     return t->p->objective == TBML_GBDT_BINARY_LOGISTIC ? s : sqrt(s);
 }
 
+/* Takes over the trees of a checkpoint (opts->resume_from) and adds them to the margins as
+ * apply_worker did, tree after tree in float, reaching each row's leaf by its values as predict
+ * does (the same leaf the trainer's bin walk reached: tests check predict against the tracked
+ * margins). */
+static tbml_status resume_trees(tbml_gbdt_model_t *model, const tbml_gbdt_model_t *from, trainer *t)
+{
+    const tbml_gbdt_params *p = t->p, *q = &from->params;
+    if (from->nfeatures != t->m->nfeatures || from->ntrees > p->num_round ||
+        q->objective != p->objective || q->max_depth != p->max_depth || q->eta != p->eta ||
+        q->min_child_weight != p->min_child_weight || q->lambda != p->lambda ||
+        q->gamma != p->gamma || q->subsample != p->subsample ||
+        q->colsample_bytree != p->colsample_bytree || q->max_bin != p->max_bin ||
+        q->seed != p->seed || q->base_score != p->base_score)
+        return tbml_error(TBML_E_ARG,
+                          "gbdt: the checkpoint's model (%d trees on %d features) was trained "
+                          "with other parameters or data; resume with the same ones",
+                          from->ntrees, from->nfeatures);
+    int64_t nn = from->tree_ptr[from->ntrees];
+    model->tree_ptr = tbml_realloc(model->tree_ptr, sizeof(int64_t) * ((size_t)from->ntrees + 1));
+    memcpy(model->tree_ptr, from->tree_ptr, sizeof(int64_t) * ((size_t)from->ntrees + 1));
+    model->nodes = tbml_realloc(model->nodes, sizeof(tbml_gbdt_node) * (size_t)(nn + 1));
+    memcpy(model->nodes, from->nodes, sizeof(tbml_gbdt_node) * (size_t)nn);
+    model->ntrees = from->ntrees;
+    const tbml_gbdt_matrix *m = t->m;
+    for (int64_t r = 0; r < m->nrows; r++) {
+        const float *xr = m->x + r * m->nfeatures;
+        for (int k = 0; k < model->ntrees; k++) {
+            const tbml_gbdt_node *nodes = model->nodes + model->tree_ptr[k];
+            int id = 0;
+            while (nodes[id].left >= 0) {
+                float v = xr[nodes[id].feature];
+                int left = isnan(v) ? nodes[id].default_left : v < nodes[id].threshold;
+                id = left ? nodes[id].left : nodes[id].right;
+            }
+            t->margin[r] += nodes[id].value;
+        }
+    }
+    return TBML_OK;
+}
+
 tbml_status tbml_gbdt_train(const tbml_gbdt_params *params, const tbml_gbdt_matrix *m,
                             const tbml_gbdt_train_opts *opts, tbml_gbdt_model_t **out)
 {
@@ -575,7 +615,12 @@ tbml_status tbml_gbdt_train(const tbml_gbdt_params *params, const tbml_gbdt_matr
     for (int64_t r = 0; r < m->nrows; r++)
         t.margin[r] = (float)model->base_margin;
 
-    for (int round = 0; round < params->num_round; round++) {
+    int first_round = 0;
+    if (opts->resume_from) {
+        if ((ret = resume_trees(model, opts->resume_from, &t))) goto out;
+        first_round = model->ntrees;
+    }
+    for (int round = first_round; round < params->num_round; round++) {
         sample_tree(&t, round);
         struct grad_task *gt = tbml_malloc(sizeof(*gt));
         gt->t = &t;
@@ -596,6 +641,10 @@ tbml_status tbml_gbdt_train(const tbml_gbdt_params *params, const tbml_gbdt_matr
             TBML_LOG_I("[%d]\ttrain-%s:%.6f", round,
                        params->objective == TBML_GBDT_BINARY_LOGISTIC ? "logloss" : "rmse",
                        train_metric(&t));
+        if (opts->checkpoint && opts->checkpoint_every > 0 &&
+            (round + 1) % opts->checkpoint_every == 0 && round + 1 < params->num_round &&
+            (ret = opts->checkpoint(model, opts->checkpoint_arg)))
+            goto out;
     }
     if (opts->train_margin_out)
         for (int64_t r = 0; r < m->nrows; r++)

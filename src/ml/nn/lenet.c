@@ -2,6 +2,7 @@
  * with BigDL's log lines, the live progress line, the --summary CSV and the saved model. */
 #include "tbml/lenet.h"
 #include "tbml/app.h"
+#include "tbml/checkpoint.h"
 #include "tbml/comm.h"
 #include "tbml/idx.h"
 
@@ -66,6 +67,9 @@ void tbml_lenet_usage(FILE *f, const char *prog)
         "      --summary FILE          per-iteration and per-epoch metrics as CSV\n"
         "  -o, --save FILE             write the trained model (docs/formats/model.md)\n"
         "      --init FILE             start from a saved model\n"
+        "      --checkpoint DIR        write training checkpoints into DIR (sealed with --key)\n"
+        "      --checkpoint-every N    iterations between checkpoints (0: one per epoch)\n"
+        "      --resume                continue from the newest good checkpoint in DIR\n"
         "      --progress / --no-progress  live progress line (default: when stderr is a TTY)\n"
         "\nBigDL's lenet5.py settings exactly: --learningRate 0.01 --momentum 0.\n",
         prog);
@@ -108,6 +112,10 @@ tbml_status tbml_lenet_parse_args(int argc, char **argv, tbml_lenet_options *o, 
         }
         if (strcmp(a, "--no-progress") == 0) {
             o->progress = 0;
+            continue;
+        }
+        if (strcmp(a, "--resume") == 0) {
+            o->resume = 1;
             continue;
         }
         /* every other option takes a value: --opt V or --opt=V */
@@ -169,12 +177,20 @@ tbml_status tbml_lenet_parse_args(int argc, char **argv, tbml_lenet_options *o, 
             o->save_path = v;
         } else if (!strcmp(n, "--init")) {
             o->init_path = v;
+        } else if (!strcmp(n, "--checkpoint")) {
+            o->checkpoint_dir = v;
+        } else if (!strcmp(n, "--checkpoint-every") || !strcmp(n, "--checkpointEvery")) {
+            int every;
+            st = parse_int(n, v, 0, 1 << 30, &every);
+            o->checkpoint_every = every;
         } else {
             return tbml_error(TBML_E_ARG, "unknown option '%s'", n);
         }
         if (st) return st;
     }
     if (!o->data_path) return tbml_error(TBML_E_ARG, "--dataPath DIR is required");
+    if (o->resume && !o->checkpoint_dir)
+        return tbml_error(TBML_E_ARG, "--resume needs --checkpoint DIR");
     return TBML_OK;
 }
 
@@ -287,6 +303,279 @@ static tbml_status load_set(const tbml_lenet_options *o, const char *prefix, int
     return TBML_OK;
 }
 
+/* ---- checkpoints ----------------------------------------------------------------------- */
+
+/* A growing little-endian byte buffer for the checkpoint payload. */
+typedef struct {
+    uint8_t *p;
+    size_t n, cap;
+} ck_buf;
+
+static void ck_put(ck_buf *b, const void *src, size_t len)
+{
+    if (b->n + len > b->cap) {
+        while (b->n + len > b->cap)
+            b->cap = b->cap ? b->cap * 2 : 4096;
+        b->p = tbml_realloc(b->p, b->cap);
+    }
+    memcpy(b->p + b->n, src, len);
+    b->n += len;
+}
+static void ck_u32(ck_buf *b, uint32_t v)
+{
+    uint8_t t[4] = {(uint8_t)v, (uint8_t)(v >> 8), (uint8_t)(v >> 16), (uint8_t)(v >> 24)};
+    ck_put(b, t, 4);
+}
+static void ck_u64(ck_buf *b, uint64_t v)
+{
+    ck_u32(b, (uint32_t)v);
+    ck_u32(b, (uint32_t)(v >> 32));
+}
+static void ck_f64(ck_buf *b, double d)
+{
+    uint64_t u;
+    memcpy(&u, &d, 8);
+    ck_u64(b, u);
+}
+static void ck_f32s(ck_buf *b, const float *v, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        uint32_t u;
+        memcpy(&u, &v[i], 4);
+        ck_u32(b, u);
+    }
+}
+
+/* The reading side: an overrun sets bad and reads zeros, checked once at the end. */
+typedef struct {
+    const uint8_t *p;
+    size_t n, off;
+    int bad;
+} ck_rd;
+
+static const uint8_t *ck_take(ck_rd *r, size_t len)
+{
+    static const uint8_t zeros[8];
+    if (r->bad || len > r->n - r->off) {
+        r->bad = 1;
+        return len <= sizeof(zeros) ? zeros : NULL;
+    }
+    const uint8_t *q = r->p + r->off;
+    r->off += len;
+    return q;
+}
+static uint32_t ck_get32(ck_rd *r)
+{
+    const uint8_t *q = ck_take(r, 4);
+    return (uint32_t)q[0] | (uint32_t)q[1] << 8 | (uint32_t)q[2] << 16 | (uint32_t)q[3] << 24;
+}
+static uint64_t ck_get64(ck_rd *r)
+{
+    uint64_t lo = ck_get32(r);
+    return lo | (uint64_t)ck_get32(r) << 32;
+}
+static double ck_getf64(ck_rd *r)
+{
+    uint64_t u = ck_get64(r);
+    double d;
+    memcpy(&d, &u, 8);
+    return d;
+}
+
+/* Everything of a run that a checkpoint holds besides what its own options say. */
+typedef struct {
+    int epoch, batch; /* the next batch to run: batch 0 means the epoch's shuffle is still due */
+    long it_global;
+    double train_time, wall, epoch_loss;
+    uint64_t rng;
+    tbml_lenet_result last; /* the last validation */
+} lenet_pos;
+
+/* The settings a resumed run must share with the checkpoint's, else it would silently train
+ * a different model. */
+static void put_fingerprint(ck_buf *b, const tbml_lenet_options *o, int train_n, int test_n,
+                            int classes, double mean, double std)
+{
+    ck_u32(b, (uint32_t)o->batch_size);
+    ck_u32(b, (uint32_t)train_n);
+    ck_u32(b, (uint32_t)test_n);
+    ck_u32(b, (uint32_t)classes);
+    ck_u64(b, o->seed);
+    ck_f64(b, o->sgd.learning_rate);
+    ck_f64(b, o->sgd.learning_rate_decay);
+    ck_f64(b, o->sgd.weight_decay);
+    ck_f64(b, o->sgd.momentum);
+    ck_f64(b, o->sgd.dampening);
+    ck_u32(b, (uint32_t)o->sgd.nesterov);
+    ck_f64(b, mean);
+    ck_f64(b, std);
+}
+#define LENET_FINGERPRINT_SIZE 84
+
+static tbml_status write_checkpoint(const tbml_lenet_options *o, int train_n, int test_n,
+                                    int classes, double mean, double std, int nranks,
+                                    const lenet_pos *pos, tbml_nn_t *nn, tbml_trainer_t *tr,
+                                    const int32_t *perm, FILE *sumf, tbml_outfile_t *sum)
+{
+    ck_buf b = {NULL, 0, 0};
+    uint8_t *model = NULL, *summary = NULL;
+    size_t model_size = 0, summary_size = 0;
+    tbml_status ret;
+    if ((ret = tbml_nn_serialize(nn, &model, &model_size))) return ret;
+    /* the summary so far (still a temporary file): a resumed run writes it out again first */
+    if (sumf) {
+        long at = fflush(sumf) == 0 ? ftell(sumf) : -1;
+        if (at < 0) {
+            ret = tbml_error(TBML_E_IO, "%s: write failed", o->summary_path);
+            goto out;
+        }
+        summary_size = (size_t)at;
+        summary = tbml_malloc(summary_size + 1);
+        if (summary_size &&
+            pread(tbml_outfile_fd(sum), summary, summary_size, 0) != (ssize_t)summary_size) {
+            ret = tbml_error(TBML_E_IO, "%s: cannot read back the summary", o->summary_path);
+            goto out;
+        }
+    }
+    put_fingerprint(&b, o, train_n, test_n, classes, mean, std);
+    ck_u32(&b, (uint32_t)o->threads);
+    ck_u32(&b, (uint32_t)nranks);
+    ck_u32(&b, (uint32_t)pos->epoch);
+    ck_u32(&b, (uint32_t)pos->batch);
+    ck_u64(&b, (uint64_t)pos->it_global);
+    ck_f64(&b, pos->train_time);
+    ck_f64(&b, pos->wall);
+    ck_f64(&b, pos->epoch_loss);
+    ck_u64(&b, pos->rng);
+    ck_u64(&b, (uint64_t)pos->last.correct);
+    ck_u64(&b, (uint64_t)pos->last.count);
+    ck_f64(&b, pos->last.test_loss);
+    const float *mom = tbml_trainer_momentum(tr);
+    size_t np = tbml_nn_param_count(nn);
+    ck_u64(&b, (uint64_t)tbml_trainer_steps(tr));
+    ck_u64(&b, mom ? (uint64_t)np : 0);
+    if (mom) ck_f32s(&b, mom, np);
+    ck_u64(&b, (uint64_t)model_size);
+    ck_put(&b, model, model_size);
+    ck_u32(&b, (uint32_t)train_n);
+    for (int i = 0; i < train_n; i++)
+        ck_u32(&b, (uint32_t)perm[i]);
+    ck_u64(&b, (uint64_t)summary_size);
+    if (summary_size) ck_put(&b, summary, summary_size);
+    ret = tbml_ckpt_save(o->checkpoint_dir, TBML_CKPT_LENET, pos->it_global, o->key, b.p, b.n);
+    if (!ret) TBML_LOG_I("lenet: checkpoint at iteration %ld", pos->it_global);
+out:
+    /* weights and the losses so far are the job's secrets when it is sealed */
+    if (b.p) memset(b.p, 0, b.n);
+    if (model) memset(model, 0, model_size);
+    if (summary) memset(summary, 0, summary_size);
+    tbml_free(b.p);
+    tbml_free(model);
+    tbml_free(summary);
+    return ret;
+}
+
+/* Loads the newest good checkpoint into nn, tr, perm and pos; *summary gets the summary bytes
+ * so far (tbml_free them; NULL when none). */
+static tbml_status read_checkpoint(const tbml_lenet_options *o, int train_n, int test_n,
+                                   int classes, double mean, double std, int nranks, lenet_pos *pos,
+                                   tbml_nn_t *nn, tbml_trainer_t *tr, int32_t *perm,
+                                   uint8_t **summary, size_t *summary_size)
+{
+    uint8_t *buf = NULL, *sum = NULL;
+    size_t size = 0;
+    long step = 0;
+    char path[4096];
+    float *mom = NULL;
+    tbml_nn_t *saved = NULL;
+    size_t np = tbml_nn_param_count(nn);
+    tbml_status ret = tbml_ckpt_load_latest(o->checkpoint_dir, TBML_CKPT_LENET, o->key, &buf, &size,
+                                            &step, path, sizeof(path));
+    if (ret) return ret;
+    ck_buf fp = {NULL, 0, 0};
+    put_fingerprint(&fp, o, train_n, test_n, classes, mean, std);
+    ck_rd r = {buf, size, 0, 0};
+    const uint8_t *stored = ck_take(&r, LENET_FINGERPRINT_SIZE);
+    if (r.bad || fp.n != LENET_FINGERPRINT_SIZE || memcmp(stored, fp.p, fp.n) != 0) {
+        ret = tbml_error(TBML_E_ARG,
+                         "%s: written by a run with other settings (data, batch size, seed, SGD "
+                         "parameters or normalisation); resume with the same ones",
+                         path);
+        goto out;
+    }
+    int threads = (int)ck_get32(&r), ranks = (int)ck_get32(&r);
+    if (threads != o->threads || ranks != nranks)
+        TBML_LOG_W("%s: written with %d threads on %d ranks, resuming with %d on %d: training "
+                   "continues but not bit for bit as the original run would have",
+                   path, threads, ranks, o->threads, nranks);
+    pos->epoch = (int)ck_get32(&r);
+    pos->batch = (int)ck_get32(&r);
+    pos->it_global = (long)ck_get64(&r);
+    pos->train_time = ck_getf64(&r);
+    pos->wall = ck_getf64(&r);
+    pos->epoch_loss = ck_getf64(&r);
+    pos->rng = ck_get64(&r);
+    pos->last.correct = (long)ck_get64(&r);
+    pos->last.count = (long)ck_get64(&r);
+    pos->last.test_loss = ck_getf64(&r);
+    pos->last.accuracy = pos->last.count ? (double)pos->last.correct / pos->last.count : 0;
+    long steps = (long)ck_get64(&r);
+    uint64_t nmom = ck_get64(&r);
+    if (nmom != 0 && nmom != np) r.bad = 1;
+    if (nmom && !r.bad) {
+        mom = tbml_malloc(sizeof(float) * np);
+        for (size_t i = 0; i < np; i++) {
+            uint32_t u = ck_get32(&r);
+            memcpy(&mom[i], &u, 4);
+        }
+    }
+    uint64_t model_size = ck_get64(&r);
+    const uint8_t *model = r.bad || model_size > size ? NULL : ck_take(&r, (size_t)model_size);
+    if (r.bad || !model || pos->it_global != step || pos->epoch < 1 || pos->batch < 0) {
+        ret = tbml_error(TBML_E_FORMAT, "%s: damaged training state", path);
+        goto out;
+    }
+    if ((ret = tbml_nn_deserialize(model, (size_t)model_size, path, &saved))) goto out;
+    if (tbml_nn_param_count(saved) != np || tbml_nn_layer_count(saved) != tbml_nn_layer_count(nn)) {
+        ret = tbml_error(TBML_E_FORMAT, "%s: the saved network is not this run's", path);
+        goto out;
+    }
+    if (ck_get32(&r) != (uint32_t)train_n) r.bad = 1;
+    for (int i = 0; i < train_n && !r.bad; i++) {
+        uint32_t v = ck_get32(&r);
+        if (v >= (uint32_t)train_n) r.bad = 1;
+        perm[i] = (int32_t)v;
+    }
+    uint64_t ss = ck_get64(&r);
+    const uint8_t *sp = r.bad || ss > size ? NULL : ck_take(&r, (size_t)ss);
+    if (r.bad || (ss && !sp) || r.off != size) {
+        ret = tbml_error(TBML_E_FORMAT, "%s: damaged training state", path);
+        goto out;
+    }
+    if ((ret = tbml_trainer_restore(tr, steps, mom, mom ? np : 0))) goto out;
+    memcpy(tbml_nn_params(nn), tbml_nn_params(saved), sizeof(float) * np);
+    if (ss) {
+        sum = tbml_malloc((size_t)ss);
+        memcpy(sum, sp, (size_t)ss);
+    }
+    *summary = sum;
+    *summary_size = (size_t)ss;
+    if (nranks == 1 || !o->comm || tbml_comm_rank(o->comm) == 0) {
+        FILE *log = o->log ? o->log : stdout;
+        fprintf(log, "Resuming from %s (epoch %d, iteration %ld)\n", path, pos->epoch,
+                pos->it_global);
+        fflush(log);
+    }
+out:
+    memset(buf, 0, size);
+    tbml_free(buf);
+    tbml_free(fp.p);
+    if (mom) memset(mom, 0, sizeof(float) * np);
+    tbml_free(mom);
+    tbml_nn_free(saved);
+    return ret;
+}
+
 /* ---- the job --------------------------------------------------------------------------- */
 
 /* Fisher-Yates with splitmix64 (j = r mod (i + 1)): bench/lenet_torch.py repeats it exactly. */
@@ -341,6 +630,8 @@ tbml_status tbml_lenet_run(const tbml_lenet_options *o, tbml_lenet_result *res)
     int32_t *perm = NULL, *labels = NULL;
     tbml_outfile_t *sum = NULL;
     FILE *sumf = NULL, *log = o->log ? o->log : stdout;
+    uint8_t *resumed_summary = NULL;
+    size_t resumed_summary_size = 0;
     tbml_lenet_result r;
     memset(&r, 0, sizeof(r));
 
@@ -413,6 +704,33 @@ tbml_status tbml_lenet_run(const tbml_lenet_options *o, tbml_lenet_result *res)
     for (int i = 0; i < train.n; i++)
         perm[i] = i;
 
+    /* where training starts: the beginning, or the newest good checkpoint (every rank reads it) */
+    lenet_pos pos;
+    memset(&pos, 0, sizeof(pos));
+    pos.epoch = 1;
+    pos.rng = o->seed ^ 0x5eed5eed5eed5eedull;
+    if (o->resume) {
+        if ((ret = read_checkpoint(o, train.n, test.n, classes, mean, std, nranks, &pos, nn, tr,
+                                   perm, &resumed_summary, &resumed_summary_size)))
+            goto out;
+        r = pos.last;
+        r.mean = mean;
+        r.std = std;
+    }
+    if (nranks > 1 && (o->resume || o->checkpoint_dir)) {
+        /* all ranks must start from the same state, or their updates diverge unnoticed */
+        double v[2] = {(double)pos.it_global, (double)pos.it_global * pos.it_global};
+        if ((ret = tbml_comm_allreduce_sum(o->comm, v, 2, TBML_DT_F64))) goto out;
+        if (v[0] != (double)nranks * pos.it_global ||
+            v[1] != (double)nranks * pos.it_global * pos.it_global) {
+            ret = tbml_error(TBML_E_FORMAT,
+                             "lenet: the ranks resumed from different checkpoints (rank %d from "
+                             "iteration %ld); is %s shared by all ranks?",
+                             rank, pos.it_global, o->checkpoint_dir);
+            goto out;
+        }
+    }
+
     if (o->summary_path && rank == 0) {
         if ((ret = tbml_outfile_open(o->summary_path, &sum))) goto out;
         sumf = fdopen(dup(tbml_outfile_fd(sum)), "w");
@@ -420,8 +738,11 @@ tbml_status tbml_lenet_run(const tbml_lenet_options *o, tbml_lenet_result *res)
             ret = tbml_error(TBML_E_IO, "%s: %s", o->summary_path, strerror(errno));
             goto out;
         }
-        fprintf(sumf, "kind,epoch,iteration,records,loss,learning_rate,images_per_second,"
-                      "test_loss,test_accuracy,wall_seconds\n");
+        if (resumed_summary_size)
+            fwrite(resumed_summary, 1, resumed_summary_size, sumf);
+        else
+            fprintf(sumf, "kind,epoch,iteration,records,loss,learning_rate,images_per_second,"
+                          "test_loss,test_accuracy,wall_seconds\n");
     }
 
     int progress = o->progress < 0 ? isatty(STDERR_FILENO) : o->progress;
@@ -430,13 +751,22 @@ tbml_status tbml_lenet_run(const tbml_lenet_options *o, tbml_lenet_result *res)
     float lut[256];
     for (int v = 0; v < 256; v++)
         lut[v] = (float)(((double)v / 255.0 - mean) / std);
-    uint64_t rng = o->seed ^ 0x5eed5eed5eed5eedull;
-    double t0 = tbml_now(), train_time = 0, last_progress = 0;
-    long it_global = 0;
-    for (int epoch = 1; epoch <= o->max_epoch; epoch++) {
-        shuffle(perm, train.n, &rng);
+    uint64_t rng = pos.rng;
+    double t0 = tbml_now() - pos.wall, train_time = pos.train_time, last_progress = 0;
+    long it_global = pos.it_global;
+    const long every = o->checkpoint_every > 0 ? o->checkpoint_every : iters;
+    int stopped = 0;
+    for (int epoch = pos.epoch; epoch <= o->max_epoch && !stopped; epoch++) {
+        /* a checkpoint taken mid-epoch resumes after its shuffle, with its loss so far */
+        int b0 = 0;
         double epoch_loss = 0;
-        for (int b = 0; b < iters; b++) {
+        if (epoch == pos.epoch && pos.batch > 0) {
+            b0 = pos.batch;
+            epoch_loss = pos.epoch_loss;
+        } else {
+            shuffle(perm, train.n, &rng);
+        }
+        for (int b = b0; b < iters; b++) {
             double ts = tbml_now();
             /* a full batch always: the last one wraps to the epoch's first images, as BigDL's
              * 60032/60000 shows */
@@ -471,9 +801,20 @@ tbml_status tbml_lenet_run(const tbml_lenet_options *o, tbml_lenet_result *res)
                               left * B / (ips > 0 ? ips : 1));
                 last_progress = now;
             }
+            if (o->checkpoint_dir && rank == 0 && it_global % every == 0 && b + 1 < iters) {
+                lenet_pos p = {epoch,           b + 1,      it_global, train_time,
+                               tbml_now() - t0, epoch_loss, rng,       r};
+                if ((ret = write_checkpoint(o, train.n, test.n, classes, mean, std, nranks, &p, nn,
+                                            tr, perm, sumf, sum)))
+                    goto out;
+            }
+            if (o->stop_after > 0 && it_global >= o->stop_after) {
+                stopped = 1;
+                break;
+            }
         }
         if (progress) fprintf(stderr, "\r\033[K");
-        if (rank != 0) continue; /* rank 0 validates and reports */
+        if (stopped || rank != 0) continue; /* rank 0 validates and reports */
         long correct = 0;
         double tloss = 0;
         if ((ret = tbml_nn_evaluate(nn, use, TBML_LOSS_CLASSNLL, test_x, test.labels, test.n, NULL,
@@ -496,6 +837,20 @@ tbml_status tbml_lenet_run(const tbml_lenet_options *o, tbml_lenet_result *res)
         r.count = test.n;
         r.accuracy = test.n ? (double)correct / test.n : 0;
         r.test_loss = tloss;
+        /* at an epoch's end the next shuffle is still to come: batch 0 of the next epoch */
+        if (o->checkpoint_dir && it_global % every == 0) {
+            lenet_pos p = {epoch + 1, 0, it_global, train_time, tbml_now() - t0, 0, rng, r};
+            if ((ret = write_checkpoint(o, train.n, test.n, classes, mean, std, nranks, &p, nn, tr,
+                                        perm, sumf, sum)))
+                goto out;
+        }
+    }
+    if (stopped) {
+        TBML_LOG_I("lenet: stopped after iteration %ld as asked", it_global);
+        r.iterations = it_global;
+        if (res) *res = r;
+        ret = TBML_OK;
+        goto out;
     }
     r.iterations = it_global;
     r.train_seconds = train_time;
@@ -516,6 +871,8 @@ tbml_status tbml_lenet_run(const tbml_lenet_options *o, tbml_lenet_result *res)
     if (rank == 0 && o->save_path && (ret = tbml_nn_save(nn, o->save_path, o->key))) goto out;
     if (res) *res = r;
 out:
+    if (resumed_summary) memset(resumed_summary, 0, resumed_summary_size);
+    tbml_free(resumed_summary);
     if (sumf) fclose(sumf);
     tbml_outfile_abort(sum);
     tbml_free(x);

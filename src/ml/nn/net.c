@@ -439,6 +439,27 @@ void tbml_trainer_set_reduce(tbml_trainer_t *tr, tbml_grad_reduce_fn fn, void *a
     tr->reduce_arg = arg;
 }
 
+const float *tbml_trainer_momentum(const tbml_trainer_t *tr)
+{
+    return tr->have_momentum_buf ? tr->momentum_buf : NULL;
+}
+
+tbml_status tbml_trainer_restore(tbml_trainer_t *tr, long steps, const float *momentum,
+                                 size_t count)
+{
+    if (steps < 0) return tbml_error(TBML_E_ARG, "trainer: %ld steps", steps);
+    if (momentum && (!tr->momentum_buf || count != tr->nn->nparams))
+        return tbml_error(TBML_E_ARG,
+                          "trainer: a momentum buffer of %zu floats, this trainer %s %zu", count,
+                          tr->momentum_buf ? "has" : "has no momentum, needs",
+                          tr->momentum_buf ? tr->nn->nparams : (size_t)0);
+    tr->nevals = steps;
+    /* no buffer yet (no momentum, or saved before the first step): the next step starts one */
+    tr->have_momentum_buf = momentum != NULL;
+    if (momentum) memcpy(tr->momentum_buf, momentum, sizeof(float) * count);
+    return TBML_OK;
+}
+
 long tbml_trainer_steps(const tbml_trainer_t *tr)
 {
     return tr->nevals;
