@@ -74,6 +74,11 @@ int main(int argc, char **argv)
         if (strncmp(app->conf[i].key, "spark.sql.", 10) == 0 ||
             strncmp(app->conf[i].key, "tbml.sql.", 9) == 0)
             TRY(tbml_session_set_conf(spark, app->conf[i].key, app->conf[i].value));
+    if (app->executor_memory_size > 0) { /* --executor-memory: the hash aggregates' budget */
+        char mem[32];
+        snprintf(mem, sizeof(mem), "%lldb", (long long)app->executor_memory_size);
+        TRY(tbml_session_set_conf(spark, "spark.executor.memory", mem));
+    }
 
     /* df = spark.read.json("people.json") */
     tbml_read_options o;

@@ -2,8 +2,18 @@
  * FINAL (merges states that the hash exchange brought together), SINGLE (raw rows of whole
  * groups -> results; used with DISTINCT aggregates, DISTINCT itself and one partition). Groups
  * live in an open-addressing table keyed by the hash of the key columns; keys are kept as
- * columns, states as one struct per (group, aggregate). NULL keys form one group, as in SQL. */
+ * columns, states as one struct per (group, aggregate). NULL keys form one group, as in SQL.
+ *
+ * Spilling (grace hash, hybrid): the table counts its bytes (keys, states, strings, DISTINCT
+ * sets). Once they pass the task's budget (sql_session_agg_memory) it takes no new groups: rows
+ * of groups it holds still update it, the others go, split by a hash of their key, to
+ * SPILL_FANOUT sealed spill files (tbml/scratch.h). When the input ends the table is emitted,
+ * then each spill file is aggregated in turn by a fresh table, which may spill again with a
+ * different hash. Every group is aggregated whole by one table, so the result is the in-memory
+ * one; only the order of groups differs. */
 #include "exec.h"
+
+#include "tbml/scratch.h"
 
 #include <math.h>
 #include <string.h>
@@ -29,7 +39,26 @@ typedef struct {
     /* one string or integer key: each group's key packed in a word, so a probe compares words */
     uint64_t *gword;
     int64_t null_group; /* the group of the NULL key, -1 until seen */
+    /* spilling */
+    tbml_session_t *sess;
+    int part, depth;
+    int64_t budget;              /* bytes; 0 = no limit */
+    int64_t str_size, set_count; /* MIN/MAX strings held, DISTINCT values held */
+    int frozen;                  /* over budget: no new groups, their rows spill */
+    tbml_scratch_t **scratch;    /* the run's scratch folder, made at the first spill */
+    tbml_spill_t **spill;        /* SPILL_FANOUT files while frozen */
+    uint64_t *miss_hash;         /* per row of the current batch: hash of a row that spills */
+    int64_t miss_cap;
 } aggtab;
+
+#define SPILL_FANOUT 16
+#define SPILL_MAX_DEPTH 8 /* deeper, the table ignores its budget (hash collisions only) */
+/* A table spills only once it holds this many groups, whatever the budget: each level then
+ * takes a fair bite, and the number of spill files stays near (groups / this) * fanout. */
+#define SPILL_MIN_GROUPS 16
+/* Under a budget, a bigger batch (a whole exchanged partition may come as one) goes in slices
+ * of this many rows, so that the table sees its size grow. */
+#define SPILL_SLICE_ROWS 4096
 
 static int key_eq(const tbml_column *a, int64_t ra, const tbml_column *b, int64_t rb)
 {
@@ -132,6 +161,11 @@ static void group_ids_one(aggtab *t, const tbml_column *c, int64_t n, int64_t *g
     int is_str = c->type == TBML_TYPE_STRING, all_null = c->type == TBML_TYPE_NULL;
     for (int64_t r = 0; r < n; r++) {
         if (all_null || tbml_column_is_null(c, r)) {
+            if (t->null_group < 0 && t->frozen) {
+                gid[r] = -1;
+                t->miss_hash[r] = 0;
+                continue;
+            }
             if (t->null_group < 0) t->null_group = new_group(t, c, r, 0);
             gid[r] = t->null_group;
             continue;
@@ -166,7 +200,9 @@ static void group_ids_one(aggtab *t, const tbml_column *c, int64_t n, int64_t *g
             }
             i = (i + 1) & (t->scap - 1);
         }
-        if (g < 0) {
+        if (g < 0 && t->frozen) {
+            t->miss_hash[r] = h;
+        } else if (g < 0) {
             g = new_group(t, c, r, h);
             t->gword[g] = w;
             t->slots[i] = g + 1;
@@ -212,7 +248,9 @@ static void group_ids(aggtab *t, const tbml_batch *b, int64_t *gid)
             }
             i = (i + 1) & (t->scap - 1);
         }
-        if (g < 0) {
+        if (g < 0 && t->frozen) {
+            t->miss_hash[r] = h[r];
+        } else if (g < 0) {
             g = new_group(t, b->cols, r, h[r]);
             t->slots[i] = g + 1;
         }
@@ -222,15 +260,19 @@ static void group_ids(aggtab *t, const tbml_batch *b, int64_t *gid)
     tbml_free(kc);
 }
 
-static void minmax_update(astate *s, const sql_value *v, int is_max)
+static void minmax_update(aggtab *t, astate *s, const sql_value *v, int is_max)
 {
     if (s->has) {
         int c = sql_value_cmp(v, &s->v);
         if (is_max ? c <= 0 : c >= 0) return;
     }
-    if (s->v.type == TBML_TYPE_STRING && s->has) tbml_free((void *)s->v.s);
+    if (s->v.type == TBML_TYPE_STRING && s->has) {
+        t->str_size -= (int64_t)s->v.n + 1;
+        tbml_free((void *)s->v.s);
+    }
     s->v = *v;
     if (v->type == TBML_TYPE_STRING) {
+        t->str_size += (int64_t)v->n + 1;
         char *c = tbml_malloc(v->n + 1);
         memcpy(c, v->s, v->n);
         s->v.s = c;
@@ -266,7 +308,7 @@ static void update_raw(aggtab *t, const tbml_batch *b, const int64_t *gid)
                 if (tbml_column_is_null(c, r)) continue;
                 sql_value v;
                 sql_value_get(c, r, &v);
-                sql_vset_add(t->st[gid[r] * na + a].set, &v);
+                t->set_count += sql_vset_add(t->st[gid[r] * na + a].set, &v);
             }
             continue;
         }
@@ -306,7 +348,7 @@ static void update_raw(aggtab *t, const tbml_batch *b, const int64_t *gid)
                 if (!tbml_column_is_null(c, r)) {
                     sql_value v;
                     sql_value_get(c, r, &v);
-                    minmax_update(&t->st[gid[r] * na + a], &v, g->fn == AGG_MAX);
+                    minmax_update(t, &t->st[gid[r] * na + a], &v, g->fn == AGG_MAX);
                 }
             break;
         case AGG_STDDEV:
@@ -360,7 +402,7 @@ static void update_merge(aggtab *t, const tbml_batch *b, const int64_t *gid)
                 if (c0->type == TBML_TYPE_NULL || tbml_column_is_null(c0, r)) continue;
                 sql_value v;
                 sql_value_get(c0, r, &v);
-                minmax_update(&t->st[gid[r] * na + a], &v, g->fn == AGG_MAX);
+                minmax_update(t, &t->st[gid[r] * na + a], &v, g->fn == AGG_MAX);
             }
             col += 1;
             break;
@@ -536,6 +578,241 @@ static tbml_batch *emit(aggtab *t, int mode)
     return b;
 }
 
+/* Bytes the table's groups use (not its spare capacity, so that a table of a few groups never
+ * counts as big): hashes, states, slots at the highest load, keys, strings and DISTINCT sets. */
+static int64_t tab_size(const aggtab *t)
+{
+    int64_t b = t->ngroups * (int64_t)(4 * sizeof(uint64_t) + (size_t)t->naggs * sizeof(astate)) +
+                t->str_size + t->set_count * 48;
+    for (int k = 0; k < t->nkeys; k++)
+        b += t->keys[k].nrows * 9 + t->keys[k].chars_size;
+    return b;
+}
+
+static void tab_init(aggtab *t, const sql_plan *p, tbml_session_t *sess, int part, int depth,
+                     tbml_scratch_t **scratch)
+{
+    memset(t, 0, sizeof(*t));
+    t->p = p;
+    t->nkeys = p->nkeys;
+    t->naggs = p->naggs;
+    t->keys = tbml_calloc((size_t)(t->nkeys > 0 ? t->nkeys : 1), sizeof(tbml_column));
+    t->null_group = -1;
+    for (int k = 0; k < t->nkeys; k++)
+        tbml_column_init(&t->keys[k], p->child[0]->schema.fields[k].type, 0);
+    t->sess = sess;
+    t->part = part;
+    t->depth = depth;
+    t->budget = depth < SPILL_MAX_DEPTH ? sql_session_agg_memory(sess) : 0;
+    t->scratch = scratch;
+}
+
+static void tab_free(aggtab *t)
+{
+    for (int64_t g = 0; g < t->ngroups; g++)
+        for (int a = 0; a < t->naggs; a++) {
+            astate *as = &t->st[g * t->naggs + a];
+            if (as->has && as->v.type == TBML_TYPE_STRING) tbml_free((void *)as->v.s);
+            sql_vset_free(as->set);
+        }
+    for (int k = 0; k < t->nkeys; k++)
+        tbml_column_clear(&t->keys[k]);
+    tbml_free(t->keys);
+    tbml_free(t->ghash);
+    tbml_free(t->gword);
+    tbml_free(t->slots);
+    tbml_free(t->st);
+    tbml_free(t->miss_hash);
+    if (t->spill)
+        for (int i = 0; i < SPILL_FANOUT; i++)
+            tbml_spill_free(t->spill[i]);
+    tbml_free(t->spill);
+    memset(t, 0, sizeof(*t));
+}
+
+/* Over budget: stop taking groups; spill files are made as rows come for them. */
+static tbml_status tab_freeze(aggtab *t)
+{
+    tbml_status st;
+    if (!*t->scratch && (st = tbml_scratch_create(NULL, t->scratch))) return st;
+    t->spill = tbml_calloc(SPILL_FANOUT, sizeof(tbml_spill_t *));
+    t->frozen = 1;
+    TBML_LOG_I("sql: hash aggregate of partition %d over its memory budget (%lld of %lld bytes, "
+               "%lld groups, level %d): spilling new groups to up to %d sealed files",
+               t->part, (long long)tab_size(t), (long long)t->budget, (long long)t->ngroups,
+               t->depth, SPILL_FANOUT);
+    return TBML_OK;
+}
+
+/* The spill file of a key hash: a different split at every level, so that a spill file that
+ * is still too big splits again. */
+static int spill_index(const aggtab *t, uint64_t h)
+{
+    return (int)(mix(h + 0x9e3779b97f4a7c15ULL * (uint64_t)(t->depth + 1)) % SPILL_FANOUT);
+}
+
+/* A record: the byte length (u64, host order: the file never leaves this process) and the
+ * batch's exchange encoding. */
+static tbml_status spill_batch(tbml_spill_t *f, const tbml_batch *b)
+{
+    uint8_t *buf;
+    size_t size;
+    sql_batch_encode(b, &buf, &size);
+    uint64_t n = size;
+    tbml_status st = tbml_spill_write(f, &n, sizeof(n));
+    if (!st) st = tbml_spill_write(f, buf, size);
+    tbml_free(buf);
+    return st;
+}
+
+static void update(aggtab *t, int mode, const tbml_batch *b, const int64_t *gid)
+{
+    if (mode == AGG_FINAL)
+        update_merge(t, b, gid);
+    else
+        update_raw(t, b, gid);
+}
+
+/* A frozen table's batch with rows of new groups (gid < 0): the rows of held groups update the
+ * table, the others go to their spill file. gid is overwritten. */
+static tbml_status split_put(aggtab *t, int mode, const tbml_batch *b, int64_t *gid)
+{
+    tbml_status st = TBML_OK;
+    int64_t n = b->nrows, m = 0, cnt[SPILL_FANOUT] = {0};
+    int64_t *idx = tbml_malloc((size_t)n * sizeof(int64_t));
+    int8_t *which = tbml_malloc((size_t)n);
+    for (int64_t r = 0; r < n; r++) {
+        which[r] = -1;
+        if (gid[r] >= 0) {
+            idx[m] = r;
+            gid[m++] = gid[r];
+        } else {
+            which[r] = (int8_t)spill_index(t, t->miss_hash[r]);
+            cnt[which[r]]++;
+        }
+    }
+    if (m > 0) {
+        tbml_batch *in = sql_batch_take(b, idx, m);
+        update(t, mode, in, gid);
+        tbml_batch_free(in);
+    }
+    for (int f = 0; f < SPILL_FANOUT && !st; f++) {
+        if (!cnt[f]) continue;
+        int64_t k = 0;
+        for (int64_t r = 0; r < n; r++)
+            if (which[r] == f) idx[k++] = r;
+        if (!t->spill[f]) st = tbml_spill_create(*t->scratch, &t->spill[f]);
+        if (st) break;
+        tbml_batch *sb = sql_batch_take(b, idx, k);
+        st = spill_batch(t->spill[f], sb);
+        tbml_batch_free(sb);
+    }
+    tbml_free(which);
+    tbml_free(idx);
+    return st;
+}
+
+static tbml_status tab_put(aggtab *t, int mode, const tbml_batch *b)
+{
+    tbml_status st = TBML_OK;
+    int64_t n = b->nrows;
+    if (n == 0) return TBML_OK;
+    if (t->budget > 0 && !t->frozen && t->nkeys > 0 && n > SPILL_SLICE_ROWS) {
+        int64_t *idx = tbml_malloc(SPILL_SLICE_ROWS * sizeof(int64_t));
+        for (int64_t off = 0; off < n && !st; off += SPILL_SLICE_ROWS) {
+            int64_t k = n - off < SPILL_SLICE_ROWS ? n - off : SPILL_SLICE_ROWS;
+            for (int64_t r = 0; r < k; r++)
+                idx[r] = off + r;
+            tbml_batch *slice = sql_batch_take(b, idx, k);
+            st = tab_put(t, mode, slice);
+            tbml_batch_free(slice);
+        }
+        tbml_free(idx);
+        return st;
+    }
+    int64_t *gid = tbml_malloc((size_t)n * sizeof(int64_t));
+    if (t->frozen && t->miss_cap < n) {
+        tbml_free(t->miss_hash);
+        t->miss_hash = tbml_malloc((size_t)n * sizeof(uint64_t));
+        t->miss_cap = n;
+    }
+    group_ids(t, b, gid);
+    int64_t nin = n;
+    if (t->frozen) {
+        nin = 0;
+        for (int64_t r = 0; r < n; r++)
+            nin += gid[r] >= 0;
+    }
+    if (nin == n)
+        update(t, mode, b, gid);
+    else
+        st = split_put(t, mode, b, gid);
+    if (!st && !t->frozen && t->budget > 0 && t->nkeys > 0 && t->ngroups >= SPILL_MIN_GROUPS &&
+        tab_size(t) > t->budget)
+        st = tab_freeze(t);
+    tbml_free(gid);
+    return st;
+}
+
+/* Emits the table, then aggregates each of its spill files with a fresh table (which may spill
+ * again). *files, *bytes: spill files and bytes written here and below. */
+static tbml_status tab_finish(aggtab *t, int mode, sql_blist *out, int64_t *files, int64_t *bytes)
+{
+    tbml_status st = TBML_OK;
+    if (t->ngroups > 0) sql_blist_push(out, emit(t, mode));
+    if (!t->frozen) return TBML_OK;
+    uint64_t level_bytes = 0;
+    int nfiles = 0;
+    for (int f = 0; f < SPILL_FANOUT && !st; f++) {
+        if (!t->spill[f]) continue;
+        st = tbml_spill_finish(t->spill[f]);
+        level_bytes += tbml_spill_size(t->spill[f]);
+        nfiles++;
+    }
+    if (st || nfiles == 0) return st;
+    *files += nfiles;
+    *bytes += (int64_t)level_bytes;
+    sql_session_note_spill(t->sess, nfiles, (int64_t)level_bytes);
+    TBML_LOG_I("sql: hash aggregate of partition %d spilled %llu bytes into %d files (level %d)",
+               t->part, (unsigned long long)level_bytes, nfiles, t->depth);
+    uint8_t *buf = NULL;
+    size_t cap = 0;
+    for (int f = 0; f < SPILL_FANOUT && !st; f++) {
+        tbml_spill_t *sp = t->spill[f];
+        if (!sp) continue;
+        t->spill[f] = NULL; /* the table below may be deep; free each file once read */
+        aggtab sub;
+        tab_init(&sub, t->p, t->sess, t->part, t->depth + 1, t->scratch);
+        uint64_t off = 0, end = tbml_spill_size(sp);
+        while (!st && off < end) {
+            uint64_t n;
+            size_t got;
+            st = tbml_spill_pread(sp, &n, sizeof(n), off, &got);
+            if (!st && (got != sizeof(n) || n > end - off - sizeof(n)))
+                st = tbml_error(TBML_E_FORMAT, "spill file: record at %llu cut short",
+                                (unsigned long long)off);
+            if (st) break;
+            if (n > cap) {
+                tbml_free(buf);
+                cap = (size_t)n;
+                buf = tbml_malloc(cap);
+            }
+            st = tbml_spill_pread(sp, buf, (size_t)n, off + sizeof(n), &got);
+            if (!st && got != n) st = tbml_error(TBML_E_FORMAT, "spill file: record cut short");
+            tbml_batch *b = NULL;
+            if (!st) st = sql_batch_decode(buf, (size_t)n, &b);
+            if (!st) st = tab_put(&sub, mode, b);
+            tbml_batch_free(b);
+            off += sizeof(n) + n;
+        }
+        tbml_spill_free(sp);
+        if (!st) st = tab_finish(&sub, mode, out, files, bytes);
+        tab_free(&sub);
+    }
+    tbml_free(buf);
+    return st;
+}
+
 typedef struct {
     sql_sink base;
     aggtab *t;
@@ -545,31 +822,17 @@ typedef struct {
 static tbml_status agg_put(sql_sink *base, tbml_batch *b, int owned)
 {
     asink *s = (asink *)base;
-    int64_t n = b->nrows;
-    if (n > 0) {
-        int64_t *gid = tbml_malloc((size_t)n * sizeof(int64_t));
-        group_ids(s->t, b, gid);
-        if (s->mode == AGG_FINAL)
-            update_merge(s->t, b, gid);
-        else
-            update_raw(s->t, b, gid);
-        tbml_free(gid);
-    }
+    tbml_status st = tab_put(s->t, s->mode, b);
     if (owned) tbml_batch_free(b);
-    return TBML_OK;
+    return st;
 }
 
 tbml_status op_agg_run(sql_xc *x, sql_plan *p, int part, sql_blist *out)
 {
     aggtab t;
-    memset(&t, 0, sizeof(t));
-    t.p = p;
-    t.nkeys = p->nkeys;
-    t.naggs = p->naggs;
-    t.keys = tbml_calloc((size_t)(t.nkeys > 0 ? t.nkeys : 1), sizeof(tbml_column));
-    t.null_group = -1;
-    for (int k = 0; k < t.nkeys; k++)
-        tbml_column_init(&t.keys[k], p->child[0]->schema.fields[k].type, 0);
+    tbml_scratch_t *scratch = NULL;
+    int64_t files = 0, bytes = 0;
+    tab_init(&t, p, x->cx->s, part, 0, &scratch);
     asink s = {{agg_put}, &t, p->mode};
     tbml_status st = sql_stream(x, p->child[0], part, &s.base);
     if (st == SQL_STOP) st = TBML_OK;
@@ -578,20 +841,13 @@ tbml_status op_agg_run(sql_xc *x, sql_plan *p, int part, sql_blist *out)
          * holds the result */
         if (t.nkeys == 0 && t.ngroups == 0 && p->mode != AGG_PARTIAL && part == 0)
             new_group(&t, NULL, 0, 0);
-        if (t.ngroups > 0) sql_blist_push(out, emit(&t, p->mode));
+        st = tab_finish(&t, p->mode, out, &files, &bytes);
     }
-    for (int64_t g = 0; g < t.ngroups; g++)
-        for (int a = 0; a < t.naggs; a++) {
-            astate *as = &t.st[g * t.naggs + a];
-            if (as->has && as->v.type == TBML_TYPE_STRING) tbml_free((void *)as->v.s);
-            sql_vset_free(as->set);
-        }
-    for (int k = 0; k < t.nkeys; k++)
-        tbml_column_clear(&t.keys[k]);
-    tbml_free(t.keys);
-    tbml_free(t.ghash);
-    tbml_free(t.gword);
-    tbml_free(t.slots);
-    tbml_free(t.st);
+    if (files > 0)
+        TBML_LOG_I("sql: hash aggregate of partition %d done: %lld spill files, %lld bytes spilled",
+                   part, (long long)files, (long long)bytes);
+    tab_free(&t);
+    /* the spill files are unnamed and already closed; this removes the folder and the key */
+    tbml_scratch_free(scratch);
     return st;
 }

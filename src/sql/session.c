@@ -4,6 +4,7 @@
  * and SQL share one parser, planner and executor. Views over files are read when created (the
  * readers of src/data/), with the key of a sealed file from the session's key callback. */
 #include "sql_int.h"
+#include "tbml/app.h"
 #include "tbml/readers.h"
 #include "tbml/show.h"
 
@@ -29,6 +30,10 @@ struct tbml_session {
     void *progress_ctx;
     const void *exchange; /* sql_exchange_backend; NULL: the local one */
     tbml_comm_t *comm;    /* distributed run; NULL: this process alone */
+    /* memory budget of hash aggregates: spark.executor.memory (shared by the threads) or
+     * tbml.sql.aggMemory (bytes per aggregating task); 0 = no limit */
+    int64_t executor_memory, agg_memory;
+    int64_t spill_files, spill_bytes; /* updated atomically by the aggregating threads */
 };
 
 struct tbml_df {
@@ -118,6 +123,16 @@ tbml_status tbml_session_set_conf(tbml_session_t *s, const char *key, const char
             s->serialize = 1;
         else
             return tbml_error(TBML_E_ARG, "%s must be local or serialize, not '%s'", key, value);
+    } else if (strcmp(key, "spark.executor.memory") == 0 ||
+               strcmp(key, "tbml.sql.aggMemory") == 0) {
+        int64_t size;
+        if (tbml_memory_parse(value, &size) || size < 0)
+            return tbml_error(TBML_E_ARG, "%s must be a size such as 512m or 4g, not '%s'", key,
+                              value);
+        if (key[0] == 's')
+            s->executor_memory = size;
+        else
+            s->agg_memory = size;
     } else if (strncmp(key, "spark.", 6) != 0) {
         return tbml_error(TBML_E_ARG, "unknown setting '%s'", key);
     }
@@ -180,6 +195,22 @@ int64_t sql_session_broadcast_threshold(tbml_session_t *s)
 int sql_session_serialize(tbml_session_t *s)
 {
     return s->serialize;
+}
+int64_t sql_session_agg_memory(tbml_session_t *s)
+{
+    if (s->agg_memory > 0) return s->agg_memory;
+    /* as Spark gives each running task its share of the executor's memory */
+    return s->executor_memory > 0 ? s->executor_memory / (s->nthreads > 0 ? s->nthreads : 1) : 0;
+}
+void sql_session_note_spill(tbml_session_t *s, int64_t files, int64_t bytes)
+{
+    __atomic_fetch_add(&s->spill_files, files, __ATOMIC_RELAXED);
+    __atomic_fetch_add(&s->spill_bytes, bytes, __ATOMIC_RELAXED);
+}
+void tbml_session_spill_stats(const tbml_session_t *s, int64_t *files, int64_t *bytes)
+{
+    if (files) *files = __atomic_load_n(&s->spill_files, __ATOMIC_RELAXED);
+    if (bytes) *bytes = __atomic_load_n(&s->spill_bytes, __ATOMIC_RELAXED);
 }
 const void *sql_session_exchange(tbml_session_t *s)
 {

@@ -3,7 +3,9 @@
  * queries generated from templates) that must agree. Rows are compared as a multiset unless the
  * query orders them, numbers with a relative tolerance. Each query runs under three engine
  * configurations: one partition; Spark's default 200 partitions on four threads with broadcast
- * joins; five partitions with broadcast joins off and every exchanged batch serialised.
+ * joins; five partitions with broadcast joins off and every exchanged batch serialised. The first
+ * and the last have a hash aggregate budget of one byte, so every aggregate past 16 groups spills
+ * to sealed files (the second keeps the in-memory path).
  *
  * Known dialect differences, handled by writing the query in each dialect:
  *   - `/` on integers: Spark gives a double, SQLite an integer: SQLite gets CAST(x AS REAL) / y;
@@ -1062,6 +1064,7 @@ int main(int argc, char **argv)
     for (int k = 0; k < 3; k++) {
         CHECK_OK(tbml_session_create(threads[k], &g_sessions[k]));
         CHECK_OK(tbml_session_set_conf(g_sessions[k], "spark.sql.shuffle.partitions", parts[k]));
+        if (k != 1) CHECK_OK(tbml_session_set_conf(g_sessions[k], "tbml.sql.aggMemory", "1b"));
         if (k == 2) {
             CHECK_OK(
                 tbml_session_set_conf(g_sessions[k], "spark.sql.autoBroadcastJoinThreshold", "-1"));
@@ -1078,6 +1081,12 @@ int main(int argc, char **argv)
     g_rng = 12345;
     generated(ngen);
     printf("%d queries, %d mismatches or failures (x3 configurations)\n", g_queries, g_failed);
+    int64_t files[3], bytes[3];
+    for (int k = 0; k < 3; k++)
+        tbml_session_spill_stats(g_sessions[k], &files[k], &bytes[k]);
+    printf("spilled: %lld and %lld files, %lld and %lld bytes (aggregate budget of one byte)\n",
+           (long long)files[0], (long long)files[2], (long long)bytes[0], (long long)bytes[2]);
+    CHECK(files[0] > 0 && files[1] == 0 && files[2] > 0 && bytes[0] > 0 && bytes[2] > 0);
     for (int k = 0; k < 3; k++)
         tbml_session_free(g_sessions[k]);
     sqlite3_close(g_db);

@@ -263,7 +263,9 @@ static int apply_properties(tbml_session_t *s, const char *path)
         size_t n = strlen(e);
         while (n && (e[n - 1] == ' ' || e[n - 1] == '\t'))
             e[--n] = '\0';
-        if (strncmp(k, "spark.sql.", 10) != 0 && strncmp(k, "tbml.sql.", 9) != 0) continue;
+        if (strncmp(k, "spark.sql.", 10) != 0 && strncmp(k, "tbml.sql.", 9) != 0 &&
+            strcmp(k, "spark.executor.memory") != 0)
+            continue;
         tbml_status st = tbml_session_set_conf(s, k, e);
         if (st) rc = cli_fail(tbml_error_prefix(st, "%s:%d: ", path, lineno));
     }
@@ -290,14 +292,18 @@ static void usage(FILE *f)
         "  --master local[N]      N worker threads (local[*]: all cores; default)\n"
         "  --conf K=V             spark.sql.shuffle.partitions, "
         "spark.sql.autoBroadcastJoinThreshold, ...\n"
-        "  --properties-file F    settings as 'key value' lines (the spark.sql.* ones apply)\n"
-        "  --name, --driver-memory, --executor-memory, --executor-cores, --verbose,\n"
+        "  --properties-file F    settings as 'key value' lines (the spark.sql.* ones and\n"
+        "                         spark.executor.memory apply)\n"
+        "  --executor-memory MEM  memory the threads share for hash aggregates (e.g. 512m); an\n"
+        "                         aggregate past its thread's share spills to sealed temporary\n"
+        "                         files (spark.executor.memory; default: no limit)\n"
+        "  --name, --driver-memory, --executor-cores, --verbose,\n"
         "  --sgx-enabled false    accepted as tbml submit takes them\n");
 }
 
 int cmd_sql(int argc, char **argv)
 {
-    const char *exec = NULL, *file = NULL, *master = "local[*]", *props = NULL;
+    const char *exec = NULL, *file = NULL, *master = "local[*]", *props = NULL, *emem = NULL;
     int fmt = FMT_TABLE, nconf = 0, timing = isatty(2);
     const char **conf = tbml_calloc((size_t)argc + 1, sizeof(char *));
     key_state ks;
@@ -362,8 +368,10 @@ int cmd_sql(int argc, char **argv)
             }
         } else if (strcmp(a, "--properties-file") == 0) {
             props = v;
+        } else if (strcmp(a, "--executor-memory") == 0) {
+            emem = v;
         } else if (strcmp(a, "--name") == 0 || strcmp(a, "--driver-memory") == 0 ||
-                   strcmp(a, "--executor-memory") == 0 || strcmp(a, "--executor-cores") == 0) {
+                   strcmp(a, "--executor-cores") == 0) {
             /* accepted for spark-sql compatibility; the engine sizes itself by --master */
         } else {
             rc = cli_usage_error("unknown option '%s'", a);
@@ -395,6 +403,11 @@ int cmd_sql(int argc, char **argv)
             rc = cli_fail(st);
             goto out;
         }
+    }
+    /* the option beats --conf and the properties file, as in spark-submit */
+    if (emem && (st = tbml_session_set_conf(s, "spark.executor.memory", emem))) {
+        rc = cli_usage_error("--executor-memory: %s", tbml_errmsg());
+        goto out;
     }
     tbml_session_set_key_lookup(s, load_key, &ks);
     int nranks = 0;

@@ -1,0 +1,176 @@
+/* Hash aggregates past their memory budget: the same queries (many groups; string, integer and
+ * composite keys; NULL keys; count(DISTINCT), avg, min/max on strings, stddev) on sessions with
+ * no budget and with a tiny one must print the same rows, the tiny one must have spilled, and
+ * no spill file or scratch folder may remain afterwards. The SQLite differential test
+ * (tests/sql/) runs its whole query list through the spill path too. */
+#include "check.h"
+#include "tbml/sql.h"
+
+#include <dirent.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define NROWS 40000
+
+static tbml_table *make_table(void)
+{
+    tbml_schema s;
+    tbml_schema_init(&s);
+    tbml_schema_add(&s, "k", TBML_TYPE_INT64, 1);
+    tbml_schema_add(&s, "s", TBML_TYPE_STRING, 1);
+    tbml_schema_add(&s, "v", TBML_TYPE_DOUBLE, 1);
+    tbml_schema_add(&s, "i", TBML_TYPE_INT64, 0);
+    tbml_schema_add(&s, "name", TBML_TYPE_STRING, 0);
+    tbml_table *t = tbml_table_new(&s);
+    tbml_batch *b = NULL;
+    char buf[64];
+    for (int r = 0; r < NROWS; r++) {
+        if (!b) b = tbml_batch_new(&s, 4096);
+        tbml_column *c = b->cols;
+        if (r % 1000 == 7)
+            tbml_column_append_null(&c[0]);
+        else
+            tbml_column_append_i64(&c[0], (int64_t)((r * 7919) % 20000));
+        if (r % 777 == 3) {
+            tbml_column_append_null(&c[1]);
+        } else {
+            /* short and long (past the packed 8 bytes) keys */
+            int n = snprintf(buf, sizeof(buf), r % 2 ? "g%d" : "group-key-number-%d", r % 15000);
+            tbml_column_append_str(&c[1], buf, (size_t)n);
+        }
+        if (r % 50 == 1)
+            tbml_column_append_null(&c[2]);
+        else
+            tbml_column_append_f64(&c[2], (r % 1000) * 0.5 + (r % 3));
+        tbml_column_append_i64(&c[3], r % 97);
+        int n = snprintf(buf, sizeof(buf), "name-%d", (r * 31) % 5000);
+        tbml_column_append_str(&c[4], buf, (size_t)n);
+        if (b->cols[0].nrows == 4096 || r == NROWS - 1) {
+            tbml_batch_seal(b);
+            tbml_table_append(t, b);
+            b = NULL;
+        }
+    }
+    tbml_schema_clear(&s);
+    return t;
+}
+
+static tbml_session_t *session(int threads, const char *parts, const char *key, const char *mem)
+{
+    tbml_session_t *s = NULL;
+    CHECK_OK(tbml_session_create(threads, &s));
+    if (!s) exit(1);
+    CHECK_OK(tbml_session_set_conf(s, "spark.sql.shuffle.partitions", parts));
+    if (key) CHECK_OK(tbml_session_set_conf(s, key, mem));
+    CHECK_OK(tbml_session_register(s, "t", make_table(), 0));
+    return s;
+}
+
+/* The query's rows as Spark's table text (all of them); NULL on error. */
+static char *run(tbml_session_t *s, const char *sql)
+{
+    tbml_df_t *df = NULL;
+    char *text = NULL;
+    size_t size = 0;
+    CHECK_OK(tbml_sql(s, sql, &df));
+    if (!df) return NULL;
+    FILE *f = open_memstream(&text, &size);
+    tbml_status st = tbml_df_show(df, 1 << 30, f);
+    CHECK_OK(st);
+    fclose(f);
+    tbml_df_free(df);
+    if (st) {
+        free(text);
+        return NULL;
+    }
+    return text;
+}
+
+static int count_entries(const char *dir)
+{
+    DIR *d = opendir(dir);
+    if (!d) return -1;
+    int n = 0;
+    struct dirent *e;
+    while ((e = readdir(d)))
+        if (strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0) n++;
+    closedir(d);
+    return n;
+}
+
+static const char *const g_queries[] = {
+    "SELECT k, count(*), count(v), sum(i), avg(v), min(name), max(name), stddev(v), "
+    "count(DISTINCT i), sum(DISTINCT i) FROM t GROUP BY k ORDER BY k",
+    "SELECT s, count(*), sum(v), min(name), max(name), avg(i), stddev(i) FROM t GROUP BY s "
+    "ORDER BY s",
+    "SELECT s, count(DISTINCT name), avg(DISTINCT i) FROM t GROUP BY s ORDER BY s",
+    "SELECT k % 1000 AS a, s, count(*), min(v), max(v) FROM t GROUP BY k % 1000, s ORDER BY a, s",
+    "SELECT DISTINCT name FROM t ORDER BY name",
+    "SELECT count(*), count(DISTINCT k), count(DISTINCT s) FROM t",
+    "SELECT n, count(*) FROM (SELECT s, count(*) AS n FROM t GROUP BY s) GROUP BY n ORDER BY n",
+};
+#define NQ (int)(sizeof(g_queries) / sizeof(g_queries[0]))
+
+int main(void)
+{
+    /* spill files go under $TMPDIR: a folder of our own, to see that nothing stays there */
+    char tmp[] = "/tmp/tbml-test-spill-XXXXXX";
+    if (!mkdtemp(tmp)) return 2;
+    setenv("TMPDIR", tmp, 1);
+
+    tbml_session_t *bad;
+    CHECK_OK(tbml_session_create(1, &bad));
+    CHECK_ST(tbml_session_set_conf(bad, "spark.executor.memory", "lots"), TBML_E_ARG);
+    CHECK_ST(tbml_session_set_conf(bad, "tbml.sql.aggMemory", "-5m"), TBML_E_ARG);
+    CHECK_OK(tbml_session_set_conf(bad, "spark.executor.memory", "2g"));
+    tbml_session_free(bad);
+
+    /* in memory: one partition (SINGLE aggregates) and four (PARTIAL -> exchange -> FINAL);
+     * spilling: the same shapes with a per-task budget, and through spark.executor.memory */
+    tbml_session_t *mem1 = session(1, "1", NULL, NULL);
+    tbml_session_t *mem4 = session(2, "4", NULL, NULL);
+    tbml_session_t *sp1 = session(1, "1", "tbml.sql.aggMemory", "256k");
+    tbml_session_t *sp4 = session(2, "4", "spark.executor.memory", "1m");
+    int fds = count_entries("/proc/self/fd");
+    struct {
+        tbml_session_t *mem, *spill;
+    } pairs[2] = {{mem1, sp1}, {mem4, sp4}};
+    for (int q = 0; q < NQ; q++)
+        for (int k = 0; k < 2; k++) {
+            char *want = run(pairs[k].mem, g_queries[q]);
+            char *got = run(pairs[k].spill, g_queries[q]);
+            int same = want && got && strcmp(want, got) == 0;
+            CHECK(same);
+            if (!same) fprintf(stderr, "query %d differs with %s partitions\n", q, k ? "4" : "1");
+            /* the in-memory result is not trivial */
+            CHECK(want && strlen(want) > 100);
+            free(want);
+            free(got);
+        }
+    int64_t files, bytes;
+    tbml_session_spill_stats(mem1, &files, &bytes);
+    CHECK(files == 0 && bytes == 0);
+    tbml_session_spill_stats(mem4, &files, &bytes);
+    CHECK(files == 0 && bytes == 0);
+    tbml_session_spill_stats(sp1, &files, &bytes);
+    printf("one partition, 256k per task: %lld spill files, %lld bytes\n", (long long)files,
+           (long long)bytes);
+    CHECK(files > 16 && bytes > 100000); /* more than one level */
+    tbml_session_spill_stats(sp4, &files, &bytes);
+    printf("four partitions, 1m executor memory on 2 threads: %lld spill files, %lld bytes\n",
+           (long long)files, (long long)bytes);
+    CHECK(files > 0 && bytes > 0);
+
+    /* nothing left behind: the scratch folders are gone (spill files never had names) */
+    CHECK(count_entries(tmp) == 0);
+    CHECK(count_entries("/proc/self/fd") == fds);
+    tbml_session_free(mem1);
+    tbml_session_free(mem4);
+    tbml_session_free(sp1);
+    tbml_session_free(sp4);
+    CHECK(count_entries(tmp) == 0);
+    rmdir(tmp);
+    return check_done();
+}
