@@ -3,6 +3,7 @@
  * sets behind IN (subquery) and count(DISTINCT). The vectorised evaluator (expr.c) falls back
  * to these for the rarer functions. */
 #include "sql_int.h"
+#include "tbml/show.h"
 
 #include <ctype.h>
 #include <math.h>
@@ -185,30 +186,15 @@ void sql_hash_columns(const tbml_column *const *cols, int ncols, int64_t nrows, 
 
 /* ---- dates: days since 1970-01-01 in the proleptic Gregorian calendar ---- */
 
-static int64_t days_from_civil(int64_t y, int m, int d)
-{
-    y -= m <= 2;
-    int64_t era = (y >= 0 ? y : y - 399) / 400;
-    int64_t yoe = y - era * 400;
-    int64_t doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
-    int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    return era * 146097 + doe - 719468;
-}
+/* The calendar arithmetic is the data layer's (include/tbml/show.h), shared with the readers and
+ * show(), so a date parses, prints and computes the same everywhere. */
+static int64_t days_from_civil(int64_t y, int m, int d) { return tbml_days_from_civil(y, m, d); }
 
 void sql_civil_from_days(int64_t z, int *yy, int *mm, int *dd)
 {
-    z += 719468;
-    int64_t era = (z >= 0 ? z : z - 146096) / 146097;
-    int64_t doe = z - era * 146097;
-    int64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-    int64_t y = yoe + era * 400;
-    int64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    int64_t mp = (5 * doy + 2) / 153;
-    int d = (int)(doy - (153 * mp + 2) / 5 + 1);
-    int m = (int)(mp < 10 ? mp + 3 : mp - 9);
-    *yy = (int)(y + (m <= 2));
-    *mm = m;
-    *dd = d;
+    int64_t y;
+    tbml_civil_from_days(z, &y, mm, dd);
+    *yy = (int)y;
 }
 
 static int days_in_month(int64_t y, int m)
