@@ -44,26 +44,32 @@ static tbml_status local_send(sql_exchange *x, int src, int dst, tbml_batch *b)
     return TBML_OK;
 }
 
-static tbml_status local_finish(sql_exchange *x)
+/* Builds each destination's list from cells[src][dst] and the "every partition" column, in
+ * source order; shared by the local and the comm backends so both deliver in the same order. */
+void sql_exchange_assemble(int P, sql_blist *cells, tbml_batch ***lists, int64_t *nlists)
 {
-    int P = x->nparts;
     for (int d = 0; d < P; d++) {
         int64_t n = 0;
         for (int s = 0; s < P; s++)
-            n += x->cells[(size_t)s * (size_t)(P + 1) + (size_t)d].n +
-                 x->cells[(size_t)s * (size_t)(P + 1) + (size_t)P].n;
-        x->lists[d] = tbml_malloc((size_t)(n > 0 ? n : 1) * sizeof(tbml_batch *));
+            n += cells[(size_t)s * (size_t)(P + 1) + (size_t)d].n +
+                 cells[(size_t)s * (size_t)(P + 1) + (size_t)P].n;
+        lists[d] = tbml_malloc((size_t)(n > 0 ? n : 1) * sizeof(tbml_batch *));
         int64_t k = 0;
         for (int s = 0; s < P; s++) {
-            sql_blist *c = &x->cells[(size_t)s * (size_t)(P + 1) + (size_t)d];
+            sql_blist *c = &cells[(size_t)s * (size_t)(P + 1) + (size_t)d];
             for (int64_t i = 0; i < c->n; i++)
-                x->lists[d][k++] = c->b[i];
-            c = &x->cells[(size_t)s * (size_t)(P + 1) + (size_t)P];
+                lists[d][k++] = c->b[i];
+            c = &cells[(size_t)s * (size_t)(P + 1) + (size_t)P];
             for (int64_t i = 0; i < c->n; i++)
-                x->lists[d][k++] = c->b[i];
+                lists[d][k++] = c->b[i];
         }
-        x->nlists[d] = k;
+        nlists[d] = k;
     }
+}
+
+static tbml_status local_finish(sql_exchange *x)
+{
+    sql_exchange_assemble(x->nparts, x->cells, x->lists, x->nlists);
     return TBML_OK;
 }
 

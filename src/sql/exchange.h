@@ -33,6 +33,8 @@ typedef struct {
 #define SQL_EXCHANGE_ALL (-1)
 
 SQL_HIDDEN extern const sql_exchange_backend sql_exchange_local;
+/* cells is P x (P + 1) (the last column goes to every partition); fills lists[d], nlists[d]. */
+SQL_HIDDEN void sql_exchange_assemble(int P, sql_blist *cells, tbml_batch ***lists, int64_t *nlists);
 /* The distributed backend (exchange_comm.c): opened with sql_exchange_comm_open, not open. */
 SQL_HIDDEN extern const sql_exchange_backend sql_exchange_comm;
 SQL_HIDDEN tbml_status sql_exchange_comm_open(tbml_comm_t *c, int nparts, sql_exchange **out);

@@ -174,23 +174,7 @@ static tbml_status comm_finish(sql_exchange *ex)
     tbml_free(rb);
     tbml_free(rs);
     if (st) return st;
-    for (int d = 0; d < P; d++) {
-        int64_t n = 0;
-        for (int s = 0; s < P; s++)
-            n += x->cells[(size_t)s * (size_t)(P + 1) + (size_t)d].n +
-                 x->cells[(size_t)s * (size_t)(P + 1) + (size_t)P].n;
-        x->lists[d] = tbml_malloc((size_t)(n > 0 ? n : 1) * sizeof(tbml_batch *));
-        int64_t k = 0;
-        for (int s = 0; s < P; s++) {
-            sql_blist *c = &x->cells[(size_t)s * (size_t)(P + 1) + (size_t)d];
-            for (int64_t i = 0; i < c->n; i++)
-                x->lists[d][k++] = c->b[i];
-            c = &x->cells[(size_t)s * (size_t)(P + 1) + (size_t)P];
-            for (int64_t i = 0; i < c->n; i++)
-                x->lists[d][k++] = c->b[i];
-        }
-        x->nlists[d] = k;
-    }
+    sql_exchange_assemble(P, x->cells, x->lists, x->nlists);
     return TBML_OK;
 }
 
