@@ -72,12 +72,18 @@ tbml_status kms_audit_append(kms_audit *a, json_t *entry)
     if (!st) {
         tbml_hex(h, 32, hash_hex);
         json_object_set_new(entry, "hash", json_string(hash_hex));
+        /* json_dumps allocates with malloc: grow its buffer by the newline with realloc */
         char *line = json_dumps(entry, JSON_COMPACT | JSON_SORT_KEYS);
-        size_t n = strlen(line);
-        line = realloc(line, n + 2);
-        line[n] = '\n';
-        st = tbml_write_all(a->fd, line, n + 1, "audit log");
-        free(line);
+        char *nl = line ? realloc(line, strlen(line) + 2) : NULL;
+        if (!nl) {
+            free(line);
+            st = tbml_error(TBML_E_NOMEM, "audit log: cannot format the entry");
+        } else {
+            size_t n = strlen(nl);
+            nl[n] = '\n';
+            st = tbml_write_all(a->fd, nl, n + 1, "audit log");
+            free(nl);
+        }
         if (!st) {
             memcpy(a->head, h, 32);
             a->seq++;

@@ -81,6 +81,7 @@ tbml_status kms_store_save(kms_store *s)
     json_object_set_new(s->root, "mac", json_string(mac));
     snprintf(path, sizeof(path), "%s/%s", s->dir, KMS_STATE_FILE);
     char *text = json_dumps(s->root, JSON_INDENT(1) | JSON_SORT_KEYS);
+    if (!text) return tbml_error(TBML_E_NOMEM, "%s: cannot format the key service state", path);
     st = tbml_write_file(path, text, strlen(text), NULL);
     free(text);
     return st;

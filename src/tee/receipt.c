@@ -100,7 +100,8 @@ tbml_status tee_receipt_write(const tbml_manifest_t *m, const uint8_t meas[32],
             : "hardware evidence");
     if (!ev_hex) json_object_set_new(doc, "evidence", json_null());
     char *text = json_dumps(doc, JSON_INDENT(2) | JSON_SORT_KEYS);
-    st = tbml_write_file(path, text, strlen(text), "\n");
+    st = text ? tbml_write_file(path, text, strlen(text), "\n")
+              : tbml_error(TBML_E_NOMEM, "%s: cannot format the receipt", path);
     free(text);
     if (!st)
         TBML_LOG_I("result receipt written to %s%s", path,

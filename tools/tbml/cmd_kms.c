@@ -236,7 +236,8 @@ static int kms_admin(int argc, char **argv)
     }
     if (!st) {
         char *text = json_dumps(resp, JSON_INDENT(2) | JSON_SORT_KEYS);
-        printf("%s\n", text);
+        if (text) printf("%s\n", text);
+        else st = tbml_error(TBML_E_NOMEM, "cannot format the key service's answer");
         free(text);
     }
     json_decref(resp);
