@@ -110,6 +110,9 @@ tbml_status dist_evidence_round(dist_transport *t, double timeout, struct tbml_t
             }
         }
     }
+    if (!st && me == 0)
+        TBML_LOG_I("%d ranks authenticated by %s evidence from the trusted runtime", n,
+                   tbml_tee_self_simulated(self) ? "SIMULATED (proves nothing)" : "SGX");
 out:
     tbml_free(ev);
     tbml_free(reqs);

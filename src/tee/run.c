@@ -201,6 +201,11 @@ tbml_status tbml_tee_run(const tbml_manifest_t *m, const tbml_run_options *ropt,
         *exit_code = 0;
         goto out;
     }
+    const char *dist = tbml_manifest_conf(m, "tbml.dist");
+    if ((!dist || strcmp(dist, "mpi") != 0) &&
+        (getenv("OMPI_COMM_WORLD_SIZE") || getenv("PMI_SIZE") || getenv("PMIX_RANK")))
+        TBML_LOG_W("started by an MPI launcher, but the manifest has no --conf tbml.dist=mpi: the "
+                   "job gets none of the launcher's variables and runs as a single process");
     if ((st = tee_runtime_start(m, ropt, meas, signer, &rt))) goto out;
     if (rt.delegated) { /* gramine: the enclave loader runs the job and re-checks every file */
         *exit_code = rt.exit_code;
