@@ -169,8 +169,9 @@ typedef struct tbml_tee_self tbml_tee_self_t;
  * evidence. A variable that names no usable descriptor fails (TBML_E_POLICY) rather than
  * quietly running without evidence. Free with tbml_tee_self_free. */
 TBML_NODISCARD tbml_status tbml_tee_self_open(tbml_tee_self_t **out);
-/* The same over an attestation descriptor the caller holds (tests; the local backend's ranks).
- * fd stays the caller's: it is not closed by tbml_tee_self_free. */
+/* The same over an attestation descriptor the caller holds (tests). In both cases the descriptor
+ * stays open after tbml_tee_self_free (a later communicator may open it again); handles on one
+ * descriptor may be used from several threads. */
 TBML_NODISCARD tbml_status tbml_tee_self_open_fd(int fd, tbml_tee_self_t **out);
 void tbml_tee_self_free(tbml_tee_self_t *s);
 /* 1 for simulated evidence (the sim backend: it proves nothing). */

@@ -43,8 +43,7 @@ static uint32_t get32(const uint8_t *p)
 /* ---- the job's side ------------------------------------------------------------------------ */
 
 struct tbml_tee_self {
-    int fd;     /* the runtime's channel, or -1 for Gramine's /dev/attestation */
-    int own_fd; /* 1: opened from the environment (closed at free) */
+    int fd; /* the runtime's channel (never closed here: the process's), or -1: Gramine */
     int simulated;
     int have_own; /* own identity known (from a verified quote of our own) */
     tbml_report_t own;
@@ -75,11 +74,10 @@ static tbml_status read_peers(tbml_tee_self_t *s)
     return TBML_OK;
 }
 
-static tbml_status self_new(int fd, int own_fd, int simulated, tbml_tee_self_t **out)
+static tbml_status self_new(int fd, int simulated, tbml_tee_self_t **out)
 {
     tbml_tee_self_t *s = tbml_calloc(1, sizeof(*s));
     s->fd = fd;
-    s->own_fd = own_fd;
     s->simulated = simulated;
     tbml_status st = read_peers(s);
     if (st) {
@@ -97,7 +95,7 @@ tbml_status tbml_tee_self_open_fd(int fd, tbml_tee_self_t **out)
     if (fd < 0 || getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &len) != 0 || type != SOCK_SEQPACKET)
         return tbml_error(TBML_E_POLICY,
                           "descriptor %d is not the trusted runtime's attestation channel", fd);
-    return self_new(fd, 0, 1, out);
+    return self_new(fd, 1, out);
 }
 
 tbml_status tbml_tee_self_open(tbml_tee_self_t **out)
@@ -115,11 +113,10 @@ tbml_status tbml_tee_self_open(tbml_tee_self_t **out)
                                      "%s is set (this job claims to run under the trusted "
                                      "runtime) but: ",
                                      TBML_TEE_ATTEST_FD_ENV);
-        (*out)->own_fd = 1;
         return TBML_OK;
     }
     if (access("/dev/attestation/user_report_data", F_OK) == 0)
-        return self_new(-1, 0, 0, out); /* inside a Gramine-SGX enclave */
+        return self_new(-1, 0, out); /* inside a Gramine-SGX enclave */
     *out = NULL;
     return TBML_OK;
 }
@@ -127,7 +124,6 @@ tbml_status tbml_tee_self_open(tbml_tee_self_t **out)
 void tbml_tee_self_free(tbml_tee_self_t *s)
 {
     if (!s) return;
-    if (s->own_fd && s->fd >= 0) close(s->fd);
     tbml_free(s);
 }
 
@@ -136,9 +132,13 @@ int tbml_tee_self_simulated(const tbml_tee_self_t *s)
     return s->simulated;
 }
 
+/* Handles on one channel may live on several threads (local-backend ranks in one process): a
+ * request and its answer must not interleave with another's. */
+static pthread_mutex_t g_channel_mu = PTHREAD_MUTEX_INITIALIZER;
+
 /* One request and its answer over the runtime's channel. */
-static tbml_status channel_quote(tbml_tee_self_t *s, const uint8_t rd[64], uint8_t **out,
-                                 size_t *out_size)
+static tbml_status channel_quote_locked(tbml_tee_self_t *s, const uint8_t rd[64], uint8_t **out,
+                                        size_t *out_size)
 {
     uint8_t req[REQ_SIZE];
     memcpy(req, REQ_MAGIC, 4);
@@ -176,6 +176,15 @@ static tbml_status channel_quote(tbml_tee_self_t *s, const uint8_t rd[64], uint8
     *out = ev;
     *out_size = n;
     return TBML_OK;
+}
+
+static tbml_status channel_quote(tbml_tee_self_t *s, const uint8_t rd[64], uint8_t **out,
+                                 size_t *out_size)
+{
+    pthread_mutex_lock(&g_channel_mu);
+    tbml_status st = channel_quote_locked(s, rd, out, out_size);
+    pthread_mutex_unlock(&g_channel_mu);
+    return st;
 }
 
 tbml_status tbml_tee_self_quote(tbml_tee_self_t *s, const uint8_t report_data[64], uint8_t **out,

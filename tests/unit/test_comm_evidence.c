@@ -169,8 +169,12 @@ static void test_channel(void)
     if (s) {
         CHECK_OK(tbml_tee_self_quote(s, rd, &ev, &n));
         tbml_free(ev);
-        tbml_tee_self_free(s); /* closes the descriptor it was handed */
-        rt.job_fd = -1;
+        tbml_tee_self_free(s);
+        /* the descriptor is the process's: a second handle (a second communicator) works */
+        CHECK_OK(tbml_tee_self_open(&s));
+        CHECK_OK(tbml_tee_self_quote(s, rd, &ev, &n));
+        tbml_free(ev);
+        tbml_tee_self_free(s);
     }
     unsetenv(TBML_TEE_ATTEST_FD_ENV);
     rt_stop(&rt);
@@ -195,6 +199,29 @@ static void test_same_code(void)
     for (int r = 0; r < 3; r++)
         want += (float)((5 * 7 + r * 13) % 61) * 0.25f;
     CHECK(a.out[1][5] == want);
+}
+
+/* Ranks as threads of one process under `tbml run` share its one channel (from the environment). */
+static void test_shared_channel(void)
+{
+    static job_arg a;
+    tbml_tee_identity id = ident(0x66);
+    rank_rt rt;
+    CHECK(rt_start(&rt, &id) == 0);
+    char num[16];
+    snprintf(num, sizeof(num), "%d", rt.job_fd);
+    setenv(TBML_TEE_ATTEST_FD_ENV, num, 1);
+    const tbml_tee_identity *none[3] = {NULL, NULL, NULL};
+    tbml_key_t *keys[3] = {g_key, g_key, g_key};
+    results res;
+    CHECK(run_job(3, none, keys, NULL, NULL, &a, &res) == 0);
+    /* and the environment's evidence is really used: a rank with other code is refused */
+    tbml_tee_identity other = ident(0x67);
+    const tbml_tee_identity *odd[3] = {NULL, NULL, &other};
+    CHECK(run_job(3, odd, keys, NULL, NULL, &a, &res) == 3);
+    CHECK(has(&res, 0, "rank 0: handshake refused rank 2: evidence for other code"));
+    unsetenv(TBML_TEE_ATTEST_FD_ENV);
+    rt_stop(&rt);
 }
 
 static void test_refused(void)
@@ -326,6 +353,7 @@ int main(void)
     if (tbml_key_generate("job", &g_key)) return 1;
     test_channel();
     test_same_code();
+    test_shared_channel();
     test_refused();
     test_secret_still_needed();
     test_replay_and_damage();
