@@ -29,6 +29,9 @@ awk 'BEGIN { srand(3); for (i = 0; i < 20000; i++) print "w" int(rand() * 300), 
 PI=$B/tbml-example-pi
 WC=$B/tbml-example-wordcount
 TEE=(--sgx-enabled true --enclave-key enclave.pem)
+# the job's environment is the manifest's: the leak-check setting above must be measured in
+ASANENV=(--env "ASAN_OPTIONS=$ASAN_OPTIONS")
+TEE+=("${ASANENV[@]}")
 
 # the same jobs, plain and under the runtime: byte-identical results
 run "$TBML" submit --master mpi --num-executors 2 "$PI" 12
@@ -50,14 +53,15 @@ check "wordcount under the runtime: same output as the plain run" cmp -s "$OUT_F
 check "no private job files left in TMPDIR" test -z "$(ls -A "$TMPDIR")"
 
 # ranks started by mpirun directly: tbml run on manifests with --conf tbml.dist=mpi
-quiet "$TBML" manifest --out a.json --tee-backend sim --conf tbml.dist=mpi "$PI" 12
-quiet "$TBML" manifest --out b.json --tee-backend sim --conf tbml.dist=mpi --conf variant=b "$PI" 12
+quiet "$TBML" manifest --out a.json --tee-backend sim --conf tbml.dist=mpi "${ASANENV[@]}" "$PI" 12
+quiet "$TBML" manifest --out b.json --tee-backend sim --conf tbml.dist=mpi --conf variant=b "${ASANENV[@]}" "$PI" 12
 quiet "$TBML" sign --key enclave.pem a.json
 quiet "$TBML" sign --key enclave.pem b.json
 export TBML_DIST_KEYFILE=$WORK/keys/job.key TBML_DIST_PASSWORD_FILE=$WORK/pw TBML_DIST_TIMEOUT=5
 MPI=(mpirun --oversubscribe -x TBML_DIST_KEYFILE -x TBML_DIST_PASSWORD_FILE -x TBML_DIST_TIMEOUT)
 [[ $(id -u) -ne 0 ]] || MPI+=(--allow-run-as-root)
 run timeout 60 "${MPI[@]}" -np 2 "$TBML" run a.json
+check "mpirun + tbml run: exit 0" test "$RC" -eq 0
 check "mpirun + tbml run: same output as the plain run" cmp -s "$OUT_FILE" pi.ref
 
 run timeout 60 "${MPI[@]}" -np 1 "$TBML" run a.json : -np 1 "$TBML" run b.json
