@@ -8,6 +8,7 @@
 
 #include "tbml/crypto.h"
 
+#include <assert.h>
 #include <errno.h>
 #include <poll.h>
 #include <pthread.h>
@@ -27,8 +28,10 @@
 #define RESP_MAGIC "TBAA"
 #define ATTEST_VERSION 1
 #define REQ_SIZE (8 + TBML_REPORT_DATA_SIZE)
+static_assert(REQ_SIZE == 72, "attestation channel request layout (docs/protocols/evidence.md)");
 #define RESP_MAX (1u << 16)
 #define PEERS_MAX 16
+#define ANSWER_TIMEOUT_MS 30000
 
 static void put32(uint8_t *p, uint32_t v)
 {
@@ -151,12 +154,23 @@ static tbml_status channel_quote_locked(tbml_tee_self_t *s, const uint8_t rd[64]
     if (k != (ssize_t)sizeof(req))
         return tbml_error(TBML_E_POLICY, "the trusted runtime's attestation channel: %s",
                           k < 0 ? strerror(errno) : "short write");
+    /* the runtime answers at once; a stopped one must not hang the job (and its peers) */
+    struct pollfd p = {s->fd, POLLIN, 0};
+    int ready;
+    do
+        ready = poll(&p, 1, ANSWER_TIMEOUT_MS);
+    while (ready < 0 && errno == EINTR);
+    if (ready == 0)
+        return tbml_error(TBML_E_POLICY,
+                          "the trusted runtime's attestation channel: no answer in "
+                          "%d s",
+                          ANSWER_TIMEOUT_MS / 1000);
     uint8_t *resp = tbml_malloc(RESP_MAX);
     do
-        k = recv(s->fd, resp, RESP_MAX, MSG_TRUNC);
+        k = recv(s->fd, resp, RESP_MAX, MSG_TRUNC | MSG_DONTWAIT);
     while (k < 0 && errno == EINTR);
     tbml_status st = TBML_OK;
-    if (k < 8 || k > (ssize_t)RESP_MAX || memcmp(resp, RESP_MAGIC, 4) != 0) {
+    if (k <= 8 || k > (ssize_t)RESP_MAX || memcmp(resp, RESP_MAGIC, 4) != 0) {
         st = tbml_error(TBML_E_POLICY, "the trusted runtime's attestation channel: %s",
                         k < 0    ? strerror(errno)
                         : k == 0 ? "closed (the runtime is gone)"
