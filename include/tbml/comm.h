@@ -48,6 +48,11 @@ typedef struct {
     /* Test and bench only: send in the clear through the same code paths (the bench's peer
      * run). Every rank must agree; never set by the tool. */
     int insecure_plain;
+    /* Evidence from the trusted runtime (include/tbml/tee.h; not taken over: keep it alive until
+     * open returns). NULL: the runtime's when this process runs under it (tbml_tee_self_open),
+     * else none. With evidence every rank must have it, and ranks authenticate each other by it
+     * (plus the job secret, which simulated evidence still requires). */
+    struct tbml_tee_self *evidence;
 } tbml_comm_options;
 
 /* ---- opening ------------------------------------------------------------------------------- */

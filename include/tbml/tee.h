@@ -151,6 +151,64 @@ typedef struct {
 TBML_NODISCARD tbml_status tbml_receipt_verify(const char *path, const tbml_receipt_check *chk,
                                                tbml_receipt_info *info);
 
+/* ---- the running job's own evidence (docs/protocols/evidence.md, "The job's own evidence") - */
+
+/* Set by `tbml run` (sim backend) in the job's environment: the number of the inherited
+ * descriptor on which the runtime answers quote requests (Gramine's /dev/attestation role). */
+#define TBML_TEE_ATTEST_FD_ENV "TBML_TEE_ATTEST_FD"
+/* Set by `tbml run` from the manifest's --conf tbml.dist.peer_measurements (comma-separated hex):
+ * measurements of other code the job's distributed peers may run besides its own. */
+#define TBML_TEE_PEERS_ENV "TBML_TEE_PEER_MEASUREMENTS"
+
+/* A job's handle on its own evidence. One thread at a time. */
+typedef struct tbml_tee_self tbml_tee_self_t;
+
+/* Opens this process's way to evidence about itself: /dev/attestation inside a Gramine-SGX
+ * enclave, else the runtime's descriptor in TBML_TEE_ATTEST_FD (a job started by `tbml run` with
+ * the sim backend). A process started neither way gets *out = NULL and TBML_OK: it has no
+ * evidence. A variable that names no usable descriptor fails (TBML_E_POLICY) rather than
+ * quietly running without evidence. Free with tbml_tee_self_free. */
+TBML_NODISCARD tbml_status tbml_tee_self_open(tbml_tee_self_t **out);
+/* The same over an attestation descriptor the caller holds (tests). In both cases the descriptor
+ * stays open after tbml_tee_self_free (a later communicator may open it again); handles on one
+ * descriptor may be used from several threads. */
+TBML_NODISCARD tbml_status tbml_tee_self_open_fd(int fd, tbml_tee_self_t **out);
+void tbml_tee_self_free(tbml_tee_self_t *s);
+/* 1 for simulated evidence (the sim backend: it proves nothing). */
+int tbml_tee_self_simulated(const tbml_tee_self_t *s);
+
+/* Evidence about this job over 64 bytes of report data the caller chooses (tbml_free *out).
+ * Simulated evidence is checked on arrival (signature, report data), which also gives the job
+ * its own identity for tbml_tee_self_check_peer. The runtime gone or refusing: TBML_E_POLICY. */
+TBML_NODISCARD tbml_status tbml_tee_self_quote(tbml_tee_self_t *s, const uint8_t report_data[64],
+                                               uint8_t **out, size_t *out_size);
+
+/* Checks a peer's evidence against this job: it verifies (TBML_E_UNSUPPORTED for SGX quotes,
+ * which need a DCAP verification provider this build lacks), it is of the same kind (simulated
+ * or not), its measurement is this job's own or one listed in TBML_TEE_PEER_MEASUREMENTS, its
+ * MRSIGNER and product id are this job's, its SVN not lower, it is not a debug enclave unless
+ * this job is one too, and its report data equals report_data. Any failed check: TBML_E_AUTH
+ * with a message that starts "evidence" and names the check. */
+TBML_NODISCARD tbml_status tbml_tee_self_check_peer(tbml_tee_self_t *s, const uint8_t *ev,
+                                                    size_t size, const uint8_t report_data[64]);
+
+/* ---- the runtime's side of the sim attestation channel ------------------------------------ */
+
+/* The identity the runtime vouches for (from the verified manifest). */
+typedef struct {
+    uint8_t measurement[TBML_MEASUREMENT_SIZE], mrsigner[TBML_MEASUREMENT_SIZE];
+    uint16_t product_id, svn;
+    int debug;
+} tbml_tee_identity;
+
+typedef struct tbml_tee_attest_server tbml_tee_attest_server_t;
+/* Answers quote requests on fd (one end of a SOCK_SEQPACKET socketpair whose other end the job
+ * holds) with simulated quotes for id, on a thread of its own, until stopped. Takes fd. */
+TBML_NODISCARD tbml_status tbml_tee_attest_server_start(int fd, const tbml_tee_identity *id,
+                                                        tbml_tee_attest_server_t **out);
+/* Stops answering, joins the thread and closes fd. NULL is fine. */
+void tbml_tee_attest_server_stop(tbml_tee_attest_server_t *s);
+
 #ifdef __cplusplus
 }
 #endif

@@ -6,6 +6,7 @@
 
 #include "tbml/crypto.h"
 #include "tbml/ecc.h"
+#include "tbml/tee.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -877,7 +878,9 @@ tbml_status tbml_comm_sendrecv(tbml_comm_t *c, int dst, uint32_t stag, const voi
 /* ---- handshake ----------------------------------------------------------------------------- */
 
 #define HELLO_MAGIC "TBMH"
-#define HELLO_VERSION 1
+#define HELLO_VERSION 2
+#define HELLO_PLAIN 1u    /* flags: the bench's plain mode */
+#define HELLO_EVIDENCE 2u /* flags: this rank has evidence from the trusted runtime */
 #define HELLO_SIZE                                                                                 \
     80 /* magic 4, version 4, rank 4, size 4, chunk 8, flags 4, pad 4, job id 16, pub 32 */
 #define CONFIRM_SIZE 32
@@ -967,10 +970,12 @@ static tbml_status raw_wait_all(tbml_comm_t *c, void **reqs)
 }
 
 /* Every rank sends its hello to every other; all agree on rank 0's job id; the transcript hash
- * covers all hellos, so any substitution anywhere makes the confirmations fail. Each pair then
- * proves knowledge of the job secret with an HMAC over the transcript and derives its two
- * directional keys from X25519 and the job secret. */
-static tbml_status handshake(tbml_comm_t *c, const tbml_key_t *job_key)
+ * covers all hellos, so any substitution anywhere makes the confirmations fail. Under the trusted
+ * runtime (self not NULL) every rank then proves with evidence that it runs this job's code and
+ * holds its X25519 key for this transcript. Each pair then proves knowledge of the job secret
+ * with an HMAC over the transcript and derives its two directional keys from X25519 and the job
+ * secret. */
+static tbml_status handshake(tbml_comm_t *c, const tbml_key_t *job_key, struct tbml_tee_self *self)
 {
     tbml_status st = TBML_OK;
     int n = c->size, me = c->rank;
@@ -987,7 +992,8 @@ static tbml_status handshake(tbml_comm_t *c, const tbml_key_t *job_key)
         st = tbml_random(c->job_id, 16);
         if (st) goto out;
     }
-    hello_write(hellos + (size_t)me * HELLO_SIZE, me, n, c->chunk, (uint32_t)c->plain,
+    uint32_t flags = (c->plain ? HELLO_PLAIN : 0) | (self && !c->plain ? HELLO_EVIDENCE : 0);
+    hello_write(hellos + (size_t)me * HELLO_SIZE, me, n, c->chunk, flags,
                 me == 0 ? c->job_id : zero_id, pub);
     st = raw_send_all(c, DIST_TAG_HELLO, hellos + (size_t)me * HELLO_SIZE, HELLO_SIZE, 0, reqs);
     for (int p = 0; !st && p < n; p++)
@@ -1006,9 +1012,21 @@ static tbml_status handshake(tbml_comm_t *c, const tbml_key_t *job_key)
                 me, p, n);
             goto out;
         }
-        if (get64(hp + 16) != c->chunk || get32(hp + 24) != (uint32_t)c->plain) {
+        if (get64(hp + 16) != c->chunk ||
+            (get32(hp + 24) & ~HELLO_EVIDENCE) != (flags & ~HELLO_EVIDENCE)) {
             st = tbml_error(TBML_E_ARG, "rank %d: rank %d uses another chunk size or security mode",
                             me, p);
+            goto out;
+        }
+        if ((get32(hp + 24) & HELLO_EVIDENCE) != (flags & HELLO_EVIDENCE)) {
+            st = self ? tbml_error(TBML_E_AUTH,
+                                   "rank %d: handshake refused rank %d: evidence: it has none (it "
+                                   "was not started by the trusted runtime)",
+                                   me, p)
+                      : tbml_error(TBML_E_AUTH,
+                                   "rank %d: handshake refused rank %d: it runs under the trusted "
+                                   "runtime and this rank does not (start every rank the same way)",
+                                   me, p);
             goto out;
         }
     }
@@ -1022,15 +1040,29 @@ static tbml_status handshake(tbml_comm_t *c, const tbml_key_t *job_key)
     }
     if (st) goto out;
     if (c->plain) goto out; /* the bench's plain mode: no keys at all */
-    if (!job_key) {
+    if (self && !job_key && tbml_tee_self_simulated(self)) {
+        st = tbml_error(TBML_E_KEY,
+                        "rank %d: simulated evidence proves nothing, so a job of %d ranks under "
+                        "the sim backend still needs a job secret (tbml submit makes one; or "
+                        "TBML_DIST_KEYFILE and TBML_DIST_PASSWORD_FILE)",
+                        me, n);
+        goto out;
+    }
+    if (self) {
+        st = dist_evidence_round(c->t, c->timeout, self, transcript, hellos + 48, HELLO_SIZE);
+        if (st) goto out;
+    }
+    if (!job_key && !self) {
         st = tbml_error(TBML_E_KEY,
                         "rank %d: a job of %d ranks needs a job secret (tbml submit --dist-key, or "
                         "TBML_DIST_KEYFILE and TBML_DIST_PASSWORD_FILE)",
                         me, n);
         goto out;
     }
-    st = tbml_hkdf_sha256(tbml_key_bytes(job_key), TBML_KEY_SIZE, c->job_id, 16,
-                          "tbml-dist-auth-v1", 17, auth_key, 32);
+    /* hardware evidence alone authenticates ranks: without a job secret, A is derived from zeros */
+    uint8_t no_secret[TBML_KEY_SIZE] = {0};
+    st = tbml_hkdf_sha256(job_key ? tbml_key_bytes(job_key) : no_secret, TBML_KEY_SIZE, c->job_id,
+                          16, "tbml-dist-auth-v1", 17, auth_key, 32);
     if (st) goto out;
     for (int p = 0; p < n; p++) {
         if (p == me) continue;
@@ -1138,6 +1170,7 @@ tbml_status dist_comm_create(dist_transport *t, const tbml_comm_options *opt, tb
     if (!opt) opt = &defaults;
     tbml_status st = TBML_OK;
     tbml_key_t *env_key = NULL;
+    tbml_tee_self_t *env_self = NULL;
     tbml_comm_t *c = tbml_calloc(1, sizeof(*c));
     c->t = t;
     c->rank = t->rank;
@@ -1183,12 +1216,22 @@ tbml_status dist_comm_create(dist_transport *t, const tbml_comm_options *opt, tb
             if (st) goto out;
             key = env_key;
         }
-        st = handshake(c, key);
+        struct tbml_tee_self *self = opt->evidence;
+        if (!self && !c->plain) {
+            st = tbml_tee_self_open(&env_self);
+            if (st) {
+                st = tbml_error_prefix(st, "rank %d: ", c->rank);
+                goto out;
+            }
+            self = env_self;
+        }
+        st = handshake(c, key, self);
     } else {
         st = tbml_random(c->job_id, 16);
     }
 out:
     tbml_key_free(env_key);
+    tbml_tee_self_free(env_self);
     if (st) {
         c->broken = 1; /* no closing barrier: the peers may not be there */
         tbml_status keep = st;

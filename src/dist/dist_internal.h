@@ -18,8 +18,9 @@ enum {
     DIST_TAG_FREE,
     DIST_TAG_HELLO,
     DIST_TAG_CONFIRM,
-    DIST_TAG_NOTICE, /* "rank i is waiting for rank j": diagnostics for timeouts, never trusted */
-    DIST_TAG_LIMIT,  /* the transport must accept tags below this */
+    DIST_TAG_NOTICE,   /* "rank i is waiting for rank j": diagnostics for timeouts, never trusted */
+    DIST_TAG_EVIDENCE, /* the handshake's evidence round (evidence.c) */
+    DIST_TAG_LIMIT,    /* the transport must accept tags below this */
 };
 
 typedef struct dist_transport dist_transport;
@@ -69,6 +70,16 @@ DIST_HIDDEN dist_transport *dist_comm_transport(tbml_comm_t *c);
 
 /* The MPI transport (src/dist/mpi.c, only when TBML_HAVE_MPI). */
 DIST_HIDDEN tbml_status dist_mpi_transport(dist_transport **out);
+
+/* The handshake's evidence round (evidence.c): gets this rank's evidence from self over report
+ * data binding transcript, the rank and its X25519 public key (pubs + rank * pub_stride), sends it
+ * to every peer and checks theirs. A peer that fails a check: TBML_E_AUTH "rank R: handshake
+ * refused rank P: evidence ...". */
+struct tbml_tee_self;
+DIST_HIDDEN tbml_status dist_evidence_round(dist_transport *t, double timeout,
+                                            struct tbml_tee_self *self,
+                                            const uint8_t transcript[32], const uint8_t *pubs,
+                                            size_t pub_stride);
 
 /* Backoff for polling loops: spins, then yields, then sleeps up to 200 us. */
 DIST_HIDDEN void dist_backoff(unsigned *round);

@@ -20,6 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -65,8 +66,78 @@ static tbml_status open_entrypoint(const tbml_manifest_t *m, int *out_fd)
     return TBML_OK;
 }
 
-/* In the child: everything the job gets comes from the manifest. Never returns. */
-static void exec_job(const tbml_manifest_t *m, int entry_fd, char **argv_override)
+/* Launcher variables a distributed job needs to join its MPI world (Open MPI, MPICH's hydra,
+ * PMI/PMIx as Slurm sets them) and the paths of its job secret. They come from the host and are
+ * treated as such: MPI is an untrusted byte mover, peers are authenticated by evidence and the
+ * job secret at the handshake (docs/protocols/dist-channel.md). */
+static int dist_passthrough(const char *kv)
+{
+    static const char *const prefixes[] = {"OMPI_", "PMIX_", "PMI_", NULL};
+    static const char *const names[] = {"MPI_LOCALNRANKS",   "MPI_LOCALRANKID",
+                                        "TBML_DIST_KEYFILE", "TBML_DIST_PASSWORD_FILE",
+                                        "TBML_DIST_TIMEOUT", NULL};
+    for (size_t i = 0; prefixes[i]; i++)
+        if (strncmp(kv, prefixes[i], strlen(prefixes[i])) == 0) return 1;
+    for (size_t i = 0; names[i]; i++) {
+        size_t n = strlen(names[i]);
+        if (strncmp(kv, names[i], n) == 0 && kv[n] == '=') return 1;
+    }
+    return 0;
+}
+
+/* Variables only the runtime sets: a manifest's --env cannot fake them. */
+static int runtime_only(const char *name)
+{
+    return strcmp(name, TBML_TEE_ATTEST_FD_ENV) == 0 || strcmp(name, TBML_TEE_PEERS_ENV) == 0;
+}
+
+static void env_add(char ***envp, size_t *n, const char *k, const char *v)
+{
+    size_t len = strlen(k) + strlen(v) + 2;
+    *envp = tbml_realloc(*envp, (*n + 2) * sizeof(char *));
+    (*envp)[*n] = tbml_malloc(len);
+    snprintf((*envp)[(*n)++], len, "%s=%s", k, v);
+    (*envp)[*n] = NULL;
+}
+
+/* The job's environment: the manifest's; the attestation channel's descriptor and the peers'
+ * allowed measurements (runtime-set); and for a manifest with --conf tbml.dist=mpi, the MPI
+ * launcher's variables. */
+static char **job_env(const tbml_manifest_t *m, int attest_fd)
+{
+    json_t *env = json_object_get(tee_manifest_json(m), "env");
+    char **envp = tbml_calloc(1, sizeof(char *));
+    size_t k = 0;
+    const char *key;
+    json_t *val;
+    json_object_foreach(env, key, val)
+    {
+        if (!runtime_only(key)) env_add(&envp, &k, key, json_string_value(val));
+    }
+    if (attest_fd >= 0) {
+        char num[16];
+        snprintf(num, sizeof(num), "%d", attest_fd);
+        env_add(&envp, &k, TBML_TEE_ATTEST_FD_ENV, num);
+        const char *peers = tbml_manifest_conf(m, "tbml.dist.peer_measurements");
+        if (peers) env_add(&envp, &k, TBML_TEE_PEERS_ENV, peers);
+    }
+    const char *dist = tbml_manifest_conf(m, "tbml.dist");
+    if (dist && strcmp(dist, "mpi") == 0) {
+        for (char **e = environ; *e; e++) {
+            const char *eq = strchr(*e, '=');
+            if (!eq || !dist_passthrough(*e)) continue;
+            char name[256];
+            snprintf(name, sizeof(name), "%.*s", (int)(eq - *e), *e);
+            if (json_object_get(env, name)) continue; /* the manifest's value wins */
+            env_add(&envp, &k, name, eq + 1);
+        }
+    }
+    return envp;
+}
+
+/* In the child: everything the job gets comes from the manifest (and the runtime's attestation
+ * channel, attest_fd, or -1). Never returns. */
+static void exec_job(const tbml_manifest_t *m, int entry_fd, char **argv_override, int attest_fd)
 {
     json_t *r = tee_manifest_json(m);
     const char *cwd = json_string_value(json_object_get(r, "cwd"));
@@ -85,17 +156,13 @@ static void exec_job(const tbml_manifest_t *m, int entry_fd, char **argv_overrid
             _exit(126);
         }
     }
-    json_t *env = json_object_get(r, "env");
-    size_t n = json_object_size(env), k = 0;
-    char **envp = tbml_calloc(n + 1, sizeof(*envp));
-    const char *key;
-    json_t *val;
-    json_object_foreach(env, key, val)
-    {
-        size_t len = strlen(key) + strlen(json_string_value(val)) + 2;
-        envp[k] = tbml_malloc(len);
-        snprintf(envp[k++], len, "%s=%s", key, json_string_value(val));
+    /* the job inherits its end of the channel (and nothing else of the runtime's) */
+    if (attest_fd >= 0 && fcntl(attest_fd, F_SETFD, 0) != 0) {
+        fprintf(stderr, "tbml run: cannot hand the attestation channel over: %s\n",
+                strerror(errno));
+        _exit(126);
     }
+    char **envp = job_env(m, attest_fd);
     json_t *av = json_object_get(r, "argv");
     size_t na = json_array_size(av);
     char **argv = tbml_calloc(na + 1, sizeof(*argv));
@@ -115,7 +182,8 @@ tbml_status tbml_tee_run(const tbml_manifest_t *m, const tbml_run_options *ropt,
     tbml_status st;
     uint8_t meas[32], signer[32];
     char meas_hex[65], signer_hex[65];
-    int entry_fd = -1;
+    int entry_fd = -1, attest[2] = {-1, -1};
+    tbml_tee_attest_server_t *attest_srv = NULL;
     tee_runtime rt;
     memset(&rt, 0, sizeof(rt));
     if ((st = tbml_manifest_verify(m, meas, signer))) return st;
@@ -133,9 +201,20 @@ tbml_status tbml_tee_run(const tbml_manifest_t *m, const tbml_run_options *ropt,
         *exit_code = 0;
         goto out;
     }
+    const char *dist = tbml_manifest_conf(m, "tbml.dist");
+    if ((!dist || strcmp(dist, "mpi") != 0) &&
+        (getenv("OMPI_COMM_WORLD_SIZE") || getenv("PMI_SIZE") || getenv("PMIX_RANK")))
+        TBML_LOG_W("started by an MPI launcher, but the manifest has no --conf tbml.dist=mpi: the "
+                   "job gets none of the launcher's variables and runs as a single process");
     if ((st = tee_runtime_start(m, ropt, meas, signer, &rt))) goto out;
     if (rt.delegated) { /* gramine: the enclave loader runs the job and re-checks every file */
         *exit_code = rt.exit_code;
+        goto out;
+    }
+    /* sim: the runtime answers the job's quote requests (Gramine's /dev/attestation role) */
+    if (strcmp(backend, "sim") == 0 &&
+        socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, attest) != 0) {
+        st = tbml_error(TBML_E_IO, "cannot make the attestation channel: %s", strerror(errno));
         goto out;
     }
     fflush(NULL);
@@ -146,7 +225,24 @@ tbml_status tbml_tee_run(const tbml_manifest_t *m, const tbml_run_options *ropt,
     }
     if (pid == 0) {
         signal(SIGPIPE, SIG_DFL);
-        exec_job(m, entry_fd, rt.argv_override);
+        exec_job(m, entry_fd, rt.argv_override, attest[1]);
+    }
+    if (attest[1] >= 0) {
+        close(attest[1]);
+        attest[1] = -1;
+        tbml_tee_identity id;
+        tbml_report_t ident;
+        tee_report_ident(m, meas, signer, &ident);
+        memcpy(id.measurement, ident.measurement, 32);
+        memcpy(id.mrsigner, ident.mrsigner, 32);
+        id.product_id = ident.product_id;
+        id.svn = ident.svn;
+        id.debug = ident.debug;
+        st = tbml_tee_attest_server_start(attest[0], &id, &attest_srv);
+        attest[0] = -1; /* the server owns it, or closed it */
+        /* without the server the job's first quote fails, naming the channel: keep waiting */
+        if (st) TBML_LOG_W("%s", tbml_errmsg());
+        st = TBML_OK;
     }
     int wst;
     while (waitpid(pid, &wst, 0) < 0) {
@@ -159,6 +255,9 @@ tbml_status tbml_tee_run(const tbml_manifest_t *m, const tbml_run_options *ropt,
     st = tee_runtime_finish(m, &rt, meas, signer, code);
     if (!st) *exit_code = code;
 out:
+    tbml_tee_attest_server_stop(attest_srv);
+    for (int i = 0; i < 2; i++)
+        if (attest[i] >= 0) close(attest[i]);
     tee_runtime_free(&rt);
     if (entry_fd >= 0) close(entry_fd);
     return st;

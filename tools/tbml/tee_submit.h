@@ -13,4 +13,13 @@ int cli_tee_submit_wanted(int argc, char **argv);
  * Returns the job's exit code, or cli_fail's. */
 int cli_tee_submit(int argc, char **argv);
 
+/* The --master mpi half of cli_tee_submit (tee_submit_mpi.c): builds and signs the manifest for
+ * APP ARGS (argv) with --conf tbml.dist=mpi, writes it to manifest_out (NULL: a temporary file),
+ * and runs `tbml run MANIFEST` as each of mpi's ranks under mpirun. Returns the exit code. */
+#include "submit_mpi.h"
+#include "tbml/tee.h"
+int cli_tee_submit_mpi(tbml_manifest_options *mo, const submit_mpi_opts *mpi,
+                       const char *enclave_key, const char *manifest_out, int verbose, int argc,
+                       char **argv);
+
 #endif
