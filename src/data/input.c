@@ -313,8 +313,8 @@ static tbml_status scan_run(tbml_input_t *in, tbml_pool_t *pool, size_t chunk_si
     return ret;
 }
 
-tbml_status tbml_input_scan_lines_part(tbml_input_t *in, tbml_pool_t *pool, size_t chunk_size, int part,
-                                       int nparts, tbml_chunk_fn fn, void *arg)
+tbml_status tbml_input_scan_lines_part(tbml_input_t *in, tbml_pool_t *pool, size_t chunk_size,
+                                       int part, int nparts, tbml_chunk_fn fn, void *arg)
 {
     if (nparts < 1 || part < 0 || part >= nparts)
         return tbml_error(TBML_E_ARG, "scan: part %d of %d", part, nparts);

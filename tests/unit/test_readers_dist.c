@@ -42,7 +42,9 @@ static tbml_status read_case(const job *j, tbml_comm_t *c, tbml_pool_t *pool, re
     o.header = j->which != F_JSON && j->which != F_TEXT;
     o.infer_schema = j->which != F_CSV_STRINGS;
     if (j->which == F_BAD_FAILFAST) o.mode = TBML_MODE_FAILFAST;
-    const char *path = j->which == F_JSON ? j->json : j->which >= F_BAD_PERMISSIVE ? j->bad : j->csv;
+    const char *path = j->which == F_JSON             ? j->json
+                       : j->which >= F_BAD_PERMISSIVE ? j->bad
+                                                      : j->csv;
     tbml_status st = j->which == F_JSON   ? tbml_read_json(path, &o, &r->t)
                      : j->which == F_TEXT ? tbml_read_text(path, &o, &r->t)
                                           : tbml_read_csv(path, &o, &r->t);
