@@ -4,6 +4,8 @@
 # for LeNet's gradient (22,278 floats), 16 MB and 256 MB. Prints both times, their ratio, and the
 # fraction of the crypto limit: OpenSSL's single-core AES-256-GCM speed (`openssl speed`, measured
 # in this run) times the cores the ranks can use.
+# Then wordcount and a SQL GROUP BY on 1 rank x 2 threads against 2 ranks x 1 thread on the same
+# data (WC_MB, GB_ROWS), printing the ratio (the distribution cost).
 #   bench/dist.sh [BUILD_DIR]        (default ./build; needs an MPI build and mpirun)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -57,4 +59,26 @@ for kind in plain sealed; do
   t1=$(best "$TBML" run-example --master 'local[2]' wordcount "${args[@]}")
   t2=$(best "$TBML" submit --master mpi --num-executors 2 --executor-cores 1 "$WC" "${args[@]}")
   echo "wordcount $mb MB $kind: 1 rank x 2 threads ${t1} s, 2 ranks x 1 thread ${t2} s, ratio $(echo "$t2 / $t1" | bc -l | cut -c1-5)"
+done
+
+# The GROUP BY of bench/sql_groupby.sh (Q1) on its generated CSV (bench_csv_read: id, name, age,
+# salary, dept), read as a view with inferSchema and queried, end to end, plain and sealed: 1 rank
+# x 2 threads against 2 ranks x 1 thread, each rank reading its share of the file (best of REPS).
+rows=${GB_ROWS:-5000000}
+people=$WORK/people.csv
+"$BUILD/bench/bench_csv_read" "$people" "$rows" 1 >/dev/null
+"$TBML" encrypt --key "$WORK/keys/bench.key" --password-file "$WORK/pw" "$people" "$people.sealed" >/dev/null
+gb_mb=$(( $(stat -c %s "$people") / 1000000 ))
+for kind in plain sealed; do
+  path=$people opt="" pwa=()
+  [[ $kind == plain ]] || { path=$people.sealed; opt=", key '$WORK/keys/bench.key'"; pwa=(--password-file "$WORK/pw"); }
+  q="CREATE TEMP VIEW people USING csv OPTIONS (path '$path', header 'true', inferSchema 'true'$opt);
+SELECT dept, count(*) AS n, avg(salary) AS avg_salary FROM people GROUP BY dept ORDER BY dept"
+  one=("$TBML" sql --master 'local[2]' "${pwa[@]}" --format csv -e "$q")
+  two=("$TBML" submit --master mpi --num-executors 2 --executor-cores 1 "$TBML" sql --master 'local[1]' "${pwa[@]}" --format csv -e "$q")
+  same=no
+  cmp -s <("${one[@]}") <("${two[@]}") && same=yes
+  t1=$(best "${one[@]}")
+  t2=$(best "${two[@]}")
+  echo "group by $gb_mb MB $kind: 1 rank x 2 threads ${t1} s, 2 ranks x 1 thread ${t2} s, ratio $(echo "$t2 / $t1" | bc -l | cut -c1-5), same answer: $same"
 done

@@ -85,6 +85,7 @@ int main(int argc, char **argv)
     tbml_read_options_init(&o);
     o.key = key;
     o.pool = app->pool;
+    o.comm = comm; /* under mpirun each rank reads its share of the file */
     TRY(tbml_read_json(json_path, &o, &t));
     TRY(tbml_df_from_table(spark, t, &df));
     t = NULL;

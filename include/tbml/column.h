@@ -66,12 +66,25 @@ typedef struct {
     tbml_column *cols;
 } tbml_batch;
 
+/* Where a file reader's batches came from: batch i holds the rows of the input's byte range
+ * range[i] (ranges as tbml_input_scan_lines cuts them, in file order). A distributed read
+ * (tbml_read_options.comm) holds only the ranges k with k % size == rank; the other ranks hold
+ * the rest. The SQL scan deals rows to partitions by range, so a query's partitions, and so its
+ * output, are the same whether one process or many read the file. */
+typedef struct {
+    int64_t *range;  /* per batch (nbatches entries) */
+    int64_t nranges; /* ranges in the whole input */
+    int64_t rows;    /* rows in the whole input, over all ranks */
+    int rank, size;  /* this rank's share; size 1: the whole input is here */
+} tbml_table_ranges;
+
 /* A table: a schema and a list of batches (owned). The unit readers return and views hold. */
 typedef struct {
     tbml_schema schema;
     int64_t nbatches;
     tbml_batch **batches;
     int64_t cap;
+    tbml_table_ranges *ranges; /* a file reader's table; NULL for others (owned) */
 } tbml_table;
 
 /* ---- schemas ---- */

@@ -15,6 +15,8 @@
 #include "tbml/column.h"
 #include "tbml/io.h"
 
+typedef struct tbml_comm tbml_comm_t; /* tbml/comm.h */
+
 #ifdef __cplusplus
 extern "C" {
 #endif
@@ -28,6 +30,11 @@ typedef enum {
 typedef struct {
     const tbml_key_t *key; /* opens sealed inputs / seals outputs; NULL: plain only */
     tbml_pool_t *pool;     /* threads that scan ranges; NULL: the calling thread */
+    /* a distributed read: every rank of comm calls the reader with the same arguments and reads
+     * only its share of the ranges (range k on rank k % size; see tbml_table_ranges); the schema
+     * is inferred over all ranks' shares, FAILFAST errors and malformed counts are global, and
+     * every rank returns the same status. NULL: this process reads the whole input. */
+    tbml_comm_t *comm;
     size_t chunk_size;     /* bytes per range; 0: 4 MiB */
     tbml_parse_mode mode;  /* reading: PERMISSIVE */
     const tbml_schema

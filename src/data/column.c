@@ -297,6 +297,11 @@ tbml_table *tbml_table_new(const tbml_schema *schema)
 
 void tbml_table_append(tbml_table *t, tbml_batch *b)
 {
+    /* a batch from elsewhere: the rows no longer map to one input's ranges */
+    TBML_ASSERT(!t->ranges || t->ranges->size <= 1);
+    if (t->ranges) tbml_free(t->ranges->range);
+    tbml_free(t->ranges);
+    t->ranges = NULL;
     if (t->nbatches == t->cap) {
         t->cap = t->cap ? t->cap * 2 : 8;
         t->batches = tbml_realloc(t->batches, (size_t)t->cap * sizeof(tbml_batch *));
@@ -318,6 +323,8 @@ void tbml_table_free(tbml_table *t)
     for (int64_t i = 0; i < t->nbatches; i++)
         tbml_batch_free(t->batches[i]);
     tbml_free(t->batches);
+    if (t->ranges) tbml_free(t->ranges->range);
+    tbml_free(t->ranges);
     tbml_schema_clear(&t->schema);
     tbml_free(t);
 }

@@ -451,19 +451,21 @@ tbml_status tbml_read_csv_input(tbml_input_t *in, tbml_read_options *o, tbml_tab
     if (!o->schema && o->infer_schema && s.ncols > 0) {
         s.pass = 1;
         s.types = tbml_calloc((size_t)(n ? n : 1) * (size_t)s.ncols, sizeof(int));
-        ret = tbml_input_scan_lines(in, o->pool, chunk_size, csv_chunk, &s);
-        if (ret) goto out;
-        for (int i = 0; i < s.ncols; i++) {
-            int ty = I_NULL;
+        ret = reader_scan(in, o, chunk_size, csv_chunk, &s);
+        int *ty = tbml_calloc((size_t)s.ncols, sizeof(int)); /* I_NULL */
+        for (int i = 0; i < s.ncols; i++)
             for (int64_t k = 0; k < n; k++)
-                ty = merge_type(ty, s.types[(size_t)k * (size_t)s.ncols + (size_t)i]);
-            schema.fields[i].type = infer_to_type(ty);
-        }
+                ty[i] = merge_type(ty[i], s.types[(size_t)k * (size_t)s.ncols + (size_t)i]);
+        ret = reader_agree_types(o, ret, ty, s.ncols, merge_type); /* over the ranks' shares */
+        for (int i = 0; i < s.ncols && !ret; i++)
+            schema.fields[i].type = infer_to_type(ty[i]);
+        tbml_free(ty);
+        if (ret) goto out;
         memset(s.chunks, 0, (size_t)(n ? n : 1) * sizeof(reader_chunk));
     }
     s.pass = 2;
     s.schema = &schema;
-    ret = tbml_input_scan_lines(in, o->pool, chunk_size, csv_chunk, &s);
+    ret = reader_scan(in, o, chunk_size, csv_chunk, &s);
     ret = reader_finish(in, o, ret, s.chunks, n, &schema, "CSV", out);
 out:
     tbml_free(s.types);

@@ -6,6 +6,8 @@
  * wins so that FAILFAST reports the first bad line of the file, not the first one found. */
 #include "tbml/io.h"
 
+#include "reader.h"
+
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
@@ -177,12 +179,13 @@ int64_t tbml_input_chunk_count(const tbml_input_t *in, size_t chunk_size)
 typedef struct {
     tbml_input_t *in;
     uint64_t span;
-    int64_t nchunks;
+    int64_t first, stride, nchunks; /* chunks first, first + stride, ... below nchunks */
     tbml_chunk_fn fn;
     void *arg;
     atomic_llong next;
     atomic_llong fail_at; /* lowest failing chunk index, or nchunks */
     atomic_llong done_size; /* bytes of finished chunks, for the progress line */
+    atomic_llong read_size; /* bytes of the chunks' lines, as read */
     int progress;           /* draw the progress line (thread 0 only) */
     double start, last_draw;
     pthread_mutex_t mu;
@@ -235,7 +238,7 @@ static void scan_worker(int ith, int nth, void *p)
     char *buf = NULL;
     size_t cap = 0;
     for (;;) {
-        int64_t k = atomic_fetch_add(&s->next, 1);
+        int64_t k = s->first + atomic_fetch_add(&s->next, 1) * s->stride;
         if (k >= s->nchunks) break;
         if (k > atomic_load(&s->fail_at)) continue; /* an earlier chunk failed: the scan is over */
         uint64_t a, b;
@@ -251,6 +254,7 @@ static void scan_worker(int ith, int nth, void *p)
             st = tbml_input_pread(s->in, buf, (size_t)(b - a), a, &size);
         }
         if (!st) {
+            atomic_fetch_add(&s->read_size, (long long)size);
             if (!buf) buf = tbml_malloc(cap = 1);
             buf[size] = '\0';
             tbml_chunk c = {.index = k, .offset = a, .data = buf, .size = size};
@@ -279,22 +283,23 @@ tbml_status tbml_input_scan_lines(tbml_input_t *in, tbml_pool_t *pool, size_t ch
     return tbml_input_scan_lines_part(in, pool, chunk_size, 0, 1, fn, arg);
 }
 
-tbml_status tbml_input_scan_lines_part(tbml_input_t *in, tbml_pool_t *pool, size_t chunk_size, int part,
-                                       int nparts, tbml_chunk_fn fn, void *arg)
+/* Scans chunks first, first + stride, ... below end; *read gets the bytes read (may be NULL). */
+static tbml_status scan_run(tbml_input_t *in, tbml_pool_t *pool, size_t chunk_size, int64_t first,
+                            int64_t stride, int64_t end, tbml_chunk_fn fn, void *arg,
+                            uint64_t *read)
 {
-    if (nparts < 1 || part < 0 || part >= nparts)
-        return tbml_error(TBML_E_ARG, "scan: part %d of %d", part, nparts);
     scan_state *s = tbml_calloc(1, sizeof(*s));
-    int64_t all = tbml_input_chunk_count(in, chunk_size);
     s->in = in;
     s->span = chunk_span(in, chunk_size);
-    /* this part's chunks: a contiguous run, so a rank reads (and decrypts) only its segments */
-    s->nchunks = all * (part + 1) / nparts;
+    s->first = first;
+    s->stride = stride;
+    s->nchunks = end;
     s->fn = fn;
     s->arg = arg;
-    atomic_init(&s->next, all * part / nparts);
+    atomic_init(&s->next, 0);
     atomic_init(&s->fail_at, s->nchunks);
     atomic_init(&s->done_size, 0);
+    atomic_init(&s->read_size, 0);
     s->progress = g_progress && isatty(STDERR_FILENO);
     s->start = tbml_now();
     pthread_mutex_init(&s->mu, NULL);
@@ -302,9 +307,29 @@ tbml_status tbml_input_scan_lines_part(tbml_input_t *in, tbml_pool_t *pool, size
     if (s->last_draw > 0) fprintf(stderr, "\r\033[K"); /* erase the progress line */
     tbml_status ret = TBML_OK;
     if (atomic_load(&s->fail_at) < s->nchunks) ret = tbml_error(s->fail_st, "%s", s->fail_msg);
+    if (read) *read = (uint64_t)atomic_load(&s->read_size);
     pthread_mutex_destroy(&s->mu);
     tbml_free(s);
     return ret;
+}
+
+tbml_status tbml_input_scan_lines_part(tbml_input_t *in, tbml_pool_t *pool, size_t chunk_size,
+                                       int part, int nparts, tbml_chunk_fn fn, void *arg)
+{
+    if (nparts < 1 || part < 0 || part >= nparts)
+        return tbml_error(TBML_E_ARG, "scan: part %d of %d", part, nparts);
+    int64_t all = tbml_input_chunk_count(in, chunk_size);
+    /* this part's chunks: a contiguous run, so a rank reads (and decrypts) only its segments */
+    return scan_run(in, pool, chunk_size, all * part / nparts, 1, all * (part + 1) / nparts, fn,
+                    arg, NULL);
+}
+
+tbml_status reader_scan_share(tbml_input_t *in, tbml_pool_t *pool, size_t chunk_size, int rank,
+                              int size, tbml_chunk_fn fn, void *arg, uint64_t *read)
+{
+    TBML_ASSERT(size >= 1 && rank >= 0 && rank < size);
+    return scan_run(in, pool, chunk_size, rank, size, tbml_input_chunk_count(in, chunk_size), fn,
+                    arg, read);
 }
 
 /* ---- outputs ---- */

@@ -279,6 +279,45 @@ static tbml_status json_chunk(int ith, const tbml_chunk *c, void *arg)
     return ret;
 }
 
+/* A distributed read: every rank merges every rank's fields (as "name\0" + type byte), so
+ * all end with the fields one process would find (their order is fixed by the sort after). */
+static tbml_status json_agree(const tbml_read_options *o, tbml_status st, jfields *all)
+{
+    int n = reader_size(o);
+    if (n <= 1) return st;
+    size_t size = 0;
+    for (int i = 0; i < all->n; i++)
+        size += strlen(all->f[i].name) + 2;
+    char *buf = tbml_malloc(size ? size : 1), *p = buf;
+    for (int i = 0; i < all->n; i++) {
+        size_t k = strlen(all->f[i].name) + 1;
+        memcpy(p, all->f[i].name, k);
+        p[k] = (char)all->f[i].type;
+        p += k + 1;
+    }
+    uint8_t **bufs = tbml_calloc((size_t)n, sizeof(*bufs));
+    size_t *sizes = tbml_calloc((size_t)n, sizeof(size_t));
+    st = reader_allgather(o, st, buf, size, bufs, sizes);
+    for (int r = 0; r < n && !st; r++) {
+        const char *q = (const char *)bufs[r], *end = q + sizes[r];
+        while (q < end) {
+            const char *z = memchr(q, '\0', (size_t)(end - q));
+            if (!z || z + 1 >= end || (unsigned char)z[1] > J_STRING) {
+                st = tbml_error(TBML_E_FORMAT, "read: bad JSON fields from rank %d", r);
+                break;
+            }
+            jfields_merge(all, q, z[1]);
+            q = z + 2;
+        }
+    }
+    for (int r = 0; r < n; r++)
+        tbml_free(bufs[r]);
+    tbml_free(bufs);
+    tbml_free(sizes);
+    tbml_free(buf);
+    return st;
+}
+
 tbml_status tbml_read_json_input(tbml_input_t *in, tbml_read_options *o, tbml_table **out)
 {
     tbml_status ret = TBML_OK;
@@ -291,12 +330,16 @@ tbml_status tbml_read_json_input(tbml_input_t *in, tbml_read_options *o, tbml_ta
     } else {
         s.pass = 1;
         s.found = tbml_calloc((size_t)(n ? n : 1), sizeof(jfields));
-        ret = tbml_input_scan_lines(in, o->pool, o->chunk_size, json_chunk, &s);
-        if (ret) goto out;
+        ret = reader_scan(in, o, o->chunk_size, json_chunk, &s);
         jfields all = {0};
         for (int64_t k = 0; k < n; k++)
             for (int i = 0; i < s.found[k].n; i++)
                 jfields_merge(&all, s.found[k].f[i].name, s.found[k].f[i].type);
+        ret = json_agree(o, ret, &all); /* over the ranks' shares */
+        if (ret) {
+            jfields_free(&all);
+            goto out;
+        }
         if (all.n) qsort(all.f, (size_t)all.n, sizeof(jfield), jfield_cmp);
         for (int i = 0; i < all.n; i++) {
             static const tbml_type map[] = {TBML_TYPE_STRING, TBML_TYPE_INT64, TBML_TYPE_DOUBLE,
@@ -308,7 +351,7 @@ tbml_status tbml_read_json_input(tbml_input_t *in, tbml_read_options *o, tbml_ta
     }
     s.pass = 2;
     s.schema = &schema;
-    ret = tbml_input_scan_lines(in, o->pool, o->chunk_size, json_chunk, &s);
+    ret = reader_scan(in, o, o->chunk_size, json_chunk, &s);
     ret = reader_finish(in, o, ret, s.chunks, n, &schema, "JSON", out);
 out:
     if (s.found)

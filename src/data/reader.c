@@ -1,6 +1,8 @@
 /* Shared reader machinery (src/data/reader.h) and the Spark-named read options. */
 #include "reader.h"
 
+#include "tbml/comm.h"
+
 #include <errno.h>
 #include <inttypes.h>
 #include <math.h>
@@ -109,12 +111,266 @@ tbml_status reader_bad(reader_chunk *r, const tbml_read_options *o, const char *
     return TBML_E_FORMAT;
 }
 
+/* ---- distributed reads ---- */
+
+int reader_rank(const tbml_read_options *o)
+{
+    return o->comm ? tbml_comm_rank(o->comm) : 0;
+}
+
+int reader_size(const tbml_read_options *o)
+{
+    return o->comm ? tbml_comm_size(o->comm) : 1;
+}
+
+tbml_status reader_scan(tbml_input_t *in, const tbml_read_options *o, size_t chunk_size,
+                        tbml_chunk_fn fn, void *arg)
+{
+    int rank = reader_rank(o), size = reader_size(o);
+    uint64_t read = 0;
+    tbml_status st = reader_scan_share(in, o->pool, chunk_size, rank, size, fn, arg, &read);
+    int64_t n = tbml_input_chunk_count(in, chunk_size);
+    /* the per-rank byte count is what shows (and tests check) that ranks split the input */
+    TBML_LOG_D("scan %s: rank %d of %d read %" PRId64 " of %" PRId64 " ranges, %" PRIu64
+               " of %" PRIu64 " bytes",
+               tbml_input_path(in), rank, size, n > rank ? (n - rank + size - 1) / size : 0, n,
+               read, tbml_input_size(in));
+    return st;
+}
+
+typedef struct {
+    uint8_t *p;
+    size_t n, cap;
+} wbuf;
+
+static void wput(wbuf *b, const void *p, size_t n)
+{
+    if (b->n + n > b->cap) {
+        b->cap = (b->n + n) * 2 + 64;
+        b->p = tbml_realloc(b->p, b->cap);
+    }
+    if (n) memcpy(b->p + b->n, p, n);
+    b->n += n;
+}
+
+static void wput_i64(wbuf *b, int64_t v)
+{
+    uint8_t w[8];
+    for (int i = 0; i < 8; i++)
+        w[i] = (uint8_t)((uint64_t)v >> (8 * i));
+    wput(b, w, 8);
+}
+
+static void wput_str(wbuf *b, const char *s)
+{
+    int64_t n = (int64_t)strlen(s);
+    wput_i64(b, n);
+    wput(b, s, (size_t)n);
+}
+
+typedef struct {
+    const uint8_t *p;
+    size_t n, o;
+    int bad;
+} rbuf;
+
+static int64_t rget_i64(rbuf *r)
+{
+    if (r->n - r->o < 8) {
+        r->bad = 1;
+        return 0;
+    }
+    uint64_t v = 0;
+    for (int i = 0; i < 8; i++)
+        v |= (uint64_t)r->p[r->o + (size_t)i] << (8 * i);
+    r->o += 8;
+    return (int64_t)v;
+}
+
+/* Copies a string of at most cap - 1 bytes into s. */
+static void rget_str(rbuf *r, char *s, size_t cap)
+{
+    int64_t n = rget_i64(r);
+    if (r->bad || n < 0 || (uint64_t)n > r->n - r->o) {
+        r->bad = 1;
+        s[0] = '\0';
+        return;
+    }
+    size_t k = (size_t)n < cap - 1 ? (size_t)n : cap - 1;
+    memcpy(s, r->p + r->o, k);
+    s[k] = '\0';
+    r->o += (size_t)n;
+}
+
+/* Every rank's bytes to every rank (over the sealed all-to-all). */
+static tbml_status allgather_raw(tbml_comm_t *c, const void *buf, size_t size, uint8_t **bufs,
+                                 size_t *sizes)
+{
+    int n = tbml_comm_size(c);
+    const void **sb = tbml_calloc((size_t)n, sizeof(*sb));
+    size_t *ss = tbml_calloc((size_t)n, sizeof(size_t));
+    for (int r = 0; r < n; r++) {
+        sb[r] = buf;
+        ss[r] = size;
+    }
+    tbml_status st = tbml_comm_alltoallv(c, sb, ss, bufs, sizes);
+    tbml_free(sb);
+    tbml_free(ss);
+    return st;
+}
+
+tbml_status reader_allgather(const tbml_read_options *o, tbml_status st, const void *buf,
+                             size_t size, uint8_t **bufs, size_t *sizes)
+{
+    int n = reader_size(o);
+    if (n <= 1) {
+        if (st) return st;
+        bufs[0] = tbml_malloc(size ? size : 1);
+        if (size) memcpy(bufs[0], buf, size);
+        sizes[0] = size;
+        return TBML_OK;
+    }
+    wbuf w = {0};
+    wput_i64(&w, st);
+    wput_str(&w, st ? tbml_errmsg() : "");
+    wput(&w, buf, st ? 0 : size);
+    tbml_status own = st;
+    char msg[1024];
+    snprintf(msg, sizeof(msg), "%s", st ? tbml_errmsg() : "");
+    memset(bufs, 0, (size_t)n * sizeof(*bufs));
+    st = allgather_raw(o->comm, w.p, w.n, bufs, sizes);
+    tbml_free(w.p);
+    if (st) return st;
+    for (int r = 0; r < n && !st; r++) {
+        rbuf rb = {bufs[r], sizes[r], 0, 0};
+        tbml_status rst = (tbml_status)rget_i64(&rb);
+        char rmsg[1024];
+        rget_str(&rb, rmsg, sizeof(rmsg));
+        if (rb.bad) {
+            st = tbml_error(TBML_E_FORMAT, "read: bad agreement message from rank %d", r);
+        } else if (own) {
+            st = tbml_error(own, "%s", msg); /* this rank's own failure */
+        } else if (rst) {
+            st = tbml_error(rst, "rank %d: %s", r, rmsg);
+        } else {
+            memmove(bufs[r], bufs[r] + rb.o, rb.n - rb.o);
+            sizes[r] = rb.n - rb.o;
+        }
+    }
+    if (st)
+        for (int r = 0; r < n; r++) {
+            tbml_free(bufs[r]);
+            bufs[r] = NULL;
+        }
+    return st;
+}
+
+tbml_status reader_agree_types(const tbml_read_options *o, tbml_status st, int *types, int ncols,
+                               int (*merge)(int, int))
+{
+    int n = reader_size(o);
+    if (n <= 1) return st;
+    wbuf w = {0};
+    for (int i = 0; i < ncols && !st; i++)
+        wput_i64(&w, types[i]);
+    uint8_t **bufs = tbml_calloc((size_t)n, sizeof(*bufs));
+    size_t *sizes = tbml_calloc((size_t)n, sizeof(size_t));
+    st = reader_allgather(o, st, w.p, w.n, bufs, sizes);
+    for (int r = 0; r < n && !st; r++) {
+        rbuf rb = {bufs[r], sizes[r], 0, 0};
+        for (int i = 0; i < ncols; i++) {
+            int t = (int)rget_i64(&rb);
+            types[i] = r == 0 ? t : merge(types[i], t);
+        }
+        if (rb.bad || rb.o != rb.n)
+            st = tbml_error(TBML_E_FORMAT, "read: rank %d inferred another column count", r);
+    }
+    for (int r = 0; r < n; r++)
+        tbml_free(bufs[r]);
+    tbml_free(bufs);
+    tbml_free(sizes);
+    tbml_free(w.p);
+    return st;
+}
+
+/* Distributed: every rank learns every chunk's line count, malformed count and FAILFAST error,
+ * the other ranks' statuses and the total row count, so the checks below give every rank the
+ * message and counts one process would give. Fills chunks it did not read (no batches). */
+static tbml_status finish_agree(tbml_read_options *o, tbml_status *st, reader_chunk *chunks,
+                                int64_t nchunks, int64_t *rows)
+{
+    int rank = reader_rank(o), n = reader_size(o);
+    wbuf w = {0};
+    wput_i64(&w, *st);
+    wput_str(&w, *st ? tbml_errmsg() : "");
+    wput_i64(&w, *rows);
+    for (int64_t k = rank; k < nchunks; k += n) {
+        const reader_chunk *c = &chunks[k];
+        wput_i64(&w, c->nlines);
+        wput_i64(&w, c->bad);
+        wput_i64(&w, c->has_error);
+        wput_i64(&w, c->err_line);
+        wput_i64(&w, c->err_col);
+        wput_str(&w, c->has_error ? c->err_msg : "");
+    }
+    uint8_t **bufs = tbml_calloc((size_t)n, sizeof(*bufs));
+    size_t *sizes = tbml_calloc((size_t)n, sizeof(size_t));
+    tbml_status ret = allgather_raw(o->comm, w.p, w.n, bufs, sizes);
+    tbml_free(w.p);
+    int64_t total = 0;
+    tbml_status first = TBML_OK;
+    char msg[1024] = "";
+    for (int r = 0; r < n && !ret; r++) {
+        rbuf rb = {bufs[r], sizes[r], 0, 0};
+        tbml_status rst = (tbml_status)rget_i64(&rb);
+        char rmsg[1024];
+        rget_str(&rb, rmsg, sizeof(rmsg));
+        total += rget_i64(&rb);
+        if (rst && !first) {
+            first = rst;
+            if (r == rank)
+                snprintf(msg, sizeof(msg), "%s", rmsg);
+            else
+                snprintf(msg, sizeof(msg), "rank %d: %s", r, rmsg);
+        }
+        for (int64_t k = r; k < nchunks && !rb.bad; k += n) {
+            reader_chunk *c = &chunks[k];
+            c->nlines = rget_i64(&rb);
+            c->bad = rget_i64(&rb);
+            c->has_error = (int)rget_i64(&rb);
+            c->err_line = rget_i64(&rb);
+            c->err_col = rget_i64(&rb);
+            rget_str(&rb, c->err_msg, sizeof(c->err_msg));
+        }
+        if (rb.bad || rb.o != rb.n)
+            ret = tbml_error(TBML_E_FORMAT, "read: bad agreement message from rank %d", r);
+    }
+    for (int r = 0; r < n; r++)
+        tbml_free(bufs[r]);
+    tbml_free(bufs);
+    tbml_free(sizes);
+    if (ret) return ret;
+    if (first) *st = tbml_error(first, "%s", msg);
+    *rows = total;
+    return TBML_OK;
+}
+
 tbml_status reader_finish(tbml_input_t *in, tbml_read_options *o, tbml_status st,
                           reader_chunk *chunks, int64_t nchunks, const tbml_schema *schema,
                           const char *format, tbml_table **out)
 {
     tbml_table *t = NULL;
-    int64_t bad = 0, line = 1;
+    int64_t bad = 0, line = 1, rows = 0;
+    int rank = reader_rank(o), size = reader_size(o);
+    for (int64_t k = rank; k < nchunks; k += size)
+        if (chunks[k].batch) rows += chunks[k].batch->nrows;
+    if (size > 1) {
+        tbml_status ast = finish_agree(o, &st, chunks, nchunks, &rows);
+        if (ast) {
+            st = ast;
+            goto out;
+        }
+    }
     for (int64_t k = 0; k < nchunks; k++) {
         if (chunks[k].has_error) {
             st = tbml_error(TBML_E_FORMAT,
@@ -128,14 +384,22 @@ tbml_status reader_finish(tbml_input_t *in, tbml_read_options *o, tbml_status st
     }
     if (st) goto out;
     t = tbml_table_new(schema);
+    tbml_table_ranges *rg = tbml_calloc(1, sizeof(*rg));
     for (int64_t k = 0; k < nchunks; k++) {
         if (chunks[k].batch && chunks[k].batch->nrows > 0) {
             tbml_table_append(t, chunks[k].batch);
             chunks[k].batch = NULL;
+            rg->range = tbml_realloc(rg->range, (size_t)t->nbatches * sizeof(int64_t));
+            rg->range[t->nbatches - 1] = k;
         }
     }
+    rg->nranges = nchunks;
+    rg->rows = rows;
+    rg->rank = rank;
+    rg->size = size;
+    t->ranges = rg;
     o->bad_records = bad;
-    if (bad > 0)
+    if (bad > 0 && rank == 0) /* the global count, once */
         TBML_LOG_W("%s: %" PRId64 " malformed %s record%s %s (mode %s)", tbml_input_path(in), bad,
                    format, bad == 1 ? "" : "s",
                    o->mode == TBML_MODE_DROPMALFORMED ? "dropped" : "read with nulls",

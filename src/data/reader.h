@@ -15,6 +15,30 @@ typedef struct {
     tbml_batch *batch; /* rows of this chunk, or NULL */
 } reader_chunk;
 
+/* Scans this process's share of in's ranges (all of them, or with o->comm the ranges k with
+ * k % size == rank) with tbml_input_scan_lines' contract, and logs at debug level how many
+ * ranges and bytes this rank read. */
+tbml_status reader_scan(tbml_input_t *in, const tbml_read_options *o, size_t chunk_size,
+                        tbml_chunk_fn fn, void *arg);
+/* In input.c: the chunks rank, rank + size, ... of in; *read gets the bytes scanned. */
+__attribute__((visibility("hidden"))) tbml_status
+reader_scan_share(tbml_input_t *in, tbml_pool_t *pool, size_t chunk_size, int rank, int size,
+                  tbml_chunk_fn fn, void *arg, uint64_t *read);
+
+/* Distributed reads (o->comm with more than one rank; else these only pass st through). Every
+ * rank sends its status st and size bytes of buf; bufs[r] / sizes[r] get rank r's bytes
+ * (tbml_free each). When any rank failed, every rank returns a failure: its own, or the first
+ * failing rank's status and message, and bufs are not filled. */
+tbml_status reader_allgather(const tbml_read_options *o, tbml_status st, const void *buf,
+                             size_t size, uint8_t **bufs, size_t *sizes);
+/* Merges per-column inference types over the ranks with merge (commutative and associative, as
+ * Spark's compatibleType is), so every rank ends with the types one process would infer. */
+tbml_status reader_agree_types(const tbml_read_options *o, tbml_status st, int *types, int ncols,
+                               int (*merge)(int, int));
+/* This rank's index and the rank count of o->comm (0 and 1 without one). */
+int reader_rank(const tbml_read_options *o);
+int reader_size(const tbml_read_options *o);
+
 /* Counts '\n' in data[0, size). */
 int64_t reader_count_lines(const char *data, size_t size);
 

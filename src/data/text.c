@@ -38,7 +38,7 @@ tbml_status tbml_read_text_input(tbml_input_t *in, tbml_read_options *o, tbml_ta
     int64_t n = tbml_input_chunk_count(in, o->chunk_size);
     text_scan s = {.schema = &schema,
                    .chunks = tbml_calloc((size_t)(n ? n : 1), sizeof(reader_chunk))};
-    tbml_status st = tbml_input_scan_lines(in, o->pool, o->chunk_size, text_chunk, &s);
+    tbml_status st = reader_scan(in, o, o->chunk_size, text_chunk, &s);
     st = reader_finish(in, o, st, s.chunks, n, &schema, "text", out);
     tbml_free(s.chunks);
     tbml_schema_clear(&schema);

@@ -510,7 +510,8 @@ tbml_status sql_exec(sql_ctx *cx, sql_plan *p, tbml_table **out)
     if (x.size == 1) x.comm = NULL; /* one rank: the local backend is the same and faster */
     if (x.comm) x.xb = &sql_exchange_comm;
     x.nstages = count_stages(p) + 1;
-    tbml_status st = prepare(&x, p);
+    tbml_status st = sql_scan_prepare(&x, p);
+    if (!st) st = prepare(&x, p);
     sql_blist *outs = tbml_calloc((size_t)x.nparts, sizeof(sql_blist));
     if (!st) {
         final_arg a = {&x, p, outs, tbml_calloc((size_t)x.nparts, sizeof(tbml_status)),

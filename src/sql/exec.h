@@ -49,6 +49,9 @@ SQL_HIDDEN tbml_status sql_stream(sql_xc *x, sql_plan *p, int part, sql_sink *ou
 /* op_scan.c */
 SQL_HIDDEN tbml_status op_scan_stream(sql_xc *x, sql_plan *p, int part, sql_sink *out);
 SQL_HIDDEN tbml_status op_values_stream(sql_xc *x, sql_plan *p, int part, sql_sink *out);
+/* Before a run, on every rank: makes each scanned table of a distributed read scannable by the
+ * partitions this rank runs (a collective only when the partition count needs it). */
+SQL_HIDDEN tbml_status sql_scan_prepare(sql_xc *x, sql_plan *p);
 /* op_project.c: filter and project */
 SQL_HIDDEN tbml_status op_filter_stream(sql_xc *x, sql_plan *p, int part, sql_sink *out);
 SQL_HIDDEN tbml_status op_project_stream(sql_xc *x, sql_plan *p, int part, sql_sink *out);

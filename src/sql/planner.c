@@ -1095,7 +1095,9 @@ static tbml_status plan_table(sql_ctx *cx, const ast_from *f, rel *out)
         p->table_name = sql_strdup(cx->a, v->name);
         tbml_schema_copy(&p->schema, &v->table->schema);
         p->used = sql_alloc(cx->a, (size_t)(p->schema.nfields + 1));
-        p->est_rows = (double)tbml_table_nrows(v->table);
+        /* a distributed read holds a share here: plan by the whole, as every rank must */
+        p->est_rows =
+            v->table->ranges ? (double)v->table->ranges->rows : (double)tbml_table_nrows(v->table);
         for (int i = 0; i < p->schema.nfields; i++)
             scope_add(cx->a, &out->sc, qual, p->schema.fields[i].name, p->schema.fields[i].type, 0,
                       p, i);

@@ -34,6 +34,7 @@ struct tbml_session {
      * tbml.sql.aggMemory (bytes per aggregating task); 0 = no limit */
     int64_t executor_memory, agg_memory;
     int64_t spill_files, spill_bytes; /* updated atomically by the aggregating threads */
+    int64_t file_range; /* spark.sql.files.maxPartitionBytes: bytes per input range; 0: 4 MiB */
 };
 
 struct tbml_df {
@@ -133,6 +134,16 @@ tbml_status tbml_session_set_conf(tbml_session_t *s, const char *key, const char
             s->executor_memory = size;
         else
             s->agg_memory = size;
+    } else if (strcmp(key, "spark.sql.files.maxPartitionBytes") == 0) {
+        int64_t size;
+        long long v = strtoll(value, &end, 10);
+        if (*value && !*end) /* a plain number is bytes, as Spark reads this one */
+            size = v;
+        else if (tbml_memory_parse(value, &size))
+            size = 0;
+        if (size < 1)
+            return tbml_error(TBML_E_ARG, "%s must be a size such as 128m, not '%s'", key, value);
+        s->file_range = size;
     } else if (strncmp(key, "spark.", 6) != 0) {
         return tbml_error(TBML_E_ARG, "unknown setting '%s'", key);
     }
@@ -336,6 +347,9 @@ static tbml_status create_view_using(tbml_session_t *s, const ast_stmt *st, cons
     tbml_read_options o;
     tbml_read_options_init(&o);
     o.pool = s->pool;
+    o.chunk_size = (size_t)s->file_range;
+    /* distributed: each rank reads its share of the ranges (tbml_table_ranges) */
+    if (s->comm && tbml_comm_size(s->comm) > 1) o.comm = s->comm;
     tbml_status ret;
     for (int i = 0; i < st->nopts; i++) {
         const char *k = st->opt_keys[i], *v = st->opt_vals[i];
