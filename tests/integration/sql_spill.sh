@@ -59,29 +59,34 @@ grep -Eq 'sort of partition [0-9]+ spilled [1-9][0-9]* bytes in [2-9][0-9]* sort
 grep -E 'spilled [0-9]+ bytes in [0-9]+ sorted runs' "$work/log4" | head -1
 [[ -z "$(ls -A "$work/tmp")" ]] || fail "sort left behind: $(ls -A "$work/tmp")"
 
-# joins: u maps users to regions, half its rows on one user (skew) and some without a user;
-# every kind, ordered on every column so that the text is comparable
+# joins: u maps users to regions, a quarter of its rows on one user (skew) and some without a
+# user, joined with a fifth of t (and t's rows of that user); every kind, ordered on every
+# column so that the text is comparable, with 128k a task
 awk 'BEGIN { print "user,region"; for (i = 0; i < 20000; i++) {
-       if (i % 2) printf "secret-user-0000007,r%d\n", i % 50
+       if (i % 4 == 1) printf "secret-user-0000007,r%d\n", i % 50
        else if (i % 10 == 4) printf ",r%d\n", i % 50
        else printf "secret-user-%07d,r%d\n", (i * 13) % 50000, i % 50 } }' > "$work/u.csv"
-view2="$view CREATE TEMP VIEW u USING csv OPTIONS (path '$work/u.csv', header 'true', inferSchema 'true');"
+view2="$view CREATE TEMP VIEW u USING csv OPTIONS (path '$work/u.csv', header 'true', inferSchema 'true');
+       CREATE TEMP VIEW p AS SELECT * FROM t WHERE amount < 20 OR user = 'secret-user-0000007';"
+# (one run each way: the six queries are statements of one -e, their CSV outputs one after another)
+qj="$view2"
 for j in "JOIN" "LEFT JOIN" "RIGHT JOIN" "FULL JOIN" "LEFT SEMI JOIN" "LEFT ANTI JOIN"; do
     case "$j" in
-    *SEMI* | *ANTI*) qj="$view2 SELECT t.user, t.amount, t.tag FROM t $j u ON t.user = u.user ORDER BY 1, 2, 3" ;;
-    *) qj="$view2 SELECT t.user, t.amount, u.user, u.region FROM t $j u ON t.user = u.user AND t.amount < 90 ORDER BY 1, 2, 3, 4" ;;
+    *SEMI* | *ANTI*) qj+=" SELECT p.user, p.amount, p.tag FROM p $j u ON p.user = u.user ORDER BY 1, 2, 3;" ;;
+    *) qj+=" SELECT p.user, p.amount, u.user, u.region FROM p $j u ON p.user = u.user AND p.amount < 15 ORDER BY 1, 2, 3, 4;" ;;
     esac
-    "$TBML" sql "${conf[@]}" --format csv -e "$qj" > "$work/join_mem.csv"
-    TMPDIR="$work/tmp" "$TBML" --log-level info sql "${conf[@]}" --executor-memory 1m --format csv \
-        -e "$qj" > "$work/join_spill.csv" 2> "$work/log5"
-    cmp "$work/join_mem.csv" "$work/join_spill.csv" || fail "$j: spilled join differs from the in-memory one"
-    [[ $(wc -l < "$work/join_mem.csv") -gt 1000 ]] || fail "$j: a trivial result"
-    grep -Eq 'hash join of partition [0-9]+ done: [1-9][0-9]* spill files, [1-9][0-9]* bytes spilled' "$work/log5" ||
-        fail "$j: no join spill in the log: $(cat "$work/log5")"
-    grep -q 'does not split (a skewed key)' "$work/log5" || fail "$j: the skewed key was not joined in chunks"
-    if grep -q 'secret-user' "$work/log4" "$work/log5"; then fail "a row reached the log"; fi
-    [[ -z "$(ls -A "$work/tmp")" ]] || fail "$j left behind: $(ls -A "$work/tmp")"
 done
+"$TBML" sql "${conf[@]}" --format csv -e "$qj" > "$work/join_mem.csv"
+TMPDIR="$work/tmp" "$TBML" --log-level info sql "${conf[@]}" --executor-memory 256k --format csv \
+    -e "$qj" > "$work/join_spill.csv" 2> "$work/log5"
+cmp "$work/join_mem.csv" "$work/join_spill.csv" || fail "spilled joins differ from the in-memory ones"
+[[ $(grep -c '^user,amount,' "$work/join_mem.csv") == 6 ]] || fail "not six join results"
+[[ $(wc -l < "$work/join_mem.csv") -gt 30000 ]] || fail "trivial join results"
+[[ $(grep -Ec 'hash join of partition [0-9]+ done: [1-9][0-9]* spill files, [1-9][0-9]* bytes spilled' "$work/log5") -ge 6 ]] ||
+    fail "not every join spilled: $(cat "$work/log5")"
+[[ $(grep -c 'does not split (a skewed key)' "$work/log5") -ge 6 ]] || fail "the skewed key was not joined in chunks"
+if grep -q 'secret-user' "$work/log4" "$work/log5"; then fail "a row reached the log"; fi
+[[ -z "$(ls -A "$work/tmp")" ]] || fail "joins left behind: $(ls -A "$work/tmp")"
 grep -E 'hash join of partition [0-9]+ done' "$work/log5" | head -1
 
 # a failure while spilling (a spill file past the file size limit): one error line, non-zero
