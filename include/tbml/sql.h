@@ -44,13 +44,14 @@ int tbml_session_threads(const tbml_session_t *s);
  * (bytes, -1 disables broadcast joins; default 10 MB), "tbml.sql.exchange" ("local", or
  * "serialize" to pass every exchanged batch through its byte encoding, as a distributed run
  * does), "spark.executor.memory" (a size such as 512m; each of the session's threads may hold
- * its share of it in a hash aggregate's table before the aggregate spills to sealed temporary
- * files; default: no limit), "tbml.sql.aggMemory" (the same budget per aggregating task,
- * directly; for tests). Other "spark." keys are accepted and ignored, as Spark does; anything
- * else and bad values: TBML_E_ARG. */
+ * its share of it in a hash aggregate's table, a full sort's rows or a shuffled join's build
+ * side before the operator spills to sealed temporary files; default: no limit),
+ * "tbml.sql.aggMemory" (the same budget per task, directly; for tests). Other "spark." keys are
+ * accepted and ignored, as Spark does; anything else and bad values: TBML_E_ARG. */
 TBML_NODISCARD tbml_status tbml_session_set_conf(tbml_session_t *s, const char *key,
                                                  const char *value);
-/* Spill files written and plaintext bytes spilled by hash aggregates since the session began. */
+/* Spill files written and plaintext bytes spilled by hash aggregates, sorts and joins since the
+ * session began. */
 void tbml_session_spill_stats(const tbml_session_t *s, int64_t *files, int64_t *bytes);
 void tbml_session_set_key_lookup(tbml_session_t *s, tbml_sql_key_fn fn, void *ctx);
 void tbml_session_set_progress(tbml_session_t *s, tbml_sql_progress_fn fn, void *ctx);

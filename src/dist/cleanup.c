@@ -43,8 +43,9 @@ static void on_signal(int sig)
 
 static void install(void)
 {
+    /* SIGXFSZ: a spill file past the file size limit (ulimit -f) kills by default */
     static const int sigs[] = {SIGINT,  SIGTERM, SIGHUP, SIGQUIT, SIGABRT,
-                               SIGSEGV, SIGBUS,  SIGFPE, SIGPIPE};
+                               SIGSEGV, SIGBUS,  SIGFPE, SIGPIPE, SIGXFSZ};
     atexit(remove_all);
     for (size_t i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++) {
         struct sigaction old;

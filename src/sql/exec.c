@@ -312,6 +312,7 @@ static tbml_status prepare(sql_xc *x, sql_plan *p)
         return run_stage(x, p, agg_part);
     case P_SORT:
         rt_of(x, p);
+        p->rt->ss = tbml_calloc((size_t)x->nparts, sizeof(*p->rt->ss));
         return run_stage(x, p, sort_part);
     case P_JOIN:
         rt_of(x, p);
@@ -351,8 +352,9 @@ tbml_status sql_stream(sql_xc *x, sql_plan *p, int part, sql_sink *out)
         return op_union_stream(x, p, part, out);
     case P_JOIN:
         return op_join_stream(x, p, part, out);
-    case P_AGG:
     case P_SORT:
+        return op_sort_stream(x, p, part, out);
+    case P_AGG:
     case P_EXCHANGE:
         return emit_list(&p->rt->parts[part], out);
     }
@@ -481,6 +483,7 @@ static void free_rt(sql_xc *x, sql_plan *p)
     struct sql_rt *rt = p->rt;
     if (!rt) return;
     if (p->kind == P_JOIN) op_join_free(rt);
+    if (p->kind == P_SORT) op_sort_free(x, rt);
     for (int i = 0; i < x->nparts; i++) {
         if (rt->borrowed) {
             tbml_free(rt->parts[i].b);
@@ -499,6 +502,7 @@ tbml_status sql_exec(sql_ctx *cx, sql_plan *p, tbml_table **out)
     sql_xc x;
     memset(&x, 0, sizeof(x));
     x.cx = cx;
+    pthread_mutex_init(&x.scratch_mu, NULL);
     x.pool = sql_session_pool(cx->s);
     x.nparts = sql_session_partitions(cx->s);
     x.serialize = sql_session_serialize(cx->s);
@@ -550,5 +554,8 @@ tbml_status sql_exec(sql_ctx *cx, sql_plan *p, tbml_table **out)
         sql_blist_clear(&outs[i]);
     tbml_free(outs);
     free_rt(&x, p);
+    /* the spill files were unnamed and are closed; this removes the folder and the key */
+    tbml_scratch_free(x.scratch);
+    pthread_mutex_destroy(&x.scratch_mu);
     return st;
 }

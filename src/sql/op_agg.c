@@ -7,10 +7,10 @@
  * Spilling (grace hash, hybrid): the table counts its bytes (keys, states, strings, DISTINCT
  * sets). Once they pass the task's budget (sql_session_agg_memory) it takes no new groups: rows
  * of groups it holds still update it, the others go, split by a hash of their key, to
- * SPILL_FANOUT sealed spill files (tbml/scratch.h). When the input ends the table is emitted,
- * then each spill file is aggregated in turn by a fresh table, which may spill again with a
- * different hash. Every group is aggregated whole by one table, so the result is the in-memory
- * one; only the order of groups differs. */
+ * SPILL_FANOUT sealed spill files (tbml/scratch.h, records as spill.c writes them). When the input
+ * ends the table is emitted, then each spill file is aggregated in turn by a fresh table, which may
+ * spill again with a different hash. Every group is aggregated whole by one table, so the result is
+ * the in-memory one; only the order of groups differs. */
 #include "exec.h"
 
 #include "tbml/scratch.h"
@@ -651,20 +651,6 @@ static int spill_index(const aggtab *t, uint64_t h)
     return (int)(mix(h + 0x9e3779b97f4a7c15ULL * (uint64_t)(t->depth + 1)) % SPILL_FANOUT);
 }
 
-/* A record: the byte length (u64, host order: the file never leaves this process) and the
- * batch's exchange encoding. */
-static tbml_status spill_batch(tbml_spill_t *f, const tbml_batch *b)
-{
-    uint8_t *buf;
-    size_t size;
-    sql_batch_encode(b, &buf, &size);
-    uint64_t n = size;
-    tbml_status st = tbml_spill_write(f, &n, sizeof(n));
-    if (!st) st = tbml_spill_write(f, buf, size);
-    tbml_free(buf);
-    return st;
-}
-
 static void update(aggtab *t, int mode, const tbml_batch *b, const int64_t *gid)
 {
     if (mode == AGG_FINAL)
@@ -704,7 +690,7 @@ static tbml_status split_put(aggtab *t, int mode, const tbml_batch *b, int64_t *
         if (!t->spill[f]) st = tbml_spill_create(*t->scratch, &t->spill[f]);
         if (st) break;
         tbml_batch *sb = sql_batch_take(b, idx, k);
-        st = spill_batch(t->spill[f], sb);
+        st = sql_spill_put(t->spill[f], sb);
         tbml_batch_free(sb);
     }
     tbml_free(which);
@@ -785,25 +771,10 @@ static tbml_status tab_finish(aggtab *t, int mode, sql_blist *out, int64_t *file
         tab_init(&sub, t->p, t->sess, t->part, t->depth + 1, t->scratch);
         uint64_t off = 0, end = tbml_spill_size(sp);
         while (!st && off < end) {
-            uint64_t n;
-            size_t got;
-            st = tbml_spill_pread(sp, &n, sizeof(n), off, &got);
-            if (!st && (got != sizeof(n) || n > end - off - sizeof(n)))
-                st = tbml_error(TBML_E_FORMAT, "spill file: record at %llu cut short",
-                                (unsigned long long)off);
-            if (st) break;
-            if (n > cap) {
-                tbml_free(buf);
-                cap = (size_t)n;
-                buf = tbml_malloc(cap);
-            }
-            st = tbml_spill_pread(sp, buf, (size_t)n, off + sizeof(n), &got);
-            if (!st && got != n) st = tbml_error(TBML_E_FORMAT, "spill file: record cut short");
             tbml_batch *b = NULL;
-            if (!st) st = sql_batch_decode(buf, (size_t)n, &b);
+            st = sql_spill_get(sp, &off, &buf, &cap, &b);
             if (!st) st = tab_put(&sub, mode, b);
             tbml_batch_free(b);
-            off += sizeof(n) + n;
         }
         tbml_spill_free(sp);
         if (!st) st = tab_finish(&sub, mode, out, files, bytes);

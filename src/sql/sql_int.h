@@ -415,7 +415,8 @@ SQL_HIDDEN tbml_pool_t *sql_session_pool(tbml_session_t *s);
 SQL_HIDDEN int sql_session_partitions(tbml_session_t *s);
 SQL_HIDDEN int64_t sql_session_broadcast_threshold(tbml_session_t *s);
 SQL_HIDDEN int sql_session_serialize(tbml_session_t *s);
-/* Bytes one hash aggregate task may hold before it spills (op_agg.c); 0 = no limit. */
+/* Bytes one task of a hash aggregate, sort or join build may hold before it spills (op_agg.c,
+ * op_sort.c, op_join.c); 0 = no limit. */
 SQL_HIDDEN int64_t sql_session_agg_memory(tbml_session_t *s);
 SQL_HIDDEN void sql_session_note_spill(tbml_session_t *s, int64_t files, int64_t bytes);
 /* The session's exchange backend (exchange.h): the local one unless the distributed runtime

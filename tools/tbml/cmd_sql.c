@@ -294,8 +294,8 @@ static void usage(FILE *f)
         "spark.sql.autoBroadcastJoinThreshold, ...\n"
         "  --properties-file F    settings as 'key value' lines (the spark.sql.* ones and\n"
         "                         spark.executor.memory apply)\n"
-        "  --executor-memory MEM  memory the threads share for hash aggregates (e.g. 512m); an\n"
-        "                         aggregate past its thread's share spills to sealed temporary\n"
+        "  --executor-memory MEM  memory the threads share for aggregates, sorts and joins (e.g.\n"
+        "                         512m); one past its thread's share spills to sealed temporary\n"
         "                         files (spark.executor.memory; default: no limit)\n"
         "  --name, --driver-memory, --executor-cores, --verbose,\n"
         "  --sgx-enabled false    accepted as tbml submit takes them\n");
