@@ -1105,6 +1105,18 @@ static double env_timeout(void)
     return TBML_COMM_TIMEOUT_DEFAULT;
 }
 
+/* A positive whole number from the environment, else dflt (-1 for "none" where allowed). */
+static size_t env_size(const char *name, size_t dflt)
+{
+    const char *v = getenv(name);
+    if (v && *v) {
+        char *end;
+        long long d = strtoll(v, &end, 10);
+        if (*end == '\0' && (d > 0 || d == -1)) return (size_t)d;
+    }
+    return dflt;
+}
+
 /* The job secret from TBML_DIST_KEYFILE (a primary key file) and TBML_DIST_PASSWORD_FILE. */
 static tbml_status env_job_key(int rank, tbml_key_t **out)
 {
@@ -1143,7 +1155,8 @@ tbml_status dist_comm_create(dist_transport *t, const tbml_comm_options *opt, tb
     c->rank = t->rank;
     c->size = t->size;
     c->timeout = opt->timeout_s > 0 ? opt->timeout_s : env_timeout();
-    c->chunk = opt->chunk_size ? opt->chunk_size : TBML_COMM_CHUNK_DEFAULT;
+    c->chunk =
+        opt->chunk_size ? opt->chunk_size : env_size("TBML_DIST_CHUNK", TBML_COMM_CHUNK_DEFAULT);
     c->plain = opt->insecure_plain != 0;
     c->seq = tbml_calloc((size_t)c->size, sizeof(seq_table));
     c->keys_size = (size_t)c->size * 64;
@@ -1152,7 +1165,7 @@ tbml_status dist_comm_create(dist_transport *t, const tbml_comm_options *opt, tb
         st = tbml_error(TBML_E_ARG, "chunk size %zu outside 16 B .. 64 MiB", c->chunk);
         goto out;
     }
-    int nw = opt->crypto_threads;
+    int nw = opt->crypto_threads ? opt->crypto_threads : (int)env_size("TBML_DIST_WORKERS", 0);
     if (nw == 0) {
         /* the machine's cores shared among the ranks on it (the calling thread helps too) */
         const char *ls = getenv("OMPI_COMM_WORLD_LOCAL_SIZE");
@@ -1268,6 +1281,10 @@ const char *tbml_comm_backend(const tbml_comm_t *c)
 const uint8_t *tbml_comm_job_id(const tbml_comm_t *c)
 {
     return c->job_id;
+}
+int tbml_comm_crypto_threads(const tbml_comm_t *c)
+{
+    return c->w.nthreads + 1;
 }
 dist_transport *dist_comm_transport(tbml_comm_t *c)
 {
