@@ -1,7 +1,7 @@
 /* `tbml submit --master mpi`: turns spark-submit's executor options into an mpirun command
  * (src/dist/launch.c), gives every rank the settings and the job secret as private files (paths in
  * exported variables, never values: TBML_SUBMIT_FILE, TBML_DIST_KEYFILE, TBML_DIST_PASSWORD_FILE),
- * runs it and removes the files, failure included. */
+ * runs it and removes the files, failure included. When the job fails, says which rank and why. */
 #include "submit_mpi.h"
 #include "cli.h"
 
@@ -109,7 +109,11 @@ int submit_mpi_run(const submit_mpi_opts *m, int settings_fd, int executor_cores
             fprintf(stderr, " %s", mv[i]);
         fprintf(stderr, "\n");
     }
-    st = tbml_launch_run(mv, &code);
+    char why[700];
+    st = tbml_launch_run_watched(mv, &code, why, sizeof(why));
+    /* the launcher's own report of a dead rank is many lines, or none when a rank was killed:
+     * end with one line of ours that names the rank and the cause */
+    if (!st && code != 0) fprintf(stderr, "tbml %s: job failed: %s\n", g_cli_command, why);
 out:
     if (text) tbml_wipe(text, len);
     tbml_free(text);
