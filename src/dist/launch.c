@@ -298,7 +298,12 @@ static int pass_through(int fd, pid_t pid, tbml_launch_watch *w)
 {
     char buf[4096];
     int status = 0, exited = 0;
+    size_t after = 0; /* bytes read after the launcher exited: a stray writer must not keep us */
     for (;;) {
+        if (!exited) {
+            pid_t got = waitpid(pid, &status, WNOHANG);
+            if (got == pid) exited = 1;
+        }
         struct pollfd pfd = {fd, POLLIN, 0};
         int r = poll(&pfd, 1, exited ? 0 : 200);
         if (r > 0) {
@@ -310,6 +315,7 @@ static int pass_through(int fd, pid_t pid, tbml_launch_watch *w)
                     if (m <= 0 && errno != EINTR) break; /* our stderr is gone: keep reading */
                     if (m > 0) off += m;
                 }
+                if (exited && (after += (size_t)k) > ((size_t)1 << 20)) break;
                 continue;
             }
             if (k < 0 && errno == EINTR) continue;
@@ -317,8 +323,6 @@ static int pass_through(int fd, pid_t pid, tbml_launch_watch *w)
         }
         if (r < 0 && errno == EINTR) continue;
         if (exited) break; /* drained */
-        pid_t got = waitpid(pid, &status, WNOHANG);
-        if (got == pid) exited = 1;
     }
     if (!exited)
         while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
