@@ -336,11 +336,12 @@ static void dispatch(tbml_comm_t *c, task *tk)
 
 /* Called when the exchange made no progress: rather than spin (and take a core from the crypto
  * workers, which matters when ranks share a machine), run a queued task here, else sleep until a
- * worker finishes one, else back off while the transport has nothing. Returns 1 if it did work. */
-static int help_or_wait(tbml_comm_t *c, unsigned *round)
+ * worker finishes one, else back off while the transport has nothing (may_wait 0: only run a
+ * queued task). Returns 1 if it did work. */
+static int help_or_wait(tbml_comm_t *c, unsigned *round, int may_wait)
 {
     if (c->w.nthreads == 0) {
-        dist_backoff(round);
+        if (may_wait) dist_backoff(round);
         return 0;
     }
     pthread_mutex_lock(&c->w.mu);
@@ -355,6 +356,10 @@ static int help_or_wait(tbml_comm_t *c, unsigned *round)
         pthread_cond_broadcast(&c->w.done_cv);
         pthread_mutex_unlock(&c->w.mu);
         return 1;
+    }
+    if (!may_wait) {
+        pthread_mutex_unlock(&c->w.mu);
+        return 0;
     }
     if (c->w.inflight > 0) {
         /* a short wait: the transport may have something meanwhile */
@@ -818,6 +823,7 @@ tbml_status dist_exchange_ex(tbml_comm_t *c, dist_send_spec *sends, int nsend,
             round = 0;
             continue;
         }
+        if (help_or_wait(c, &round, 0)) continue; /* a queued chunk first */
         if (copy_left && copy_pieces) {
             /* nothing to do but wait: do part of the side copy instead */
             size_t k = copy_left < COPY_PIECE ? copy_left : COPY_PIECE;
@@ -827,7 +833,7 @@ tbml_status dist_exchange_ex(tbml_comm_t *c, dist_send_spec *sends, int nsend,
             copy_left -= k;
             continue;
         }
-        if (help_or_wait(c, &round)) continue;
+        if (help_or_wait(c, &round, 1)) continue;
         now = tbml_now();
         if (now - last_check < 0.02) continue;
         last_check = now;
