@@ -32,7 +32,10 @@ aes=$(openssl speed -evp aes-256-gcm -bytes 16384 -seconds 2 2>/dev/null | awk '
 cores=$(nproc)
 echo "# openssl speed -evp aes-256-gcm (16 KiB): $(awk -v a="$aes" 'BEGIN {printf "%.2f", a / 1e9}') GB/s per core; $cores cores"
 echo "# ratio = sealed time / plain MPI time; crypto% = time at the crypto limit / sealed time"
-MPI=(mpirun --oversubscribe --bind-to none -x TBML_DIST_KEYFILE -x TBML_DIST_PASSWORD_FILE)
+# mpirun's own placement (as in the first published runs): Open MPI binds 2 ranks to a core each
+# (a rank's threads then share its core) and leaves oversubscribed ranks unbound. BIND=none runs
+# them unbound as `tbml submit` does (--bind-to none).
+MPI=(mpirun --oversubscribe ${BIND:+--bind-to "$BIND"} -x TBML_DIST_KEYFILE -x TBML_DIST_PASSWORD_FILE)
 [[ $(id -u) -ne 0 ]] || MPI+=(--allow-run-as-root)
 for n in 2 4; do
   "${MPI[@]}" -np "$n" "$BENCH" --bench --aes-speed "$aes" --cores "$cores" \
