@@ -25,8 +25,9 @@
 #define HDR_SIZE 40
 #define TAG_SIZE TBML_AEAD_TAG_SIZE
 #define AAD_SIZE (16 + HDR_SIZE)
-#define WINDOW 4    /* chunks in flight per stream */
-#define POOL_MAX 32 /* window slots kept for the next exchange (32 x 256 KiB by default) */
+#define WINDOW 4        /* chunks in flight per stream */
+#define WAIT_NS 1000000 /* longest sleep waiting for a busy worker (it wakes us when done) */
+#define POOL_MAX 32     /* window slots kept for the next exchange (32 x 256 KiB by default) */
 #define SEQ_MAX ((uint64_t)1 << 40)
 #define CHUNKS_MAX ((uint64_t)1 << 24)
 
@@ -362,10 +363,13 @@ static int help_or_wait(tbml_comm_t *c, unsigned *round, int may_wait)
         return 0;
     }
     if (c->w.inflight > 0) {
-        /* a short wait: the transport may have something meanwhile */
+        /* Wait for a worker to finish a chunk (it wakes us), at most WAIT_NS. Waking sooner
+         * just to poll the transport would take the core from the worker when the rank's
+         * threads share their cores, and any chunk that came meanwhile would queue behind the
+         * busy workers anyway. */
         struct timespec ts;
         clock_gettime(CLOCK_REALTIME, &ts);
-        ts.tv_nsec += 100000;
+        ts.tv_nsec += WAIT_NS;
         if (ts.tv_nsec >= 1000000000) {
             ts.tv_sec++;
             ts.tv_nsec -= 1000000000;
