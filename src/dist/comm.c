@@ -266,10 +266,10 @@ struct tbml_comm {
     uint8_t notice[8];  /* the last "waiting for" notice sent (its sends may still be in flight) */
     void **notice_reqs; /* per peer */
     uint8_t *scratch;   /* grow-only buffer for collectives (the allreduce's incoming segment) */
-    uint8_t
-        *pool[POOL_MAX]; /* free full-size window slots (ciphertext only), reused across calls */
-    int npool;
     size_t scratch_size;
+    /* free full-size window slots (ciphertext only), reused across calls */
+    uint8_t *pool[POOL_MAX];
+    int npool;
     int broken;
     tbml_status broken_st;
     char broken_msg[512];
@@ -1270,7 +1270,10 @@ tbml_status dist_comm_create(dist_transport *t, const tbml_comm_options *opt, tb
         st = tbml_error(TBML_E_ARG, "chunk size %zu outside 16 B .. 64 MiB", c->chunk);
         goto out;
     }
-    int nw = opt->crypto_threads ? opt->crypto_threads : (int)env_size("TBML_DIST_WORKERS", 0);
+    size_t env_nw = env_size("TBML_DIST_WORKERS", 0);
+    int nw = opt->crypto_threads    ? opt->crypto_threads
+             : env_nw == (size_t)-1 ? -1
+                                    : (int)(env_nw < 64 ? env_nw : 64);
     if (nw == 0) {
         /* the machine's cores shared among the ranks on it (the calling thread helps too) */
         const char *ls = getenv("OMPI_COMM_WORLD_LOCAL_SIZE");
