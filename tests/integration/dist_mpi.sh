@@ -39,5 +39,9 @@ run timeout 120 env TBML_DIST_WORKERS=2 "${MPI[@]}" -x TBML_DIST_WORKERS -np 2 "
 check "bench: 2 workers + the caller seal on each rank" grep -q "^# 2 ranks x 3 sealing threads (2 workers" "$OUT_FILE"
 check "bench: cores used = min(16 cores, 2 ranks x 3 threads)" grep -q "on 16 cores: 6 cores used" "$OUT_FILE"
 check "bench: one line per op and size" test "$(grep -cE '^(allreduce|alltoall) ' "$OUT_FILE")" -eq 4
+# tbml submit exports the tuning variables it has to every rank
+run timeout 120 env TBML_DIST_WORKERS=3 "$TBML" submit --master mpi --num-executors 2 "$BENCH" \
+  --bench --cores 16 --reps 1 --sizes 4096
+check "submit: TBML_DIST_WORKERS reaches the ranks" grep -q "^# 2 ranks x 4 sealing threads (3 workers" "$OUT_FILE"
 
 finish

@@ -86,9 +86,13 @@ int submit_mpi_run(const submit_mpi_opts *m, int settings_fd, int executor_cores
         setenv("TBML_DIST_PASSWORD_FILE", tbml_launch_secret_password_file(sec), 1);
     }
     setenv(TBML_APP_FILE_ENV, settings, 1);
-    const char *env[4] = {"TBML_DIST_KEYFILE", "TBML_DIST_PASSWORD_FILE", TBML_APP_FILE_ENV,
-                          "TBML_DIST_TIMEOUT"};
-    size_t nenv = getenv("TBML_DIST_TIMEOUT") ? 4 : 3;
+    const char *env[6] = {"TBML_DIST_KEYFILE", "TBML_DIST_PASSWORD_FILE", TBML_APP_FILE_ENV};
+    size_t nenv = 3;
+    /* the channel's settings, when set here, reach every rank */
+    static const char *const tuning[] = {"TBML_DIST_TIMEOUT", "TBML_DIST_WORKERS",
+                                         "TBML_DIST_CHUNK"};
+    for (size_t i = 0; i < sizeof(tuning) / sizeof(tuning[0]); i++)
+        if (getenv(tuning[i])) env[nenv++] = tuning[i];
     av = tbml_calloc((size_t)argc + 2, sizeof(char *));
     av[0] = (char *)app;
     for (int i = 0; i < argc; i++)
