@@ -1,7 +1,11 @@
 /* Distributed mode under mpirun: the sealed collectives against MPI's own on the same buffers
  * (bench/dist.sh runs it), and the correctness and failure checks the mpi-labelled tests run.
  *
- *   bench_dist --bench [--aes-speed BYTES_PER_S] [--sizes LIST]   rank 0 prints one line per case
+ *   bench_dist --bench [--aes-speed BYTES_PER_S] [--cores N] [--sizes LIST] [--reps N]
+ *                      [--sealed-only] [--op allreduce|alltoall]     rank 0 prints one line per
+ * case
+ *     --cores: the machine's cores (default: this one's); the crypto limit counts
+ *     min(cores, ranks x sealing threads per rank), the threads the communicator really runs
  *   bench_dist --check [--out FILE] [--die R | --hang R]          collectives vs a reference
  *   bench_dist --keygen --out DIR     a job secret DIR/bench.key + DIR/pw (where no tbml tool is)
  *
@@ -12,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 static tbml_comm_t *g_c;
@@ -123,33 +128,48 @@ static int check(const char *out, int die, int hang)
 
 /* ---- bench --------------------------------------------------------------------------------- */
 
-/* Seconds per call of op, the best of reps after one warm-up (all ranks in step). */
+/* Seconds per call of op, the best of reps after one warm-up (all ranks in step): wall time of
+ * the slowest rank, and CPU time (all threads) summed over the ranks, each the best over reps. */
 typedef tbml_status (*op_fn)(void *arg);
 
-static double time_op(op_fn fn, void *arg, int reps)
+typedef struct {
+    double wall, cpu;
+} op_time;
+
+static double cpu_now(void)
 {
-    double best = 1e30;
+    struct timespec ts;
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+static op_time time_op(op_fn fn, void *arg, int reps)
+{
+    op_time best = {1e30, 1e30};
     TRY(fn(arg));
     for (int r = 0; r < reps; r++) {
         TRY(tbml_comm_barrier(g_c));
-        double t0 = tbml_now();
+        double t0 = tbml_now(), c0 = cpu_now();
         TRY(fn(arg));
-        double t = tbml_now() - t0;
-        /* the slowest rank sets the time */
-        double all[64] = {0};
+        double mine[2] = {tbml_now() - t0, cpu_now() - c0};
+        /* the slowest rank sets the time; CPU time adds up */
+        double t[2] = {mine[0], 0};
         uint8_t *rb[64] = {0};
         size_t rs[64] = {0};
         int n = tbml_comm_size(g_c);
-        TRY(tbml_comm_gather(g_c, 0, &t, sizeof(t), rb, rs));
+        TRY(tbml_comm_gather(g_c, 0, mine, sizeof(mine), rb, rs));
         if (tbml_comm_rank(g_c) == 0) {
             for (int i = 0; i < n && i < 64; i++) {
-                memcpy(&all[i], rb[i], sizeof(double));
-                if (all[i] > t) t = all[i];
+                double all[2];
+                memcpy(all, rb[i], sizeof(all));
+                if (all[0] > t[0]) t[0] = all[0];
+                t[1] += all[1];
                 tbml_free(rb[i]);
             }
         }
-        TRY(tbml_comm_bcast(g_c, 0, &t, sizeof(t)));
-        if (t < best) best = t;
+        TRY(tbml_comm_bcast(g_c, 0, t, sizeof(t)));
+        if (t[0] < best.wall) best.wall = t[0];
+        if (t[1] < best.cpu) best.cpu = t[1];
     }
     return best;
 }
@@ -182,49 +202,75 @@ static tbml_status op_plain_a2a(void *p)
     return tbml_comm_bench_plain_alltoall(g_c, a->s, a->r, a->block);
 }
 
-static int bench(double aes_speed, int cores, const char *sizes)
+static int g_sealed_only;     /* --sealed-only: skip MPI's own collectives (for profiling) */
+static const char *g_only_op; /* --op allreduce|alltoall: only that one */
+
+/* One result line: times, throughput, the ratio to MPI, and two views of the crypto limit. */
+static void report(const char *op, size_t bytes, op_time plain, op_time sealed, double crypto_bytes,
+                   double aes_speed, int cores)
+{
+    /* crypto%: the time the op would take if the cores used did nothing but AES-GCM, over the
+     * sealed time; cpu_eff%: the CPU seconds that AES-GCM needs, over the CPU seconds the sealed
+     * op spent (all ranks and threads), so less sensitive to other load on the machine */
+    double limit = crypto_bytes / (aes_speed * cores), aes_cpu = crypto_bytes / aes_speed;
+    printf("%-10s %-10zu %10.3f %10.3f %10.2f %10.2f %7.2f %8.0f%% %10.3f %8.0f%%\n", op, bytes,
+           plain.wall * 1e3, sealed.wall * 1e3, (double)bytes / plain.wall / 1e9,
+           (double)bytes / sealed.wall / 1e9, sealed.wall / plain.wall, 100 * limit / sealed.wall,
+           sealed.cpu * 1e3, 100 * aes_cpu / sealed.cpu);
+}
+
+/* cores: the machine's cores (every rank on one machine). The cores used are those the sealing
+ * threads can occupy: min(cores, ranks x crypto threads per rank). */
+static int bench(double aes_speed, int cores, const char *sizes, int reps_opt)
 {
     int me = tbml_comm_rank(g_c), n = tbml_comm_size(g_c);
+    int threads = tbml_comm_crypto_threads(g_c);
+    int used = n * threads < cores ? n * threads : cores;
     char *list = tbml_strdup(sizes), *save = NULL;
+    op_time none = {1, 1};
     if (me == 0) {
-        printf("# %d ranks, %d cores; crypto limit = %.2f GB/s AES-256-GCM per core x %d cores\n",
-               n, cores, aes_speed / 1e9, cores);
-        printf("%-10s %-10s %12s %12s %12s %12s %8s %10s\n", "op", "bytes", "plain_ms", "sealed_ms",
-               "plain_GB/s", "sealed_GB/s", "ratio", "crypto%");
+        printf("# %d ranks x %d sealing threads (%d worker%s + the calling thread) on %d cores: "
+               "%d cores used\n",
+               n, threads, threads - 1, threads == 2 ? "" : "s", cores, used);
+        printf("# crypto limit = %.2f GB/s AES-256-GCM per core x %d cores used\n", aes_speed / 1e9,
+               used);
+        printf("%-10s %-10s %10s %10s %10s %10s %7s %9s %10s %9s\n", "op", "bytes", "plain_ms",
+               "sealed_ms", "plain_GB/s", "seal_GB/s", "ratio", "crypto%", "sealed_cpu",
+               "cpu_eff%");
     }
     for (char *tok = strtok_r(list, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
         size_t bytes = strtoull(tok, NULL, 10);
         size_t count = bytes / 4;
-        int reps = bytes <= (1u << 20) ? 50 : bytes <= (32u << 20) ? 5 : 2;
+        int reps = reps_opt > 0           ? reps_opt
+                   : bytes <= (1u << 20)  ? 50
+                   : bytes <= (32u << 20) ? 5
+                                          : 2;
         bench_arg a = {0};
+        if (g_only_op && strcmp(g_only_op, "allreduce") != 0) count = 0;
         a.count = count;
         a.f = tbml_malloc(count * 4 + 4);
         for (size_t i = 0; i < count; i++)
             a.f[i] = (float)(i % 100) * 0.01f;
-        double tp = time_op(op_plain_ar, &a, reps), ts = time_op(op_sealed_ar, &a, reps);
+        op_time tp = g_sealed_only ? none : time_op(op_plain_ar, &a, reps);
+        op_time ts = time_op(op_sealed_ar, &a, reps);
         /* per rank the ring seals and opens 2(n-1)/n of the buffer each: 4(n-1)/n * bytes of
          * AES-GCM; all ranks together 4(n-1) * bytes, shared by the cores */
-        double crypto_bytes = 4.0 * (n - 1) * (double)(count * 4);
-        double limit = crypto_bytes / (aes_speed * cores);
-        if (me == 0)
-            printf("%-10s %-10zu %12.3f %12.3f %12.2f %12.2f %8.2f %9.0f%%\n", "allreduce",
-                   count * 4, tp * 1e3, ts * 1e3, count * 4 / tp / 1e9, count * 4 / ts / 1e9,
-                   ts / tp, 100 * limit / ts);
+        if (me == 0 && count)
+            report("allreduce", count * 4, tp, ts, 4.0 * (n - 1) * (double)(count * 4), aes_speed,
+                   used);
         tbml_free(a.f);
         /* all-to-all: every rank sends `bytes` in total, bytes/n to each */
-        a.block = bytes / (size_t)n;
+        a.block = g_only_op && strcmp(g_only_op, "alltoall") != 0 ? 0 : bytes / (size_t)n;
         a.s = tbml_malloc(a.block * (size_t)n + 1);
         a.r = tbml_malloc(a.block * (size_t)n + 1);
         memset(a.s, me + 1, a.block * (size_t)n);
-        tp = time_op(op_plain_a2a, &a, reps);
+        memset(a.r, 0, a.block * (size_t)n);
+        tp = g_sealed_only ? none : time_op(op_plain_a2a, &a, reps);
         ts = time_op(op_sealed_a2a, &a, reps);
-        crypto_bytes =
-            2.0 * (n - 1) * (double)a.block * n; /* seal + open of (n-1)/n of bytes, n ranks */
-        limit = crypto_bytes / (aes_speed * cores);
-        if (me == 0)
-            printf("%-10s %-10zu %12.3f %12.3f %12.2f %12.2f %8.2f %9.0f%%\n", "alltoall",
-                   a.block * n, tp * 1e3, ts * 1e3, a.block * n / tp / 1e9, a.block * n / ts / 1e9,
-                   ts / tp, 100 * limit / ts);
+        /* seal + open of (n-1)/n of bytes on each of n ranks */
+        if (me == 0 && a.block)
+            report("alltoall", a.block * n, tp, ts, 2.0 * (n - 1) * (double)a.block * n, aes_speed,
+                   used);
         tbml_free(a.s);
         tbml_free(a.r);
     }
@@ -262,7 +308,7 @@ static int keygen(const char *dir)
 int main(int argc, char **argv)
 {
     const char *mode = NULL, *out = NULL, *sizes = "89112,16777216,268435456";
-    int die = -1, hang = -1, cores = tbml_ncores();
+    int die = -1, hang = -1, cores = tbml_ncores(), reps = 0;
     double aes_speed = 0;
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--check") == 0 || strcmp(argv[i], "--bench") == 0 ||
@@ -278,12 +324,19 @@ int main(int argc, char **argv)
             aes_speed = atof(argv[++i]);
         else if (strcmp(argv[i], "--cores") == 0 && i + 1 < argc)
             cores = atoi(argv[++i]);
+        else if (strcmp(argv[i], "--reps") == 0 && i + 1 < argc)
+            reps = atoi(argv[++i]);
+        else if (strcmp(argv[i], "--op") == 0 && i + 1 < argc)
+            g_only_op = argv[++i];
+        else if (strcmp(argv[i], "--sealed-only") == 0)
+            g_sealed_only = 1;
         else if (strcmp(argv[i], "--sizes") == 0 && i + 1 < argc)
             sizes = argv[++i];
         else {
             fprintf(stderr, "usage: bench_dist --check [--out F] [--die R|--hang R] | --bench "
                             "[--aes-speed B/s] "
-                            "[--cores N] [--sizes LIST]\n");
+                            "[--cores N] [--sizes LIST] [--reps N] [--sealed-only] [--op "
+                            "allreduce|alltoall]\n");
             return 2;
         }
     }
@@ -294,8 +347,9 @@ int main(int argc, char **argv)
         fprintf(stderr, "bench_dist: %s\n", tbml_errmsg());
         return 1;
     }
-    int rc = strcmp(mode, "bench") == 0 ? bench(aes_speed > 0 ? aes_speed : 2.8e9, cores, sizes)
-                                        : check(out, die, hang);
+    int rc = strcmp(mode, "bench") == 0
+                 ? bench(aes_speed > 0 ? aes_speed : 2.8e9, cores, sizes, reps)
+                 : check(out, die, hang);
     tbml_comm_free(g_c);
     return rc;
 }

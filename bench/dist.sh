@@ -3,10 +3,17 @@
 # messages) against MPI's own MPI_Allreduce / MPI_Alltoall on the same buffers, on 2 and 4 ranks,
 # for LeNet's gradient (22,278 floats), 16 MB and 256 MB. Prints both times, their ratio, and the
 # fraction of the crypto limit: OpenSSL's single-core AES-256-GCM speed (`openssl speed`, measured
-# in this run) times the cores the ranks can use.
+# in this run) times the cores used. Cores used = min(this machine's cores, ranks x sealing
+# threads per rank), where a rank's sealing threads are the ones its communicator really runs
+# AES-GCM on: its crypto workers (cores / ranks on the machine, 1 to 4) plus the calling thread,
+# which seals and opens queued chunks while it waits (bench_dist reads the count from the
+# communicator and prints it in its header). Also prints the sealed op's CPU time (all ranks and
+# threads) and cpu_eff% = CPU seconds AES-GCM needs / CPU seconds spent, which other load on a
+# shared machine disturbs less than wall time.
 # Then wordcount and a SQL GROUP BY on 1 rank x 2 threads against 2 ranks x 1 thread on the same
 # data (WC_MB, GB_ROWS), printing the ratio (the distribution cost).
 #   bench/dist.sh [BUILD_DIR]        (default ./build; needs an MPI build and mpirun)
+#   env: SIZES (bytes, comma-separated), DIST_REPS (timed runs per case, best kept; default by size)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BUILD=${1:-build}
@@ -27,12 +34,14 @@ aes=$(openssl speed -evp aes-256-gcm -bytes 16384 -seconds 2 2>/dev/null | awk '
 cores=$(nproc)
 echo "# openssl speed -evp aes-256-gcm (16 KiB): $(awk -v a="$aes" 'BEGIN {printf "%.2f", a / 1e9}') GB/s per core; $cores cores"
 echo "# ratio = sealed time / plain MPI time; crypto% = time at the crypto limit / sealed time"
-MPI=(mpirun --oversubscribe -x TBML_DIST_KEYFILE -x TBML_DIST_PASSWORD_FILE)
+# mpirun's own placement (as in the first published runs): Open MPI binds 2 ranks to a core each
+# (a rank's threads then share its core) and leaves oversubscribed ranks unbound. BIND=none runs
+# them unbound as `tbml submit` does (--bind-to none).
+MPI=(mpirun --oversubscribe ${BIND:+--bind-to "$BIND"} -x TBML_DIST_KEYFILE -x TBML_DIST_PASSWORD_FILE)
 [[ $(id -u) -ne 0 ]] || MPI+=(--allow-run-as-root)
 for n in 2 4; do
-  used=$((n * 4 < cores ? n * 4 : cores))  # each rank seals on up to 4 worker threads
-  "${MPI[@]}" -np "$n" "$BENCH" --bench --aes-speed "$aes" --cores "$used" \
-    --sizes "${SIZES:-89112,16777216,268435456}"
+  "${MPI[@]}" -np "$n" "$BENCH" --bench --aes-speed "$aes" --cores "$cores" \
+    --sizes "${SIZES:-89112,16777216,268435456}" ${DIST_REPS:+--reps "$DIST_REPS"}
 done
 
 # Distribution cost on one machine: wordcount on the same corpus (bench_gen_zipf, seed 42), plain

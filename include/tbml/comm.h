@@ -41,7 +41,9 @@ typedef struct {
     /* Seconds a blocking call waits without progress before failing; <= 0: the environment's
      * TBML_DIST_TIMEOUT, else TBML_COMM_TIMEOUT_DEFAULT. */
     double timeout_s;
-    /* Worker threads that seal and open chunks; 0: min(cores, 4); -1: none (inline). */
+    /* Worker threads that seal and open chunks; 0: this machine's cores divided by the ranks on
+     * it (OMPI_COMM_WORLD_LOCAL_SIZE / MPI_LOCALNRANKS), 1 to 4; -1: none (the calling thread
+     * does all crypto). */
     int crypto_threads;
     /* Plaintext bytes per sealed chunk; 0: TBML_COMM_CHUNK_DEFAULT. Must match on all ranks. */
     size_t chunk_size;
@@ -86,6 +88,9 @@ int tbml_comm_size(const tbml_comm_t *c);
 const char *tbml_comm_backend(const tbml_comm_t *c);
 /* The 16-byte job id every rank agreed on at the handshake. */
 const uint8_t *tbml_comm_job_id(const tbml_comm_t *c);
+/* Threads that run AES-GCM for c: its crypto workers plus the calling thread, which seals and
+ * opens queued chunks while it waits (1 with no workers). The bench's crypto limit counts these. */
+int tbml_comm_crypto_threads(const tbml_comm_t *c);
 
 /* ---- point to point (sealed) -------------------------------------------------------------- */
 

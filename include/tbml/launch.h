@@ -44,6 +44,38 @@ void tbml_launch_argv_free(char **argv);
  * the launcher cannot be started. */
 TBML_NODISCARD tbml_status tbml_launch_run(char *const *argv, int *exit_code);
 
+/* Which rank made a job fail, and how, read from what the launcher prints on stderr: Open MPI's
+ * "process rank R ... exited on signal S (NAME)" and "Process name: [[J,1],R] / Exit code: C",
+ * MPICH hydra's "RANK R PID ..." with "KILLED BY SIGNAL: S" or "EXIT CODE: C", and the first
+ * error line a tbml rank printed ("tbml: rank R: ..." from tbml_comm_abort, or "tbml CMD: ...").
+ * Fed in pieces of any size. */
+typedef struct {
+    int rank;         /* the rank the launcher reported, -1: none */
+    int signal;       /* > 0: it was killed by this signal */
+    char signame[40]; /* the launcher's name for the signal ("Killed"), may be empty */
+    int exit_code;    /* >= 0: it exited with this code */
+    int report_rank;  /* the rank of the first tbml error line, -1: none or not named */
+    char report[512]; /* that line without its "tbml: " prefix; empty: none */
+    char line[1024];  /* internal: the unfinished line */
+    size_t len;
+    int hydra_rank;     /* internal: the rank of the hydra banner being read */
+    int ompi_exit_rank; /* internal: "Process name" seen, "Exit code" next */
+} tbml_launch_watch;
+
+void tbml_launch_watch_init(tbml_launch_watch *w);
+void tbml_launch_watch_feed(tbml_launch_watch *w, const char *text, size_t len);
+/* One line (no newline) naming the failed rank and the cause, e.g. "rank 1 was killed by signal 9
+ * (Killed)" or "rank 0: rank 2 took no message ... in 60 s: it died, hung or was killed"; when
+ * nothing names a rank, "the launcher exited with code C". Meant for a job that failed. */
+void tbml_launch_watch_explain(const tbml_launch_watch *w, int launcher_code, char *out,
+                               size_t size);
+
+/* tbml_launch_run, with the launcher's stderr passed through to ours as it comes and read by a
+ * tbml_launch_watch; when the launcher exits non-zero, *why (why_size bytes) gets the explanation
+ * (tbml_launch_watch_explain). */
+TBML_NODISCARD tbml_status tbml_launch_run_watched(char *const *argv, int *exit_code, char *why,
+                                                   size_t why_size);
+
 /* The job-secret files for a launch without --dist-key: a private folder (0700) holding a new
  * random primary key sealed under a random password (both 0600), for ranks on this machine or a
  * shared file system. Removed by tbml_launch_secret_free, and at exit or on a fatal signal. */

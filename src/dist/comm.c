@@ -26,7 +26,9 @@
 #define HDR_SIZE 40
 #define TAG_SIZE TBML_AEAD_TAG_SIZE
 #define AAD_SIZE (16 + HDR_SIZE)
-#define WINDOW 4 /* chunks in flight per stream */
+#define WINDOW 4        /* chunks in flight per stream */
+#define WAIT_NS 1000000 /* longest sleep waiting for a busy worker (it wakes us when done) */
+#define POOL_MAX 32     /* window slots kept for the next exchange (32 x 256 KiB by default) */
 #define SEQ_MAX ((uint64_t)1 << 40)
 #define CHUNKS_MAX ((uint64_t)1 << 24)
 
@@ -106,6 +108,8 @@ enum { OP_SEAL = 1, OP_OPEN = 2 };
 
 typedef struct task {
     int op;
+    int reduce; /* OP_OPEN: 0, or a tbml_comm_dtype: add the plaintext into acc */
+    uint8_t *acc;
     const uint8_t *key; /* points into the comm's key table: stable, so workers cache contexts */
     uint8_t nonce[12];
     uint8_t aad[AAD_SIZE];
@@ -118,12 +122,15 @@ typedef struct task {
     struct task *next;
 } task;
 
-/* A worker's AES-GCM contexts, one per key it has used (a handful of peers). */
+/* A worker's AES-GCM contexts, one per key it has used (a handful of peers), and the buffer it
+ * opens chunks into before adding them to a reduction (one chunk: stays in the core's cache). */
 #define CACHE_SIZE 16
 typedef struct {
     const uint8_t *key[CACHE_SIZE];
     tbml_aead_t *ctx[CACHE_SIZE];
     int next;
+    uint8_t *plain;
+    size_t plain_cap;
 } ctx_cache;
 
 static tbml_status cache_get(ctx_cache *cc, const uint8_t *key, tbml_aead_t **out)
@@ -149,7 +156,14 @@ static void cache_clear(ctx_cache *cc)
 {
     for (int i = 0; i < CACHE_SIZE; i++)
         tbml_aead_free(cc->ctx[i]);
+    if (cc->plain) tbml_wipe(cc->plain, cc->plain_cap); /* the last chunk's plaintext */
+    tbml_free(cc->plain);
     memset(cc, 0, sizeof(*cc));
+}
+
+static size_t dtype_size(int dt)
+{
+    return dt == TBML_DT_F32 ? 4 : dt == TBML_DT_F64 || dt == TBML_DT_I64 ? 8 : 0;
 }
 
 static void task_run(task *tk, ctx_cache *cc, int plain)
@@ -158,16 +172,34 @@ static void task_run(task *tk, ctx_cache *cc, int plain)
     tbml_status st = TBML_OK;
     if (plain) {
         /* the bench's insecure mode: same framing and pipeline, no cipher */
-        if (tk->size) memcpy(tk->out, tk->in, tk->size);
+        if (tk->reduce)
+            dist_reduce_sum(tk->acc, tk->in, tk->size / dtype_size(tk->reduce),
+                            (tbml_comm_dtype)tk->reduce);
+        else if (tk->size)
+            memcpy(tk->out, tk->in, tk->size);
         if (tk->op == OP_SEAL) memset(tk->tag, 0, TAG_SIZE);
     } else {
         st = cache_get(cc, tk->key, &a);
-        if (!st && tk->op == OP_SEAL)
+        if (!st && tk->op == OP_SEAL) {
             st = tbml_aead_seal_with(a, tk->nonce, tk->aad, AAD_SIZE, tk->in, tk->size, tk->out,
                                      tk->tag);
-        else if (!st)
+        } else if (!st && tk->reduce) {
+            /* open into this thread's buffer, add only what authenticated (a failed open wipes
+             * the buffer and leaves acc alone) */
+            if (cc->plain_cap < tk->size) {
+                tbml_free(cc->plain);
+                cc->plain = tbml_malloc(tk->size);
+                cc->plain_cap = tk->size;
+            }
+            st = tbml_aead_open_with(a, tk->nonce, tk->aad, AAD_SIZE, tk->in, tk->size, tk->tag,
+                                     cc->plain);
+            if (!st)
+                dist_reduce_sum(tk->acc, cc->plain, tk->size / dtype_size(tk->reduce),
+                                (tbml_comm_dtype)tk->reduce);
+        } else if (!st) {
             st = tbml_aead_open_with(a, tk->nonce, tk->aad, AAD_SIZE, tk->in, tk->size, tk->tag,
                                      tk->out);
+        }
     }
     tk->st = st;
     atomic_store_explicit(&tk->done, 1, memory_order_release);
@@ -236,6 +268,9 @@ struct tbml_comm {
     void **notice_reqs; /* per peer */
     uint8_t *scratch;   /* grow-only buffer for collectives (the allreduce's incoming segment) */
     size_t scratch_size;
+    /* free full-size window slots (ciphertext only), reused across calls */
+    uint8_t *pool[POOL_MAX];
+    int npool;
     int broken;
     tbml_status broken_st;
     char broken_msg[512];
@@ -303,11 +338,12 @@ static void dispatch(tbml_comm_t *c, task *tk)
 
 /* Called when the exchange made no progress: rather than spin (and take a core from the crypto
  * workers, which matters when ranks share a machine), run a queued task here, else sleep until a
- * worker finishes one, else back off while the transport has nothing. Returns 1 if it did work. */
-static int help_or_wait(tbml_comm_t *c, unsigned *round)
+ * worker finishes one, else back off while the transport has nothing (may_wait 0: only run a
+ * queued task). Returns 1 if it did work. */
+static int help_or_wait(tbml_comm_t *c, unsigned *round, int may_wait)
 {
     if (c->w.nthreads == 0) {
-        dist_backoff(round);
+        if (may_wait) dist_backoff(round);
         return 0;
     }
     pthread_mutex_lock(&c->w.mu);
@@ -323,11 +359,18 @@ static int help_or_wait(tbml_comm_t *c, unsigned *round)
         pthread_mutex_unlock(&c->w.mu);
         return 1;
     }
+    if (!may_wait) {
+        pthread_mutex_unlock(&c->w.mu);
+        return 0;
+    }
     if (c->w.inflight > 0) {
-        /* a short wait: the transport may have something meanwhile */
+        /* Wait for a worker to finish a chunk (it wakes us), at most WAIT_NS. Waking sooner
+         * just to poll the transport would take the core from the worker when the rank's
+         * threads share their cores, and any chunk that came meanwhile would queue behind the
+         * busy workers anyway. */
         struct timespec ts;
         clock_gettime(CLOCK_REALTIME, &ts);
-        ts.tv_nsec += 100000;
+        ts.tv_nsec += WAIT_NS;
         if (ts.tv_nsec >= 1000000000) {
             ts.tv_sec++;
             ts.tv_nsec -= 1000000000;
@@ -390,6 +433,7 @@ typedef struct {
     slot s[WINDOW];
     uint8_t wire_hdr[WINDOW][HDR_SIZE];
     double since;
+    int reduce; /* 0 or the tbml_comm_dtype each chunk is added as (dist_exchange_ex) */
 } recv_stream;
 
 static uint64_t nchunks(uint64_t total, size_t chunk)
@@ -403,13 +447,35 @@ static size_t chunk_len(uint64_t total, size_t chunk, uint64_t idx)
     return (size_t)(total - off < chunk ? total - off : chunk);
 }
 
-static void slot_reserve(slot *s, size_t need)
+/* Window slots hold ciphertext only. Full-size ones (a whole chunk) come from a pool kept across
+ * calls: a fresh buffer per exchange would cost page faults and heap trimming every time. */
+static size_t slot_full(const tbml_comm_t *c)
 {
-    if (s->cap < need) {
-        tbml_free(s->buf);
-        s->buf = tbml_malloc(need);
-        s->cap = need;
+    return HDR_SIZE + c->chunk + TAG_SIZE;
+}
+
+static void slot_reserve(tbml_comm_t *c, slot *s, size_t need)
+{
+    if (s->cap >= need) return;
+    tbml_free(s->buf);
+    if (need <= slot_full(c) && c->npool > 0) {
+        s->buf = c->pool[--c->npool];
+        s->cap = slot_full(c);
+        return;
     }
+    /* anything up to a chunk gets a full slot, so that it can go back to the pool */
+    s->cap = need <= slot_full(c) ? slot_full(c) : need;
+    s->buf = tbml_malloc(s->cap);
+}
+
+static void slot_release(tbml_comm_t *c, slot *s)
+{
+    if (s->buf && s->cap == slot_full(c) && c->npool < POOL_MAX)
+        c->pool[c->npool++] = s->buf;
+    else
+        tbml_free(s->buf);
+    s->buf = NULL;
+    s->cap = 0;
 }
 
 static void make_aad(const tbml_comm_t *c, const chunk_hdr *h, uint8_t aad[AAD_SIZE])
@@ -485,7 +551,7 @@ static tbml_status recv_stream_poll(tbml_comm_t *c, recv_stream *r, int *progres
         size_t maxsize = HDR_SIZE + c->chunk + TAG_SIZE;
         slot *s = &r->s[r->next_recv % WINDOW];
         int bad = size < HDR_SIZE + TAG_SIZE || size > maxsize;
-        slot_reserve(s, bad ? 1 : size);
+        slot_reserve(c, s, bad ? 1 : size);
         st = c->t->ops->recv(c->t, sp->peer, (int)sp->tag, s->buf, bad ? 0 : size);
         if (st) return st;
         if (bad)
@@ -557,6 +623,8 @@ static tbml_status recv_stream_poll(tbml_comm_t *c, recv_stream *r, int *progres
         make_aad(c, &want, tk->aad);
         tk->in = s->buf + HDR_SIZE;
         tk->out = r->dest + r->next_recv * c->chunk;
+        tk->reduce = r->reduce;
+        tk->acc = r->reduce ? tk->out : NULL;
         tk->size = n;
         tk->tag = s->buf + HDR_SIZE + n;
         s->busy = 1;
@@ -584,22 +652,25 @@ static tbml_status send_stream_poll(tbml_comm_t *c, send_stream *w, int *progres
         w->since = tbml_now();
         *progress = 1;
     }
-    /* post sealed chunks in order */
-    while (w->next_post < w->next_seal) {
-        slot *s = &w->s[w->next_post % WINDOW];
-        if (!task_done(&s->tk)) break;
-        if (s->tk.st) return s->tk.st;
-        size_t n = s->tk.size;
-        st = c->t->ops->isend(c->t, w->peer, (int)w->tag, s->buf, HDR_SIZE + n + TAG_SIZE, &s->req);
-        if (st) return st;
-        w->next_post++;
-        *progress = 1;
-    }
-    /* seal more while slots are free */
-    while (w->next_seal < w->nch && w->next_seal < w->next_done + WINDOW) {
+    for (;;) {
+        /* post sealed chunks in order (an inline seal is done at once: post it before sealing
+         * the next, so the peer can start on it) */
+        while (w->next_post < w->next_seal) {
+            slot *s = &w->s[w->next_post % WINDOW];
+            if (!task_done(&s->tk)) break;
+            if (s->tk.st) return s->tk.st;
+            size_t n = s->tk.size;
+            st = c->t->ops->isend(c->t, w->peer, (int)w->tag, s->buf, HDR_SIZE + n + TAG_SIZE,
+                                  &s->req);
+            if (st) return st;
+            w->next_post++;
+            *progress = 1;
+        }
+        /* seal the next chunk while a slot is free */
+        if (w->next_seal >= w->nch || w->next_seal >= w->next_done + WINDOW) break;
         slot *s = &w->s[w->next_seal % WINDOW];
         size_t n = chunk_len(w->total, c->chunk, w->next_seal);
-        slot_reserve(s, HDR_SIZE + n + TAG_SIZE);
+        slot_reserve(c, s, HDR_SIZE + n + TAG_SIZE);
         chunk_hdr h = {0};
         h.tag = w->tag;
         h.sender = (uint32_t)c->rank;
@@ -611,6 +682,7 @@ static tbml_status send_stream_poll(tbml_comm_t *c, send_stream *w, int *progres
         hdr_write(&h, s->buf);
         task *tk = &s->tk;
         tk->op = OP_SEAL;
+        tk->reduce = 0;
         tk->key = key_to(c, w->peer);
         make_nonce(&h, tk->nonce);
         make_aad(c, &h, tk->aad);
@@ -678,6 +750,24 @@ static int blame(tbml_comm_t *c, int peer)
 tbml_status dist_exchange(tbml_comm_t *c, dist_send_spec *sends, int nsend, dist_recv_spec *recvs,
                           int nrecv)
 {
+    return dist_exchange_ex(c, sends, nsend, recvs, nrecv, NULL);
+}
+
+/* The piece of the side copy done per idle turn: small enough not to delay the transport. */
+#define COPY_PIECE ((size_t)256 << 10)
+
+tbml_status dist_exchange_ex(tbml_comm_t *c, dist_send_spec *sends, int nsend,
+                             dist_recv_spec *recvs, int nrecv, const dist_exchange_extra *x)
+{
+    static const dist_exchange_extra none = {0};
+    if (!x) x = &none;
+    tbml_comm_dtype reduce = x->reduce;
+    uint8_t *copy_dst = x->copy_dst;
+    const uint8_t *copy_src = x->copy_src;
+    size_t copy_left = x->copy_size;
+    /* overlapping copies (which memmove allows) are done in one go at the end */
+    int copy_pieces =
+        copy_left && (copy_dst + copy_left <= copy_src || copy_src + copy_left <= copy_dst);
     tbml_status st = comm_check(c);
     if (st) return st;
     send_stream *ws = nsend ? tbml_calloc((size_t)nsend, sizeof(*ws)) : NULL;
@@ -705,8 +795,12 @@ tbml_status dist_exchange(tbml_comm_t *c, dist_send_spec *sends, int nsend, dist
     for (int i = 0; i < nrecv; i++) {
         dist_recv_spec *sp = &recvs[i];
         TBML_ASSERT(sp->peer >= 0 && sp->peer < c->size && sp->peer != c->rank);
+        /* a reduction adds whole elements per chunk (dist_comm_can_reduce) */
+        TBML_ASSERT(!reduce || (sp->buf && dist_comm_can_reduce(c, reduce) &&
+                                sp->size % dtype_size(reduce) == 0));
         sp->alloc = NULL;
         rs[i].spec = sp;
+        rs[i].reduce = (int)reduce;
         rs[i].seq = seq_find(c, sp->peer, sp->tag)->recv_seq++;
         rs[i].since = now;
     }
@@ -734,7 +828,17 @@ tbml_status dist_exchange(tbml_comm_t *c, dist_send_spec *sends, int nsend, dist
             round = 0;
             continue;
         }
-        if (help_or_wait(c, &round)) continue;
+        if (help_or_wait(c, &round, 0)) continue; /* a queued chunk first */
+        if (copy_left && copy_pieces) {
+            /* nothing to do but wait: do part of the side copy instead */
+            size_t k = copy_left < COPY_PIECE ? copy_left : COPY_PIECE;
+            memcpy(copy_dst, copy_src, k);
+            copy_dst += k;
+            copy_src += k;
+            copy_left -= k;
+            continue;
+        }
+        if (help_or_wait(c, &round, 1)) continue;
         now = tbml_now();
         if (now - last_check < 0.02) continue;
         last_check = now;
@@ -777,6 +881,7 @@ tbml_status dist_exchange(tbml_comm_t *c, dist_send_spec *sends, int nsend, dist
             }
         }
     }
+    if (copy_left) memmove(copy_dst, copy_src, copy_left);
 out:
     /* Workers may still hold tasks that point into the slots: wait for them. Sends the transport
      * has not finished must keep their buffers (the job is ending anyway). */
@@ -790,7 +895,7 @@ out:
                 leak = 1;
                 continue;
             }
-            tbml_free(s->buf);
+            slot_release(c, s);
         }
     for (int i = 0; i < nrecv; i++) {
         for (int k = 0; k < WINDOW; k++) {
@@ -798,7 +903,7 @@ out:
             if (s->busy)
                 while (!task_done(&s->tk))
                     sched_yield();
-            tbml_free(s->buf);
+            slot_release(c, s);
         }
         if (st) {
             dist_recv_spec *sp = rs[i].spec;
@@ -1137,6 +1242,18 @@ static double env_timeout(void)
     return TBML_COMM_TIMEOUT_DEFAULT;
 }
 
+/* A positive whole number from the environment, else dflt (-1 for "none" where allowed). */
+static size_t env_size(const char *name, size_t dflt)
+{
+    const char *v = getenv(name);
+    if (v && *v) {
+        char *end;
+        long long d = strtoll(v, &end, 10);
+        if (*end == '\0' && (d > 0 || d == -1)) return (size_t)d;
+    }
+    return dflt;
+}
+
 /* The job secret from TBML_DIST_KEYFILE (a primary key file) and TBML_DIST_PASSWORD_FILE. */
 static tbml_status env_job_key(int rank, tbml_key_t **out)
 {
@@ -1176,7 +1293,8 @@ tbml_status dist_comm_create(dist_transport *t, const tbml_comm_options *opt, tb
     c->rank = t->rank;
     c->size = t->size;
     c->timeout = opt->timeout_s > 0 ? opt->timeout_s : env_timeout();
-    c->chunk = opt->chunk_size ? opt->chunk_size : TBML_COMM_CHUNK_DEFAULT;
+    c->chunk =
+        opt->chunk_size ? opt->chunk_size : env_size("TBML_DIST_CHUNK", TBML_COMM_CHUNK_DEFAULT);
     c->plain = opt->insecure_plain != 0;
     c->seq = tbml_calloc((size_t)c->size, sizeof(seq_table));
     c->keys_size = (size_t)c->size * 64;
@@ -1185,7 +1303,10 @@ tbml_status dist_comm_create(dist_transport *t, const tbml_comm_options *opt, tb
         st = tbml_error(TBML_E_ARG, "chunk size %zu outside 16 B .. 64 MiB", c->chunk);
         goto out;
     }
-    int nw = opt->crypto_threads;
+    size_t env_nw = env_size("TBML_DIST_WORKERS", 0);
+    int nw = opt->crypto_threads    ? opt->crypto_threads
+             : env_nw == (size_t)-1 ? -1
+                                    : (int)(env_nw < 64 ? env_nw : 64);
     if (nw == 0) {
         /* the machine's cores shared among the ranks on it (the calling thread helps too) */
         const char *ls = getenv("OMPI_COMM_WORLD_LOCAL_SIZE");
@@ -1275,6 +1396,8 @@ void tbml_comm_free(tbml_comm_t *c)
     tbml_secure_free(c->keys, c->keys_size);
     if (c->scratch) tbml_wipe(c->scratch, c->scratch_size);
     tbml_free(c->scratch);
+    for (int i = 0; i < c->npool; i++)
+        tbml_free(c->pool[i]);
     tbml_free(c);
 }
 
@@ -1312,6 +1435,10 @@ const uint8_t *tbml_comm_job_id(const tbml_comm_t *c)
 {
     return c->job_id;
 }
+int tbml_comm_crypto_threads(const tbml_comm_t *c)
+{
+    return c->w.nthreads + 1;
+}
 dist_transport *dist_comm_transport(tbml_comm_t *c)
 {
     return c->t;
@@ -1319,6 +1446,11 @@ dist_transport *dist_comm_transport(tbml_comm_t *c)
 void dist_comm_mark_broken(tbml_comm_t *c)
 {
     c->broken = 1;
+}
+
+int dist_comm_can_reduce(const tbml_comm_t *c, tbml_comm_dtype dt)
+{
+    return dtype_size(dt) && c->chunk % dtype_size(dt) == 0;
 }
 
 uint8_t *dist_comm_scratch(tbml_comm_t *c, size_t size)

@@ -103,8 +103,28 @@ typedef struct {
     uint8_t *alloc; /* buf == NULL: the new buffer (tbml_free it) */
 } dist_recv_spec;
 
+/* Whether c's chunks hold whole elements of dt, so a receive can reduce chunk by chunk. */
+DIST_HIDDEN int dist_comm_can_reduce(const tbml_comm_t *c, tbml_comm_dtype dt);
+
 /* Runs the sends and receives at once, chunks pipelined through the crypto workers. */
 DIST_HIDDEN tbml_status dist_exchange(tbml_comm_t *c, dist_send_spec *sends, int nsend,
                                       dist_recv_spec *recvs, int nrecv);
+/* What dist_exchange_ex does besides the messages. */
+typedef struct {
+    /* 0, or a tbml_comm_dtype: every receive (into its buf) adds the message to buf element-wise,
+     * each chunk as it opens on a crypto worker, instead of storing it. Needs
+     * dist_comm_can_reduce(c, reduce) and sizes in whole elements. On failure the receive
+     * buffers are wiped like any receive buffer. */
+    tbml_comm_dtype reduce;
+    /* copy_size bytes from copy_src to copy_dst (a rank's own all-to-all block), done piecewise
+     * while the exchange would otherwise wait, the rest at the end; done when it succeeds. */
+    void *copy_dst;
+    const void *copy_src;
+    size_t copy_size;
+} dist_exchange_extra;
+
+DIST_HIDDEN tbml_status dist_exchange_ex(tbml_comm_t *c, dist_send_spec *sends, int nsend,
+                                         dist_recv_spec *recvs, int nrecv,
+                                         const dist_exchange_extra *x);
 
 #endif

@@ -1,5 +1,6 @@
-/* The mpirun command line for `tbml submit --master mpi`, running it, and the private job-secret
- * files a launch makes when the user gave none (see include/tbml/launch.h, docs/deploy.md). */
+/* The mpirun command line for `tbml submit --master mpi`, running it (and reading its stderr to
+ * say which rank failed and how), and the private job-secret files a launch makes when the user
+ * gave none (see include/tbml/launch.h, docs/deploy.md). */
 #include "dist_internal.h"
 
 #include "tbml/launch.h"
@@ -7,6 +8,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -157,45 +159,254 @@ void tbml_launch_argv_free(char **argv)
     tbml_free(argv);
 }
 
-tbml_status tbml_launch_run(char *const *argv, int *exit_code)
+/* ---- reading the launcher's stderr --------------------------------------------------------- */
+
+void tbml_launch_watch_init(tbml_launch_watch *w)
+{
+    memset(w, 0, sizeof(*w));
+    w->rank = w->report_rank = w->hydra_rank = w->ompi_exit_rank = -1;
+    w->exit_code = -1;
+}
+
+/* The number after `key` in line (skipping spaces), or -1. */
+static int int_after(const char *line, const char *key)
+{
+    const char *p = strstr(line, key);
+    if (!p) return -1;
+    p += strlen(key);
+    while (*p == ' ')
+        p++;
+    if (*p < '0' || *p > '9') return -1;
+    long v = strtol(p, NULL, 10);
+    return v > 1 << 24 ? -1 : (int)v;
+}
+
+/* "(NAME)" after `from` into out, if there. */
+static void paren_name(const char *from, char *out, size_t size)
+{
+    const char *o = from ? strchr(from, '(') : NULL, *c = o ? strchr(o, ')') : NULL;
+    if (o && c && c > o + 1) snprintf(out, size, "%.*s", (int)(c - o - 1), o + 1);
+}
+
+static void watch_signal(tbml_launch_watch *w, int rank, int sig, const char *name_from)
+{
+    if (rank < 0 || sig <= 0 || w->signal > 0) return; /* the first death is the cause */
+    w->rank = rank;
+    w->signal = sig;
+    w->exit_code = -1;
+    w->signame[0] = '\0';
+    paren_name(name_from, w->signame, sizeof(w->signame));
+}
+
+static void watch_line(tbml_launch_watch *w, const char *line)
+{
+    const char *p;
+    /* Open MPI (mpirun 4, prterun 5): "... noticed that process rank 1 with PID 7 on node n
+     * exited on signal 9 (Killed)." */
+    if ((p = strstr(line, "exited on signal")) != NULL) {
+        watch_signal(w, int_after(line, "process rank"), int_after(line, "exited on signal"), p);
+        return;
+    }
+    /* Open MPI: "  Process name: [[13284,1],1]" then "  Exit code:    1" */
+    if ((p = strstr(line, "Process name: [[")) != NULL) {
+        const char *q = strstr(p, "],");
+        w->ompi_exit_rank = q ? int_after(q, "],") : -1;
+        return;
+    }
+    if (w->ompi_exit_rank >= 0 && strstr(line, "Exit code:")) {
+        if (w->rank < 0) {
+            w->rank = w->ompi_exit_rank;
+            w->exit_code = int_after(line, "Exit code:");
+        }
+        w->ompi_exit_rank = -1;
+        return;
+    }
+    /* MPICH hydra: "=   RANK 1 PID 123 RUNNING AT host" then "=   KILLED BY SIGNAL: 9 (Killed)"
+     * or "=   EXIT CODE: 9" */
+    if (strstr(line, "RANK ") && strstr(line, " PID ")) {
+        w->hydra_rank = int_after(line, "RANK ");
+        return;
+    }
+    if ((p = strstr(line, "KILLED BY SIGNAL:")) != NULL) {
+        watch_signal(w, w->hydra_rank, int_after(line, "KILLED BY SIGNAL:"), p);
+        return;
+    }
+    if (w->hydra_rank >= 0 && strstr(line, "EXIT CODE:")) {
+        if (w->rank < 0) {
+            w->rank = w->hydra_rank;
+            w->exit_code = int_after(line, "EXIT CODE:");
+        }
+        return;
+    }
+    /* a rank's own error: "tbml: rank 0: ..." (tbml_comm_abort) or "tbml CMD: ..." (the tool) */
+    if (w->report[0] || strncmp(line, "tbml", 4) != 0) return;
+    if (strncmp(line, "tbml: ", 6) == 0) {
+        snprintf(w->report, sizeof(w->report), "%s", line + 6);
+    } else if (line[4] == ' ') {
+        const char *colon = strstr(line + 5, ": ");
+        const char *space = strchr(line + 5, ' ');
+        if (!colon || (space && space < colon)) return; /* not "tbml CMD: " */
+        snprintf(w->report, sizeof(w->report), "%s", line + 5);
+    }
+    if (w->report[0] && strncmp(w->report, "rank ", 5) == 0)
+        w->report_rank = int_after(w->report, "rank ");
+}
+
+void tbml_launch_watch_feed(tbml_launch_watch *w, const char *text, size_t len)
+{
+    for (size_t i = 0; i < len; i++) {
+        char ch = text[i];
+        if (ch != '\n' && w->len + 1 < sizeof(w->line)) {
+            if (ch != '\r') w->line[w->len++] = ch;
+            continue;
+        }
+        if (ch != '\n') continue; /* an overlong line: the rest of it is dropped */
+        w->line[w->len] = '\0';
+        watch_line(w, w->line);
+        w->len = 0;
+    }
+}
+
+void tbml_launch_watch_explain(const tbml_launch_watch *w, int launcher_code, char *out,
+                               size_t size)
+{
+    if (w->signal > 0) {
+        if (w->signame[0])
+            snprintf(out, size, "rank %d was killed by signal %d (%s)", w->rank, w->signal,
+                     w->signame);
+        else
+            snprintf(out, size, "rank %d was killed by signal %d", w->rank, w->signal);
+    } else if (w->report[0] && (w->report_rank >= 0 || w->rank < 0)) {
+        snprintf(out, size, "%s", w->report); /* names its rank, or nothing better is known */
+    } else if (w->rank >= 0 && w->report[0]) {
+        snprintf(out, size, "rank %d exited with code %d: %s", w->rank, w->exit_code, w->report);
+    } else if (w->rank >= 0) {
+        snprintf(out, size, "rank %d exited with code %d", w->rank, w->exit_code);
+    } else if (launcher_code > 128) {
+        snprintf(out, size, "the launcher was killed by signal %d", launcher_code - 128);
+    } else {
+        snprintf(out, size, "the launcher exited with code %d", launcher_code);
+    }
+}
+
+/* ---- running the launcher ------------------------------------------------------------------ */
+
+/* Passes the launcher's stderr (fd) through to ours and feeds it to w until the launcher (pid)
+ * exits and the pipe has drained. A rank's process may keep a copy of the pipe open after the
+ * launcher is gone, so the end is the launcher's exit, not the pipe's. Returns its status. */
+static int pass_through(int fd, pid_t pid, tbml_launch_watch *w)
+{
+    char buf[4096];
+    int status = 0, exited = 0;
+    size_t after = 0; /* bytes read after the launcher exited: a stray writer must not keep us */
+    for (;;) {
+        if (!exited) {
+            pid_t got = waitpid(pid, &status, WNOHANG);
+            if (got == pid) exited = 1;
+        }
+        struct pollfd pfd = {fd, POLLIN, 0};
+        int r = poll(&pfd, 1, exited ? 0 : 200);
+        if (r > 0) {
+            ssize_t k = read(fd, buf, sizeof(buf));
+            if (k > 0) {
+                tbml_launch_watch_feed(w, buf, (size_t)k);
+                for (ssize_t off = 0; off < k;) {
+                    ssize_t m = write(2, buf + off, (size_t)(k - off));
+                    if (m <= 0 && errno != EINTR) break; /* our stderr is gone: keep reading */
+                    if (m > 0) off += m;
+                }
+                if (exited && (after += (size_t)k) > ((size_t)1 << 20)) break;
+                continue;
+            }
+            if (k < 0 && errno == EINTR) continue;
+            break; /* EOF or error */
+        }
+        if (r < 0 && errno == EINTR) continue;
+        if (exited) break; /* drained */
+    }
+    if (!exited)
+        while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+        }
+    return status;
+}
+
+static tbml_status launch(char *const *argv, int *exit_code, tbml_launch_watch *w)
 {
     fflush(stdout);
     fflush(stderr);
-    int errpipe[2];
+    int errpipe[2], outpipe[2] = {-1, -1};
     if (pipe2(errpipe, O_CLOEXEC) != 0) return tbml_error(TBML_E_IO, "pipe: %s", strerror(errno));
-    pid_t pid = fork();
-    if (pid < 0) {
+    if (w && pipe2(outpipe, O_CLOEXEC) != 0) {
         close(errpipe[0]);
         close(errpipe[1]);
-        return tbml_error(TBML_E_IO, "fork: %s", strerror(errno));
+        return tbml_error(TBML_E_IO, "pipe: %s", strerror(errno));
+    }
+    pid_t pid = fork();
+    if (pid < 0) {
+        int e = errno;
+        close(errpipe[0]);
+        close(errpipe[1]);
+        if (w) {
+            close(outpipe[0]);
+            close(outpipe[1]);
+        }
+        return tbml_error(TBML_E_IO, "fork: %s", strerror(e));
     }
     if (pid == 0) {
         close(errpipe[0]);
+        if (w) dup2(outpipe[1], 2); /* dup2 clears close-on-exec on the copy */
         execvp(argv[0], argv);
         int e = errno;
         if (write(errpipe[1], &e, sizeof(e)) < 0) _exit(127);
         _exit(127);
     }
     close(errpipe[1]);
+    if (w) close(outpipe[1]);
     int e = 0;
     ssize_t got = read(errpipe[0], &e, sizeof(e));
     close(errpipe[0]);
-    /* the launcher gets ^C through the process group and shuts the ranks down itself */
-    struct sigaction ign, old_int, old_term;
+    /* the launcher gets ^C through the process group and shuts the ranks down itself; a closed
+     * stderr of ours must not end us before it */
+    struct sigaction ign, old_int, old_term, old_pipe;
     memset(&ign, 0, sizeof(ign));
     ign.sa_handler = SIG_IGN;
     sigaction(SIGINT, &ign, &old_int);
     sigaction(SIGTERM, &ign, &old_term);
+    sigaction(SIGPIPE, &ign, &old_pipe);
     int status = 0;
-    while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+    if (w) {
+        status = pass_through(outpipe[0], pid, w);
+        close(outpipe[0]);
+    } else {
+        while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+        }
     }
     sigaction(SIGINT, &old_int, NULL);
     sigaction(SIGTERM, &old_term, NULL);
+    sigaction(SIGPIPE, &old_pipe, NULL);
     if (got == (ssize_t)sizeof(e))
         return tbml_error(e == ENOENT ? TBML_E_NOTFOUND : TBML_E_IO, "cannot run %s: %s%s", argv[0],
                           strerror(e),
                           e == ENOENT ? " (install openmpi-bin, or set TBML_MPIRUN)" : "");
     *exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+    return TBML_OK;
+}
+
+tbml_status tbml_launch_run(char *const *argv, int *exit_code)
+{
+    return launch(argv, exit_code, NULL);
+}
+
+tbml_status tbml_launch_run_watched(char *const *argv, int *exit_code, char *why, size_t why_size)
+{
+    tbml_launch_watch w;
+    tbml_launch_watch_init(&w);
+    int code = 0;
+    tbml_status st = launch(argv, &code, &w);
+    if (st) return st;
+    if (why_size) why[0] = '\0';
+    if (code != 0 && why_size) tbml_launch_watch_explain(&w, code, why, why_size);
+    *exit_code = code;
     return TBML_OK;
 }
 

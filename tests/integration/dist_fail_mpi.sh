@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Distributed mode under mpirun (label mpi), failures: a rank with another job secret is refused at the
 # handshake; a killed or hung rank makes the job exit non-zero within the timeout's bound, naming
-# the rank, and no result file is written. Skips (77) when this build has no MPI.
+# the rank, and no result file is written; under `tbml submit` its own last line names the rank
+# and the cause. Skips (77) when this build has no MPI.
 set -uo pipefail
 source "$(dirname "$0")/lib/check.bash"
 # Under the asan build: Open MPI's own allocations live until exit and show up as leaks with
@@ -40,4 +41,22 @@ for how in die hang; do
   check "$how: no result" test ! -e "$how"
 done
 check "hang: the error names the hung rank" grep -q "rank 1 died\|waiting for rank 1,\|rank 1 took no message" "$ERR_FILE"
+
+# the same through `tbml submit`: its own last line names the rank and the cause (mpirun's report
+# of a killed rank is a banner of its own, and the killed rank prints nothing)
+for how in die hang; do
+  start=$SECONDS
+  run timeout 60 "$TBML" submit --master mpi --num-executors 3 --dist-key keys/job.key \
+    --dist-password-file pw "$BENCH" --check --"$how" 1 --out "submit-$how"
+  took=$((SECONDS - start))
+  check "submit $how: exit non-zero (rc $RC)" test "$RC" -ne 0 -a "$RC" -ne 124
+  check "submit $how: within the bound (took $took s)" test "$took" -lt 45
+  check "submit $how: no result" test ! -e "submit-$how"
+  last=$(tail -n 1 "$ERR_FILE")
+  case $how in
+    die) want="^tbml submit: job failed: rank 1 was killed by signal 9" ;;
+    hang) want="^tbml submit: job failed: rank [02]: .*rank 1 (died|took no message)" ;;
+  esac
+  check "submit $how: tbml's last line names rank 1 and the cause ($last)" grep -qE "$want" <<<"$last"
+done
 finish

@@ -29,4 +29,19 @@ for n in 1 2 4; do
   check "check on $n ranks: result written" grep -qx "ok $n" "res$n"
 done
 
+# the tuning variables: no crypto workers, and chunks of 1000 bytes (not whole doubles, so the
+# allreduce adds after each message instead of per chunk); the bench's own output is sane
+run timeout 120 env TBML_DIST_WORKERS=-1 TBML_DIST_CHUNK=1000 "${MPI[@]}" -x TBML_DIST_WORKERS \
+  -x TBML_DIST_CHUNK -np 3 "$BENCH" --check --out knobs
+check "no workers, 1000-byte chunks, 3 ranks: no mismatch" grep -q "^check: 3 ranks (mpi), 0 mismatches" "$OUT_FILE"
+run timeout 120 env TBML_DIST_WORKERS=2 "${MPI[@]}" -x TBML_DIST_WORKERS -np 2 "$BENCH" --bench \
+  --cores 16 --reps 1 --sizes 4096,100000
+check "bench: 2 workers + the caller seal on each rank" grep -q "^# 2 ranks x 3 sealing threads (2 workers" "$OUT_FILE"
+check "bench: cores used = min(16 cores, 2 ranks x 3 threads)" grep -q "on 16 cores: 6 cores used" "$OUT_FILE"
+check "bench: one line per op and size" test "$(grep -cE '^(allreduce|alltoall) ' "$OUT_FILE")" -eq 4
+# tbml submit exports the tuning variables it has to every rank
+run timeout 120 env TBML_DIST_WORKERS=3 "$TBML" submit --master mpi --num-executors 2 "$BENCH" \
+  --bench --cores 16 --reps 1 --sizes 4096
+check "submit: TBML_DIST_WORKERS reaches the ranks" grep -q "^# 2 ranks x 4 sealing threads (3 workers" "$OUT_FILE"
+
 finish

@@ -95,8 +95,9 @@ static void test_allreduce(void)
         for (size_t k = 0; k < sizeof(counts) / sizeof(counts[0]); k++) {
             for (int dt = TBML_DT_F32; dt <= TBML_DT_I64; dt++) {
                 if (dt != TBML_DT_F32 && counts[k] > 1000) continue;
-                /* small chunks make multi-chunk, windowed messages out of small buffers */
-                size_t chunk = (k % 2) ? 1024 : 0;
+                /* small chunks make multi-chunk, windowed messages out of small buffers; chunks of
+                 * whole elements are added as they open, others (1022 bytes) after the message */
+                size_t chunk = (k % 2) ? (k % 4 == 3 ? 1022 : 1024) : 0;
                 tbml_comm_options o = opts_with(chunk, (k % 3 == 0) ? -1 : 2, 20);
                 ar_arg a = {counts[k], (tbml_comm_dtype)dt, {0}};
                 results res;
@@ -156,8 +157,8 @@ static tbml_status a2a_main(tbml_comm_t *c, void *p)
         }
         a->bad[me] = bad;
     }
-    /* fixed-size all-to-all on the same pattern */
-    size_t block = (size_t)a->variant * 301 + 3;
+    /* fixed-size all-to-all on the same pattern (variant 4: a block of several side-copy pieces) */
+    size_t block = a->variant == 4 ? ((size_t)600 << 10) + 5 : (size_t)a->variant * 301 + 3;
     uint8_t *sb = tbml_malloc(block * (size_t)n), *rb = tbml_calloc((size_t)n, block);
     for (int d = 0; d < n; d++)
         for (size_t i = 0; i < block; i++)
@@ -179,7 +180,7 @@ static tbml_status a2a_main(tbml_comm_t *c, void *p)
 static void test_alltoall(void)
 {
     for (int n = 1; n <= 5; n++) {
-        for (int variant = 0; variant < 4; variant++) {
+        for (int variant = 0; variant < 5; variant++) {
             tbml_comm_options o = opts_with(variant % 2 ? 512 : 0, variant == 3 ? -1 : 2, 20);
             a2a_arg a = {variant, {0}};
             results res;

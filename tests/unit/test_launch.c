@@ -25,8 +25,99 @@ static void joined(const tbml_launch_options *o, int argc, char **app, char *out
     tbml_launch_argv_free(v);
 }
 
+/* What tbml_launch_watch makes of a launcher's stderr, fed whole and one byte at a time. */
+static void explained(const char *text, int code, const char *want)
+{
+    char got[2][700];
+    for (int bytewise = 0; bytewise < 2; bytewise++) {
+        tbml_launch_watch w;
+        tbml_launch_watch_init(&w);
+        if (bytewise)
+            for (size_t i = 0; text[i]; i++)
+                tbml_launch_watch_feed(&w, text + i, 1);
+        else
+            tbml_launch_watch_feed(&w, text, strlen(text));
+        tbml_launch_watch_explain(&w, code, got[bytewise], sizeof(got[bytewise]));
+    }
+    CHECK(strcmp(got[0], want) == 0);
+    CHECK(strcmp(got[1], want) == 0);
+    if (strcmp(got[0], want) != 0 || strcmp(got[1], want) != 0)
+        fprintf(stderr, "launch watch: want '%s', got '%s' / '%s'\n", want, got[0], got[1]);
+}
+
+static void test_watch(void)
+{
+    /* Open MPI 4, a rank killed with SIGKILL (the ranks print nothing) */
+    explained("--------------------------------------------------------------------------\n"
+              "Primary job  terminated normally, but 1 process returned\n"
+              "a non-zero exit code. Per user-direction, the job has been aborted.\n"
+              "--------------------------------------------------------------------------\n"
+              "mpirun noticed that process rank 2 with PID 0 on node vm exited on signal 9 "
+              "(Killed).\n",
+              137, "rank 2 was killed by signal 9 (Killed)");
+    /* a killed rank is the cause even when a survivor timed out on it first */
+    explained("tbml: rank 0: no message from rank 1 (tag 5) in 3 s: rank 1 died, hung or was "
+              "killed; aborting the job\r\n"
+              "prterun noticed that process rank 1 with PID 42 on node n2 exited on signal 11 "
+              "(Segmentation fault).\n",
+              139, "rank 1 was killed by signal 11 (Segmentation fault)");
+    /* a hung rank: the survivor's timeout names it */
+    explained("rank 1: hanging (test)\n"
+              "tbml: rank 0: rank 1 took no message (tag 9) in 3 s: it died, hung or was killed; "
+              "aborting the job\n"
+              "MPI_ABORT was invoked on rank 0 in communicator MPI_COMM_WORLD\n"
+              "tbml: rank 2: no message from rank 1 (tag 9) in 3 s: rank 1 died, hung or was "
+              "killed; aborting the job\n",
+              1,
+              "rank 0: rank 1 took no message (tag 9) in 3 s: it died, hung or was killed; "
+              "aborting the job");
+    /* Open MPI's exit-code report, with and without the tool's own error line */
+    const char *exit3 = "mpirun detected that one or more processes exited with non-zero status, "
+                        "thus causing\nthe job to be terminated. The first process to do so "
+                        "was:\n\n  Process name: [[13284,1],3]\n  Exit code:    3\n";
+    explained(exit3, 3, "rank 3 exited with code 3");
+    char both[1024];
+    snprintf(both, sizeof(both), "tbml sql: line 1:8: cannot resolve column 'nope'\n%s", exit3);
+    explained(both, 3, "rank 3 exited with code 3: sql: line 1:8: cannot resolve column 'nope'");
+    /* MPICH hydra */
+    explained("=========================================================================\n"
+              "=   BAD TERMINATION OF ONE OF YOUR APPLICATION PROCESSES\n"
+              "=   RANK 3 PID 2211 RUNNING AT node7\n"
+              "=   KILLED BY SIGNAL: 9 (Killed)\n"
+              "=========================================================================\n",
+              9, "rank 3 was killed by signal 9 (Killed)");
+    explained("=   RANK 0 PID 17 RUNNING AT a\n=   EXIT CODE: 4\n", 4, "rank 0 exited with code 4");
+    /* nothing that names a rank; log lines and other programs' errors are not causes */
+    explained("[WARN] tbml: slow disk\nbench_dist: oops\ntbmlx: no\n", 2,
+              "the launcher exited with code 2");
+    explained("", 130, "the launcher was killed by signal 2");
+    /* a line longer than the buffer is cut, and the next one still read */
+    char lng[3000];
+    memset(lng, 'x', sizeof(lng));
+    snprintf(lng + 2000, sizeof(lng) - 2000,
+             "\nmpirun noticed that process rank 5 with PID 1 on "
+             "node a exited on signal 6 (Aborted).\n");
+    explained(lng, 134, "rank 5 was killed by signal 6 (Aborted)");
+    /* the launcher run through the watch: its stderr is read, its exit code kept */
+    char *sh[] = {"/bin/sh", "-c",
+                  "echo 'mpirun noticed that process rank 4 with PID 9 on node z exited on signal "
+                  "15 (Terminated).' >&2; exit 143",
+                  NULL};
+    int code = 0;
+    char why[256];
+    CHECK_OK(tbml_launch_run_watched(sh, &code, why, sizeof(why)));
+    CHECK(code == 143);
+    CHECK(strcmp(why, "rank 4 was killed by signal 15 (Terminated)") == 0);
+    char *ok[] = {"/bin/sh", "-c", "echo 'tbml: rank 1: not a failure' >&2; exit 0", NULL};
+    CHECK_OK(tbml_launch_run_watched(ok, &code, why, sizeof(why)));
+    CHECK(code == 0 && why[0] == '\0');
+    char *missing[] = {"/nonexistent/mpirun", NULL};
+    CHECK_ST(tbml_launch_run_watched(missing, &code, why, sizeof(why)), TBML_E_NOTFOUND);
+}
+
 int main(void)
 {
+    test_watch();
     char *app[] = {"/bin/app", "--x", "1"};
     const char *env[] = {"TBML_DIST_KEYFILE", "TBML_DIST_PASSWORD_FILE"};
     char s[2048];

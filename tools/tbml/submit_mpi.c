@@ -1,7 +1,7 @@
 /* `tbml submit --master mpi`: turns spark-submit's executor options into an mpirun command
  * (src/dist/launch.c), gives every rank the settings and the job secret as private files (paths in
  * exported variables, never values: TBML_SUBMIT_FILE, TBML_DIST_KEYFILE, TBML_DIST_PASSWORD_FILE),
- * runs it and removes the files, failure included. */
+ * runs it and removes the files, failure included. When the job fails, says which rank and why. */
 #include "submit_mpi.h"
 #include "cli.h"
 
@@ -86,9 +86,13 @@ int submit_mpi_run(const submit_mpi_opts *m, int settings_fd, int executor_cores
         setenv("TBML_DIST_PASSWORD_FILE", tbml_launch_secret_password_file(sec), 1);
     }
     setenv(TBML_APP_FILE_ENV, settings, 1);
-    const char *env[4] = {"TBML_DIST_KEYFILE", "TBML_DIST_PASSWORD_FILE", TBML_APP_FILE_ENV,
-                          "TBML_DIST_TIMEOUT"};
-    size_t nenv = getenv("TBML_DIST_TIMEOUT") ? 4 : 3;
+    const char *env[6] = {"TBML_DIST_KEYFILE", "TBML_DIST_PASSWORD_FILE", TBML_APP_FILE_ENV};
+    size_t nenv = 3;
+    /* the channel's settings, when set here, reach every rank */
+    static const char *const tuning[] = {"TBML_DIST_TIMEOUT", "TBML_DIST_WORKERS",
+                                         "TBML_DIST_CHUNK"};
+    for (size_t i = 0; i < sizeof(tuning) / sizeof(tuning[0]); i++)
+        if (getenv(tuning[i])) env[nenv++] = tuning[i];
     av = tbml_calloc((size_t)argc + 2, sizeof(char *));
     av[0] = (char *)app;
     for (int i = 0; i < argc; i++)
@@ -109,7 +113,11 @@ int submit_mpi_run(const submit_mpi_opts *m, int settings_fd, int executor_cores
             fprintf(stderr, " %s", mv[i]);
         fprintf(stderr, "\n");
     }
-    st = tbml_launch_run(mv, &code);
+    char why[700];
+    st = tbml_launch_run_watched(mv, &code, why, sizeof(why));
+    /* the launcher's own report of a dead rank is many lines, or none when a rank was killed:
+     * end with one line of ours that names the rank and the cause */
+    if (!st && code != 0) fprintf(stderr, "tbml %s: job failed: %s\n", g_cli_command, why);
 out:
     if (text) tbml_wipe(text, len);
     tbml_free(text);
