@@ -9,7 +9,7 @@ source "$(dirname "$0")/lib/check.bash"
 # Under the asan build: Open MPI's own allocations live until exit and show up as leaks with
 # unusable stacks, so leak checking is off for ranks (memory errors and UBSan stay on); the
 # same engine runs leak-checked in one process in sql_cli and unit.test_sql*.
-[[ -z ${ASAN_OPTIONS:-} ]] || export ASAN_OPTIONS="$ASAN_OPTIONS:detect_leaks=0"
+export ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0"
 B=$TBML_BUILD
 D=$TBML_SHARED/datasets
 if ! command -v mpirun >/dev/null || ! grep -q TBML_HAVE_MPI "$B/compile_commands.json" 2>/dev/null; then
