@@ -178,8 +178,10 @@ static const double g_pow10[] = {1e0,  1e1,  1e2,  1e3,  1e4,  1e5,  1e6,  1e7,
 
 int reader_parse_f64(const char *s, size_t n, double *v)
 {
-    /* the forms Spark reads: decimal numbers with an optional exponent, NaN, Inf, Infinity */
-    if (n == 0 || n >= 128) return 0;
+    /* the forms Spark reads: decimal numbers with an optional exponent, NaN, Inf, Infinity; any
+     * length, so that every text reader_parse_i64 accepts is a double too (CSV inference widens
+     * long columns to double in memory on that promise) */
+    if (n == 0) return 0;
     const char *p = s;
     size_t m = n;
     int neg = 0;
@@ -237,10 +239,11 @@ int reader_parse_f64(const char *s, size_t n, double *v)
         *v = neg ? -d : d;
         return 1;
     }
-    char buf[128];
+    char small[128], *buf = n < sizeof(small) ? small : tbml_malloc(n + 1);
     memcpy(buf, s, n);
     buf[n] = '\0';
     *v = strtod(buf, NULL);
+    if (buf != small) tbml_free(buf);
     return 1;
 }
 

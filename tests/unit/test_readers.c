@@ -535,6 +535,180 @@ static void test_parse_f64_vs_strtod(void)
     CHECK(!reader_parse_i64("9223372036854775808", 19, &v) && !reader_parse_i64("-", 1, &v));
 }
 
+/* ---- one-pass inference against the two-pass definition ----
+ * inferSchema must give what inferring the types first and then reading with them as a given
+ * schema gives: the same rows, the same bad-record count, the same FAILFAST message. The
+ * generator writes per column runs of values of a few kinds, so that types widen inside ranges
+ * and differ between them, with the values that make in-memory widening inexact ("-0" in a long
+ * column, "" in an all-NULL one, non-canonical longs and booleans that must stay text), plus
+ * malformed records whose values vote on nothing. The expected types come from the generator's
+ * own knowledge of each value's kind, not from the reader. */
+
+enum { K_LONG, K_DOUBLE, K_BOOL, K_DATE, K_TS, K_STR, K_NKINDS };
+
+static uint32_t diff_rand(uint32_t *x)
+{
+    *x ^= *x << 13;
+    *x ^= *x >> 17;
+    *x ^= *x << 5;
+    return *x;
+}
+
+/* The expected inference type as a tbml_type, merged as Spark's compatibleType does. */
+static int kind_merge(int a, int b) /* -1: no vote yet */
+{
+    if (a < 0 || a == b) return b;
+    if ((a == K_LONG && b == K_DOUBLE) || (a == K_DOUBLE && b == K_LONG)) return K_DOUBLE;
+    if ((a == K_DATE && b == K_TS) || (a == K_TS && b == K_DATE)) return K_TS;
+    return K_STR;
+}
+
+static const char *kind_text(int k, uint32_t r, char *buf)
+{
+    static const char *longs[] = {"0", "-0", "+5", "007", "-12", "9223372036854775807"};
+    static const char *doubles[] = {"1.5", "-0.0", "1e3", "NaN", "2.", "-Infinity"};
+    static const char *bools[] = {"true", "FALSE", "True", "false"};
+    static const char *dates[] = {"2020-1-2", "2024-02-29", "1999-12-31"};
+    static const char *tss[] = {"2020-01-02 03:04:05", "2020-01-02T03:04:05.5Z",
+                                "2021-06-01 00:00"};
+    static const char *strs[] = {"x", "\"a,b\"", "\"q\"\"q\"", "N/A", "1x", "\"7\""};
+    switch (k) {
+    case K_LONG:
+        if (r % 3 == 0) {
+            sprintf(buf, "%d", (int)(r % 100000) - 50000);
+            return buf;
+        }
+        return longs[r % 6];
+    case K_DOUBLE:
+        return doubles[r % 6];
+    case K_BOOL:
+        return bools[r % 4];
+    case K_DATE:
+        return dates[r % 3];
+    case K_TS:
+        return tss[r % 3];
+    default:
+        return strs[r % 6];
+    }
+}
+
+static char *diff_csv(uint32_t seed, int rows, int ncols, tbml_schema *want)
+{
+    uint32_t x = seed * 2654435761u + 1;
+    size_t cap = (size_t)rows * (size_t)ncols * 32 + 256, len = 0;
+    char *s = tbml_malloc(cap);
+    int kinds[8][3], nk[8], run[8], voted[8];
+    for (int c = 0; c < ncols; c++) {
+        nk[c] = 1 + (int)(diff_rand(&x) % 3);
+        for (int j = 0; j < nk[c]; j++)
+            kinds[c][j] = (int)(diff_rand(&x) % K_NKINDS);
+        /* mostly numeric or temporal pairs, which widen in memory */
+        if (diff_rand(&x) % 2 && nk[c] > 1) kinds[c][1] = kinds[c][0] == K_DATE ? K_TS : K_DOUBLE;
+        run[c] = 1 + (int)(diff_rand(&x) % 200);
+        voted[c] = -1;
+        len += (size_t)sprintf(s + len, "%sc%d", c ? "," : "", c);
+    }
+    s[len++] = '\n';
+    for (int i = 0; i < rows; i++) {
+        uint32_t r = diff_rand(&x);
+        int shape = r % 40 == 0 ? 1 : r % 40 == 1 ? 2 : r % 40 == 2 ? 3 : 0;
+        /* 1: unterminated quote in a random field, 2: one field short, 3: one too many */
+        int nf = shape == 2 ? ncols - 1 : shape == 3 ? ncols + 1 : ncols;
+        int broken = shape == 1 ? (int)(diff_rand(&x) % (uint32_t)ncols) : -1;
+        for (int c = 0; c < nf; c++) {
+            char buf[32];
+            if (c) s[len++] = ',';
+            if (c == broken) {
+                len += (size_t)sprintf(s + len, "\"open");
+                break;
+            }
+            if (c >= ncols) {
+                len += (size_t)sprintf(s + len, "extra");
+                continue;
+            }
+            uint32_t v = diff_rand(&x);
+            if (v % 9 == 0) { /* empty: NULL, quoted or not */
+                if (v % 2) len += (size_t)sprintf(s + len, "\"\"");
+                continue;
+            }
+            int k = kinds[c][(i / run[c]) % nk[c]];
+            if (shape == 1 && v % 3 == 0) k = K_STR; /* malformed records vote on nothing */
+            len += (size_t)sprintf(s + len, "%s", kind_text(k, v >> 4, buf));
+            if (shape != 1) voted[c] = kind_merge(voted[c], k);
+        }
+        s[len++] = '\n';
+    }
+    s[len] = '\0';
+    static const tbml_type types[] = {TBML_TYPE_INT64, TBML_TYPE_DOUBLE,    TBML_TYPE_BOOL,
+                                      TBML_TYPE_DATE,  TBML_TYPE_TIMESTAMP, TBML_TYPE_STRING};
+    tbml_schema_init(want);
+    for (int c = 0; c < ncols; c++) {
+        char name[16];
+        sprintf(name, "c%d", c);
+        tbml_schema_add(want, name, voted[c] < 0 ? TBML_TYPE_STRING : types[voted[c]], 1);
+    }
+    return s;
+}
+
+static void test_csv_infer_one_pass(void)
+{
+    tbml_pool_t *pool;
+    CHECK_OK(tbml_pool_create(3, &pool));
+    int mismatches = 0;
+    for (uint32_t seed = 1; seed <= 80; seed++) {
+        tbml_schema want;
+        int ncols = 1 + (int)(seed % 8);
+        char *csv = diff_csv(seed, 300 + (int)(seed * 37 % 900), ncols, &want);
+        for (int mode = 0; mode < 3; mode++) {
+            for (int split = 0; split < 2; split++) {
+                tbml_read_options o = opts();
+                o.header = 1;
+                o.infer_schema = 1;
+                o.mode = (tbml_parse_mode)mode;
+                if (split) {
+                    o.pool = pool;
+                    o.chunk_size = 64 + seed * 13 % 2000;
+                }
+                tbml_table *a = NULL, *b = NULL;
+                tbml_status sa = read_mem(tbml_read_csv_input, csv, &o, &a);
+                char msg_a[512];
+                snprintf(msg_a, sizeof(msg_a), "%s", sa ? tbml_errmsg() : "");
+                int64_t bad_a = o.bad_records;
+                o.schema = &want;
+                tbml_status sb = read_mem(tbml_read_csv_input, csv, &o, &b);
+                int same = sa == sb && (sa ? strcmp(msg_a, tbml_errmsg()) == 0
+                                           : o.bad_records == bad_a);
+                if (same && !sa) {
+                    char *da = dump(a), *db = dump(b), *ta = schema_str(a), *tb = schema_str(b);
+                    same = strcmp(da, db) == 0 && strcmp(ta, tb) == 0;
+                    if (!same && mismatches < 5) {
+                        size_t at = 0, line = 1;
+                        while (da[at] && da[at] == db[at])
+                            line += da[at++] == '\n';
+                        while (at > 0 && da[at - 1] != '\n')
+                            at--;
+                        fprintf(stderr, "schema:\n%s\nrow %zu differs:\n%.200s\nwant:\n%.200s\n", ta,
+                                line, da + at, db + at);
+                    }
+                    tbml_free(da);
+                    tbml_free(db);
+                    tbml_free(ta);
+                    tbml_free(tb);
+                }
+                if (!same && mismatches++ < 5)
+                    fprintf(stderr, "one-pass differs: seed %u mode %d split %d\n", seed, mode,
+                            split);
+                CHECK(same);
+                tbml_table_free(a);
+                tbml_table_free(b);
+            }
+        }
+        tbml_schema_clear(&want);
+        tbml_free(csv);
+    }
+    tbml_pool_free(pool);
+}
+
 int main(void)
 {
     test_parse_f64_vs_strtod();
@@ -542,6 +716,7 @@ int main(void)
     test_csv_basics();
     test_csv_multiline();
     test_csv_modes();
+    test_csv_infer_one_pass();
     test_json();
     test_people_golden();
     test_parallel_equals_sequential();
