@@ -37,6 +37,7 @@ typedef struct {
     int infer_schema; /* CSV: infer long/double/boolean/date/timestamp; 0 = all strings, as Spark */
     char delimiter;   /* ',' */
     char quote;       /* '"'; a quote inside a quoted field is written twice ("") */
+    char escape;      /* '\\': inside quotes escapes a quote or itself, as Spark's; 0: none */
     int multiline; /* CSV: quoted fields may hold newlines; the file is then read by one thread */
     /* outputs */
     uint32_t segment_size; /* sealed outputs; 0: the default */
@@ -48,8 +49,9 @@ typedef struct {
 void tbml_read_options_init(tbml_read_options *o);
 
 /* Sets an option by its Spark name, as OPTIONS (...) or .option(k, v) give it: header,
- * inferSchema, sep / delimiter, quote, mode, multiLine (case-insensitive names; values 'true' /
- * 'false', one character, or PERMISSIVE / DROPMALFORMED / FAILFAST). Unknown names or bad values:
+ * inferSchema, sep / delimiter, quote, escape, mode, multiLine (case-insensitive names; values
+ * 'true' / 'false', one character ('' turns escape off), or PERMISSIVE / DROPMALFORMED /
+ * FAILFAST). Unknown names or bad values:
  * TBML_E_ARG naming them. */
 TBML_NODISCARD tbml_status tbml_read_options_set(tbml_read_options *o, const char *name,
                                                  const char *value);
@@ -57,7 +59,8 @@ TBML_NODISCARD tbml_status tbml_read_options_set(tbml_read_options *o, const cha
 /* spark.read.text(path): one string column "value", one row per line (the '\n' and a '\r' before
  * it removed; empty lines kept). */
 TBML_NODISCARD tbml_status tbml_read_text(const char *path, tbml_read_options *o, tbml_table **out);
-/* spark.read.csv(path, header, inferSchema, sep, quote, mode, multiLine) or with a schema. */
+/* spark.read.csv(path, header, inferSchema, sep, quote, escape, mode, multiLine) or with a
+ * schema. */
 TBML_NODISCARD tbml_status tbml_read_csv(const char *path, tbml_read_options *o, tbml_table **out);
 /* spark.read.json(path): JSON lines, one object per line; schema inferred across all records
  * (fields sorted by name), or given. */

@@ -28,7 +28,7 @@ typedef struct {
 } csv_field;
 
 typedef struct {
-    char delim, quote;
+    char delim, quote, escape; /* escape: 0 for none */
     int multiline;
     csv_field *f;
     int nf, capf;
@@ -37,6 +37,14 @@ typedef struct {
     const char *err; /* cause of a malformed record, or NULL */
     size_t err_pos;
 } csv_tok;
+
+static csv_tok tok_new(const tbml_read_options *o)
+{
+    /* an escape equal to the quote is the RFC's doubled quote, which is always read */
+    char esc = o->escape == o->quote ? '\0' : o->escape;
+    return (csv_tok){.delim = o->delimiter, .quote = o->quote, .escape = esc,
+                     .multiline = o->multiline};
+}
 
 static void tok_free(csv_tok *t)
 {
@@ -111,6 +119,26 @@ static int csv_next(csv_tok *t, const char *base, size_t size, size_t *pos)
             for (;;) {
                 const char *qend = t->multiline ? end : line_end;
                 const char *cq = memchr(q, t->quote, (size_t)(qend - q));
+                if (t->escape) {
+                    /* Spark's (univocity's) escape inside quotes: escape + quote is a quote,
+                     * escape + escape one escape, an escape before anything else is data */
+                    const char *lim = cq ? cq : qend;
+                    const char *e = memchr(q, t->escape, (size_t)(lim - q));
+                    if (e) {
+                        if (e + 1 < qend && (e[1] == t->quote || e[1] == t->escape)) {
+                            if (!escaped) {
+                                f->off = t->slen;
+                                escaped = 1;
+                            }
+                            scratch_put(t, seg, (size_t)(e - seg));
+                            scratch_put(t, e + 1, 1);
+                            q = seg = e + 2;
+                        } else {
+                            q = e + 1;
+                        }
+                        continue;
+                    }
+                }
                 if (!cq) {
                     t->err = "unterminated quoted field";
                     t->err_pos = f->pos;
@@ -346,7 +374,7 @@ static tbml_status csv_chunk(int ith, const tbml_chunk *c, void *arg)
     csv_scan *s = arg;
     tbml_read_options *o = s->o;
     reader_chunk *r = &s->chunks[c->index];
-    csv_tok t = {.delim = o->delimiter, .quote = o->quote, .multiline = o->multiline};
+    csv_tok t = tok_new(o);
     tbml_status ret = TBML_OK;
     tbml_batch *b = tbml_batch_new(s->schema, 0);
     size_t pos = c->offset < s->header_skip ? (size_t)(s->header_skip - c->offset) : 0;
@@ -541,7 +569,7 @@ static void csv_rebuild(const csv_scan *s, const char *data, size_t size, uint64
                         const int *want, tbml_column *cols, uint8_t *lossy)
 {
     const tbml_read_options *o = s->o;
-    csv_tok t = {.delim = o->delimiter, .quote = o->quote, .multiline = o->multiline};
+    csv_tok t = tok_new(o);
     for (int i = 0; i < s->ncols; i++) {
         if (want[i] < 0) continue;
         tbml_column_clear(&cols[i]);
@@ -575,7 +603,7 @@ static tbml_status csv_chunk_infer(int ith, const tbml_chunk *c, void *arg)
     tbml_read_options *o = s->o;
     reader_chunk *r = &s->chunks[c->index];
     csv_colstate *cs = s->cols + (size_t)c->index * (size_t)s->ncols;
-    csv_tok t = {.delim = o->delimiter, .quote = o->quote, .multiline = o->multiline};
+    csv_tok t = tok_new(o);
     tbml_status ret = TBML_OK;
     tbml_batch *b = tbml_batch_new(s->schema, 0);
     for (int i = 0; i < s->ncols; i++)
@@ -742,7 +770,7 @@ tbml_status tbml_read_csv_input(tbml_input_t *in, tbml_read_options *o, tbml_tab
     tbml_status ret = TBML_OK;
     tbml_schema schema;
     tbml_schema_init(&schema);
-    csv_tok t = {.delim = o->delimiter, .quote = o->quote, .multiline = o->multiline};
+    csv_tok t = tok_new(o);
     char *buf = NULL;
     size_t skip = 0;
     int found = 0;

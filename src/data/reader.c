@@ -15,6 +15,7 @@ void tbml_read_options_init(tbml_read_options *o)
     o->mode = TBML_MODE_PERMISSIVE;
     o->delimiter = ',';
     o->quote = '"';
+    o->escape = '\\';
 }
 
 static int parse_flag(const char *v, int *out)
@@ -46,8 +47,12 @@ tbml_status tbml_read_options_set(tbml_read_options *o, const char *name, const 
             o->multiline = flag;
         return TBML_OK;
     }
+    if (strcasecmp(name, "escape") == 0 && value[0] == '\0') { /* Spark: '' is no escape */
+        o->escape = '\0';
+        return TBML_OK;
+    }
     if (strcasecmp(name, "sep") == 0 || strcasecmp(name, "delimiter") == 0 ||
-        strcasecmp(name, "quote") == 0) {
+        strcasecmp(name, "quote") == 0 || strcasecmp(name, "escape") == 0) {
         char c;
         if (strcmp(value, "\\t") == 0)
             c = '\t';
@@ -57,6 +62,8 @@ tbml_status tbml_read_options_set(tbml_read_options *o, const char *name, const 
             return tbml_error(TBML_E_ARG, "option %s needs one character, not '%s'", name, value);
         if (strcasecmp(name, "quote") == 0)
             o->quote = c;
+        else if (strcasecmp(name, "escape") == 0)
+            o->escape = c;
         else
             o->delimiter = c;
         return TBML_OK;

@@ -53,6 +53,7 @@ static void fuzz_readers(fuzz_read_fn fn, int csv, const uint8_t *data, size_t s
         static const char delims[] = {',', ';', '\t', '|'};
         o.delimiter = delims[(a >> 5) & 3];
         o.quote = (a >> 7) ? '\'' : '"';
+        if (b & 0x40) o.escape = '\0'; /* else Spark's backslash */
     }
     tbml_status st1 = 0, st2 = 0, st3 = 0;
     tbml_schema inferred;
