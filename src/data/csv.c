@@ -261,8 +261,9 @@ typedef struct {
 
 typedef struct {
     tbml_read_options *o;
-    int ncols;
+    int ncols;                 /* fields a record should have */
     const tbml_schema *schema; /* the given schema; with inference the names (types unused) */
+    int corrupt;               /* given schema: the corrupt-record column, or -1 */
     int infer;                 /* infer types in the same pass (csv_chunk_infer) */
     csv_colstate *cols;        /* inference: per range, ncols each */
     csv_range *ranges;         /* inference: per range */
@@ -380,14 +381,17 @@ static tbml_status csv_chunk(int ith, const tbml_chunk *c, void *arg)
     size_t pos = c->offset < s->header_skip ? (size_t)(s->header_skip - c->offset) : 0;
     r->nlines = reader_count_lines(c->data, c->size);
     while (pos < c->size) {
+        size_t start = pos;
         if (!csv_next(&t, c->data, c->size, &pos)) continue;
         int bad;
         ret = record_bad(s, r, &t, c->data, &bad);
         if (ret) break;
         /* straight into the columns; a dropped record is cut off again */
-        int64_t row = s->ncols ? b->cols[0].nrows : 0;
+        int64_t row = b->schema.nfields ? b->cols[0].nrows : 0;
         for (int i = 0; i < s->ncols; i++) {
-            tbml_column *col = &b->cols[i];
+            /* field i of the record; the corrupt-record column takes no field */
+            int ci = s->corrupt >= 0 && i >= s->corrupt ? i + 1 : i;
+            tbml_column *col = &b->cols[ci];
             const csv_field *f = record_field(&t, i);
             if (!f) {
                 tbml_column_append_null(col);
@@ -401,7 +405,7 @@ static tbml_status csv_chunk(int ith, const tbml_chunk *c, void *arg)
             }
             tbml_column_append_null(col);
             if (!bad) {
-                const tbml_field *sf = &s->schema->fields[i];
+                const tbml_field *sf = &s->schema->fields[ci];
                 char cause[128];
                 snprintf(cause, sizeof(cause), "field %d (%s) is not a valid %s", i + 1, sf->name,
                          tbml_type_name(sf->type));
@@ -411,8 +415,14 @@ static tbml_status csv_chunk(int ith, const tbml_chunk *c, void *arg)
             }
         }
         if (ret) break;
+        if (s->corrupt >= 0) {
+            if (bad)
+                reader_corrupt_text(c->data + start, pos - start, &b->cols[s->corrupt]);
+            else
+                tbml_column_append_null(&b->cols[s->corrupt]);
+        }
         if (bad && o->mode == TBML_MODE_DROPMALFORMED)
-            for (int i = 0; i < s->ncols; i++)
+            for (int i = 0; i < b->schema.nfields; i++)
                 tbml_column_truncate(&b->cols[i], row);
     }
     if (ret) { /* FAILFAST stopped mid-record: the batch is dropped with the read */
@@ -774,7 +784,7 @@ tbml_status tbml_read_csv_input(tbml_input_t *in, tbml_read_options *o, tbml_tab
     char *buf = NULL;
     size_t skip = 0;
     int found = 0;
-    csv_scan s = {.o = o};
+    csv_scan s = {.o = o, .corrupt = -1};
     int64_t n = 0;
     size_t chunk_size =
         o->multiline ? (size_t)(tbml_input_size(in) ? tbml_input_size(in) : 1) : o->chunk_size;
@@ -816,6 +826,11 @@ tbml_status tbml_read_csv_input(tbml_input_t *in, tbml_read_options *o, tbml_tab
         }
     }
     s.ncols = schema.nfields;
+    if (o->schema) { /* a corrupt-record column in the schema is no field of the file */
+        s.corrupt = reader_corrupt_index(o, &schema, tbml_input_path(in), &ret);
+        if (ret) goto out;
+        s.ncols -= s.corrupt >= 0;
+    }
     s.header_skip = o->header ? skip : 0;
     s.schema = &schema;
     s.in = in;

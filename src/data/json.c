@@ -86,6 +86,8 @@ typedef struct {
     tbml_read_options *o;
     int pass;
     jfields *found; /* pass 1: per chunk */
+    int *malformed; /* pass 1: per chunk, whether it saw a malformed record */
+    int corrupt;    /* pass 2: the corrupt-record column, or -1 */
     const tbml_schema *schema;
     reader_chunk *chunks;
 } json_scan;
@@ -208,6 +210,7 @@ static tbml_status json_chunk(int ith, const tbml_chunk *c, void *arg)
         json_error_t jerr;
         json_t *root = json_loadb(line, n, 0, &jerr);
         if (!root || !json_is_object(root)) {
+            if (s->pass == 1) s->malformed[c->index] = 1;
             if (s->pass == 2) {
                 char cause[160];
                 size_t col = 0;
@@ -225,8 +228,12 @@ static tbml_status json_chunk(int ith, const tbml_chunk *c, void *arg)
                 }
                 ret = reader_bad(r, o, c->data, at + col, cause);
                 if (!ret && o->mode == TBML_MODE_PERMISSIVE) {
-                    for (int i = 0; i < ncols; i++)
-                        tbml_column_append_null(&b->cols[i]);
+                    for (int i = 0; i < ncols; i++) {
+                        if (i == s->corrupt)
+                            reader_corrupt_text(line, n, &b->cols[i]);
+                        else
+                            tbml_column_append_null(&b->cols[i]);
+                    }
                 }
             }
             json_decref(root);
@@ -242,6 +249,7 @@ static tbml_status json_chunk(int ith, const tbml_chunk *c, void *arg)
         /* pass 2: find the first field that does not fit, then append the row or not */
         int bad_field = -1;
         for (int i = 0; i < ncols && bad_field < 0; i++) {
+            if (i == s->corrupt) continue; /* filled below, from no field of the record */
             json_t *v = json_object_get(root, s->schema->fields[i].name);
             tbml_column *col = &b->cols[i];
             if (!json_append(col, v)) {
@@ -261,14 +269,18 @@ static tbml_status json_chunk(int ith, const tbml_chunk *c, void *arg)
             }
             /* finish the row: later fields as they are (PERMISSIVE), then drop it if asked */
             for (int i = bad_field + 1; i < ncols; i++) {
+                if (i == s->corrupt) continue;
                 tbml_column *col = &b->cols[i];
                 if (!json_append(col, json_object_get(root, s->schema->fields[i].name)))
                     tbml_column_append_null(col);
             }
+            if (s->corrupt >= 0) reader_corrupt_text(line, n, &b->cols[s->corrupt]);
             if (o->mode == TBML_MODE_DROPMALFORMED) {
                 for (int i = 0; i < ncols; i++)
                     tbml_column_truncate(&b->cols[i], b->cols[i].nrows - 1);
             }
+        } else if (s->corrupt >= 0) {
+            tbml_column_append_null(&b->cols[s->corrupt]);
         }
         json_decref(root);
     }
@@ -285,18 +297,26 @@ tbml_status tbml_read_json_input(tbml_input_t *in, tbml_read_options *o, tbml_ta
     tbml_schema schema;
     tbml_schema_init(&schema);
     int64_t n = tbml_input_chunk_count(in, o->chunk_size);
-    json_scan s = {.o = o, .chunks = tbml_calloc((size_t)(n ? n : 1), sizeof(reader_chunk))};
+    json_scan s = {.o = o,
+                   .corrupt = -1,
+                   .chunks = tbml_calloc((size_t)(n ? n : 1), sizeof(reader_chunk))};
     if (o->schema) {
         tbml_schema_copy(&schema, o->schema);
     } else {
         s.pass = 1;
         s.found = tbml_calloc((size_t)(n ? n : 1), sizeof(jfields));
+        s.malformed = tbml_calloc((size_t)(n ? n : 1), sizeof(int));
         ret = tbml_input_scan_lines(in, o->pool, o->chunk_size, json_chunk, &s);
         if (ret) goto out;
         jfields all = {0};
-        for (int64_t k = 0; k < n; k++)
+        for (int64_t k = 0; k < n; k++) {
             for (int i = 0; i < s.found[k].n; i++)
                 jfields_merge(&all, s.found[k].f[i].name, s.found[k].f[i].type);
+            /* Spark's inference adds the corrupt-record column when it meets a malformed
+             * record in PERMISSIVE mode (a string, sorted in with the others) */
+            if (s.malformed[k] && o->mode == TBML_MODE_PERMISSIVE && o->corrupt_column[0])
+                jfields_merge(&all, o->corrupt_column, J_STRING);
+        }
         if (all.n) qsort(all.f, (size_t)all.n, sizeof(jfield), jfield_cmp);
         for (int i = 0; i < all.n; i++) {
             static const tbml_type map[] = {TBML_TYPE_STRING, TBML_TYPE_INT64, TBML_TYPE_DOUBLE,
@@ -308,6 +328,8 @@ tbml_status tbml_read_json_input(tbml_input_t *in, tbml_read_options *o, tbml_ta
     }
     s.pass = 2;
     s.schema = &schema;
+    s.corrupt = reader_corrupt_index(o, &schema, tbml_input_path(in), &ret);
+    if (ret) goto out;
     ret = tbml_input_scan_lines(in, o->pool, o->chunk_size, json_chunk, &s);
     ret = reader_finish(in, o, ret, s.chunks, n, &schema, "JSON", out);
 out:
@@ -315,6 +337,7 @@ out:
         for (int64_t k = 0; k < n; k++)
             jfields_free(&s.found[k]);
     tbml_free(s.found);
+    tbml_free(s.malformed);
     tbml_free(s.chunks);
     tbml_schema_clear(&schema);
     return ret;

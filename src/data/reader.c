@@ -16,6 +16,7 @@ void tbml_read_options_init(tbml_read_options *o)
     o->delimiter = ',';
     o->quote = '"';
     o->escape = '\\';
+    snprintf(o->corrupt_column, sizeof(o->corrupt_column), "_corrupt_record");
 }
 
 static int parse_flag(const char *v, int *out)
@@ -81,7 +82,34 @@ tbml_status tbml_read_options_set(tbml_read_options *o, const char *name, const 
                               value);
         return TBML_OK;
     }
+    if (strcasecmp(name, "columnNameOfCorruptRecord") == 0) {
+        size_t n = strlen(value);
+        if (n == 0 || n >= sizeof(o->corrupt_column))
+            return tbml_error(TBML_E_ARG, "option %s needs a name of 1 to %zu bytes", name,
+                              sizeof(o->corrupt_column) - 1);
+        memcpy(o->corrupt_column, value, n + 1);
+        return TBML_OK;
+    }
     return tbml_error(TBML_E_ARG, "unknown read option '%s'", name);
+}
+
+int reader_corrupt_index(const tbml_read_options *o, const tbml_schema *schema, const char *path,
+                         tbml_status *st)
+{
+    *st = TBML_OK;
+    if (!o->corrupt_column[0]) return -1;
+    int at = tbml_schema_find(schema, o->corrupt_column);
+    if (at >= 0 && schema->fields[at].type != TBML_TYPE_STRING)
+        *st = tbml_error(TBML_E_ARG, "%s: the field for corrupt records (%s) must be a string",
+                         path, schema->fields[at].name);
+    return at;
+}
+
+void reader_corrupt_text(const char *p, size_t n, tbml_column *c)
+{
+    if (n > 0 && p[n - 1] == '\n') n--;
+    if (n > 0 && p[n - 1] == '\r') n--;
+    tbml_column_append_str(c, p, n);
 }
 
 int64_t reader_count_lines(const char *data, size_t size)

@@ -30,6 +30,16 @@ tbml_status reader_finish(tbml_input_t *in, tbml_read_options *o, tbml_status st
                           reader_chunk *chunks, int64_t nchunks, const tbml_schema *schema,
                           const char *format, tbml_table **out);
 
+/* The schema index of the corrupt-record column (o->corrupt_column, found as Spark finds names:
+ * case-insensitively), or -1. It takes no part in parsing; it holds the text of malformed
+ * records, which only PERMISSIVE keeps (so in other modes it is all NULL). A column of another
+ * type than string sets *st to TBML_E_ARG (Spark refuses it too). */
+int reader_corrupt_index(const tbml_read_options *o, const tbml_schema *schema, const char *path,
+                         tbml_status *st);
+/* Appends a malformed record's text (p, n: the record with its line end, which is dropped with
+ * a '\r' before it) to the corrupt-record column c. */
+void reader_corrupt_text(const char *p, size_t n, tbml_column *c);
+
 /* Parsers of single field values (s need not be NUL-terminated). Return 1 on success.
  * reader_parse_f64 with v NULL only checks the syntax. */
 int reader_parse_i64(const char *s, size_t n, int64_t *v);

@@ -276,11 +276,13 @@ static void test_json(void)
                 "mem.txt:2:1: malformed JSON record (mode FAILFAST): not a JSON object");
     expect_fail(tbml_read_json_input, "{\"b\":1, \"a\" : \"three\"}\n", &o,
                 "mem.txt:1:15: malformed JSON record (mode FAILFAST): field a is not a valid long");
-    /* inference ignores malformed lines; PERMISSIVE still reads them as nulls */
+    /* inference ignores malformed lines for types; PERMISSIVE keeps them as nulls and, as Spark
+     * does, their text in an added _corrupt_record column */
     o.schema = NULL;
     o.mode = TBML_MODE_PERMISSIVE;
-    expect(tbml_read_json_input, "{\"a\":1}\nnope\n", &o, "root\n |-- a: long (nullable = true)\n",
-           "1\n\\N\n");
+    expect(tbml_read_json_input, "{\"a\":1}\nnope\n", &o,
+           "root\n |-- _corrupt_record: string (nullable = true)\n |-- a: long (nullable = true)\n",
+           "\\N|1\nnope|\\N\n");
     tbml_schema_clear(&s);
 }
 
@@ -544,6 +546,111 @@ static void test_csv_escape(void)
     rmdir(dir);
 }
 
+/* Reads text and checks show()'s table (all rows, cells cut at 20 as Spark's default). */
+static void expect_show(read_fn fn, const char *text, tbml_read_options *o, const char *want)
+{
+    tbml_table *t = NULL;
+    tbml_status st = read_mem(fn, text, o, &t);
+    CHECK_OK(st);
+    if (st) return;
+    char *got = tbml_show_string(t, 20, 20);
+    CHECK(strcmp(got, want) == 0);
+    if (strcmp(got, want)) fprintf(stderr, "got:\n%s\nwant:\n%s\n", got, want);
+    tbml_free(got);
+    tbml_table_free(t);
+}
+
+/* Spark's _corrupt_record: the raw text of malformed records in PERMISSIVE mode. */
+static void test_corrupt_record(void)
+{
+    tbml_read_options o = opts();
+    /* JSON, inferred: the column joins the schema (sorted by name) only when a record is bad */
+    const char *json = "{\"a\":1,\"b\":\"x\"}\n{\"a\":2,\n{\"a\":3,\"b\":\"y\"}\nnope\r\n[1,2]\n";
+    expect_show(tbml_read_json_input, json, &o,
+                "+---------------+----+----+\n"
+                "|_corrupt_record|   a|   b|\n"
+                "+---------------+----+----+\n"
+                "|           null|   1|   x|\n"
+                "|        {\"a\":2,|null|null|\n"
+                "|           null|   3|   y|\n"
+                "|           nope|null|null|\n"
+                "|          [1,2]|null|null|\n"
+                "+---------------+----+----+\n");
+    CHECK(o.bad_records == 3);
+    expect(tbml_read_json_input, "{\"a\":1}\n", &o, "root\n |-- a: long (nullable = true)\n",
+           "1\n");
+    /* another name; not in the other modes */
+    CHECK_OK(tbml_read_options_set(&o, "columnNameOfCorruptRecord", "bad"));
+    expect(tbml_read_json_input, "{\"a\":1}\n{\n", &o,
+           "root\n |-- a: long (nullable = true)\n |-- bad: string (nullable = true)\n",
+           "1|\\N\n\\N|{\n");
+    o.mode = TBML_MODE_DROPMALFORMED;
+    expect(tbml_read_json_input, "{\"a\":1}\n{\n", &o, "root\n |-- a: long (nullable = true)\n",
+           "1\n");
+    /* JSON, given schema holding the column: partial rows keep what fits */
+    o = opts();
+    tbml_schema s;
+    tbml_schema_init(&s);
+    tbml_schema_add(&s, "a", TBML_TYPE_INT64, 1);
+    tbml_schema_add(&s, "_corrupt_record", TBML_TYPE_STRING, 1);
+    tbml_schema_add(&s, "c", TBML_TYPE_STRING, 1);
+    o.schema = &s;
+    expect_show(tbml_read_json_input,
+                "{\"a\":1,\"c\":\"k\"}\n{\"a\":\"x\",\"c\":\"m\"}\n{\"_corrupt_record\":\"no\"}\n"
+                "oops\n",
+                &o,
+                "+----+-----------------+----+\n"
+                "|   a|  _corrupt_record|   c|\n"
+                "+----+-----------------+----+\n"
+                "|   1|             null|   k|\n"
+                "|null|{\"a\":\"x\",\"c\":\"m\"}|   m|\n"
+                "|null|             null|null|\n"
+                "|null|             oops|null|\n"
+                "+----+-----------------+----+\n");
+    /* CSV, given schema holding the column (anywhere): it takes no field of the file */
+    tbml_schema_clear(&s);
+    tbml_schema_add(&s, "name", TBML_TYPE_STRING, 1);
+    tbml_schema_add(&s, "_corrupt_record", TBML_TYPE_STRING, 1);
+    tbml_schema_add(&s, "age", TBML_TYPE_INT64, 1);
+    o.header = 1;
+    const char *csv = "name,age\nAnn,30\nBob,thirty\nCy,1,extra\n\"Di\"x,4\nEd\r\n\"Fay\",\"4\"\n";
+    expect_show(tbml_read_csv_input, csv, &o,
+                "+----+---------------+----+\n"
+                "|name|_corrupt_record| age|\n"
+                "+----+---------------+----+\n"
+                "| Ann|           null|  30|\n"
+                "| Bob|     Bob,thirty|null|\n"
+                "|  Cy|     Cy,1,extra|   1|\n"
+                "|null|        \"Di\"x,4|null|\n"
+                "|  Ed|             Ed|null|\n"
+                "| Fay|           null|   4|\n"
+                "+----+---------------+----+\n");
+    CHECK(o.bad_records == 4);
+    o.mode = TBML_MODE_DROPMALFORMED;
+    expect(tbml_read_csv_input, csv, &o, NULL, "Ann|\\N|30\nFay|\\N|4\n");
+    o.mode = TBML_MODE_FAILFAST;
+    expect_fail(tbml_read_csv_input, csv, &o,
+                "mem.txt:3:5: malformed CSV record (mode FAILFAST): field 2 (age) is not a valid "
+                "long");
+    /* CSV inference never adds it (Spark's CSV inference does not), nor does a schema without */
+    o = opts();
+    o.header = 1;
+    o.infer_schema = 1;
+    expect(tbml_read_csv_input, "a\n1\n\"x\n", &o, "root\n |-- a: long (nullable = true)\n",
+           "1\n\\N\n");
+    /* the column must be a string, as Spark requires */
+    tbml_schema_clear(&s);
+    tbml_schema_add(&s, "a", TBML_TYPE_INT64, 1);
+    tbml_schema_add(&s, "_CORRUPT_RECORD", TBML_TYPE_INT64, 1);
+    o.schema = &s;
+    tbml_table *t = NULL;
+    CHECK_ST(read_mem(tbml_read_csv_input, "a\n1\n", &o, &t), TBML_E_ARG);
+    CHECK_ST(read_mem(tbml_read_json_input, "{\"a\":1}\n", &o, &t), TBML_E_ARG);
+    CHECK(t == NULL);
+    CHECK_ST(tbml_read_options_set(&o, "columnNameOfCorruptRecord", ""), TBML_E_ARG);
+    tbml_schema_clear(&s);
+}
+
 static void test_csv_write_quoting(void)
 {
     char dir[] = "/tmp/tbml-writers-XXXXXX";
@@ -791,5 +898,6 @@ int main(void)
     test_files_sealed_roundtrip();
     test_csv_write_quoting();
     test_csv_escape();
+    test_corrupt_record();
     return check_done();
 }
