@@ -61,7 +61,11 @@ void tbml_read_options_init(tbml_read_options *o);
 TBML_NODISCARD tbml_status tbml_read_options_set(tbml_read_options *o, const char *name,
                                                  const char *value);
 
-/* spark.read.text(path): one string column "value", one row per line (the '\n' and a '\r' before
+/* A path may be a directory, as Spark's writers leave: its regular files whose names do not
+ * start with '_' or '.' are read in name order as one input (types inferred over all of them);
+ * none is TBML_E_NOTFOUND.
+ *
+ * spark.read.text(path): one string column "value", one row per line (the '\n' and a '\r' before
  * it removed; empty lines kept). */
 TBML_NODISCARD tbml_status tbml_read_text(const char *path, tbml_read_options *o, tbml_table **out);
 /* spark.read.csv(path, header, inferSchema, sep, quote, escape, mode, multiLine) or with a

@@ -704,7 +704,7 @@ static void csv_rebuild_worker(int ith, int nth, void *arg)
 
 /* After the inferring scan: merges the ranges' types (Spark's compatibleType, as before), brings
  * every range to them, in memory where exact and else from the bytes, and sets the schema. */
-static tbml_status csv_merge(csv_scan *s, int64_t n, tbml_schema *schema)
+static tbml_status csv_merge(csv_scan *s, int64_t n, tbml_schema *schema, int *raw)
 {
     tbml_status ret = TBML_OK;
     int nrebuild = 0;
@@ -712,6 +712,7 @@ static tbml_status csv_merge(csv_scan *s, int64_t n, tbml_schema *schema)
         int ty = I_NULL;
         for (int64_t k = 0; k < n; k++)
             ty = merge_type(ty, s->cols[(size_t)k * (size_t)s->ncols + (size_t)i].type);
+        if (raw) raw[i] = ty;
         s->final[i] = ty == I_NULL ? I_STRING : ty; /* all-NULL columns are strings */
         schema->fields[i].type = infer_to_type(ty);
     }
@@ -775,7 +776,12 @@ static tbml_status first_record(tbml_input_t *in, const tbml_read_options *o, cs
     }
 }
 
-tbml_status tbml_read_csv_input(tbml_input_t *in, tbml_read_options *o, tbml_table **out)
+/* Reads one CSV input. names (NULL: from the header or the first record) gives the column names
+ * and count instead, as the first file of a directory gives them to the others; *raw (raw NULL:
+ * not wanted) gets a new array of each column's inferred I_* type before all-NULL columns become
+ * strings (I_NULL without inference), for merging across files. */
+static tbml_status csv_read(tbml_input_t *in, tbml_read_options *o, const tbml_schema *names,
+                            int **raw, tbml_table **out)
 {
     tbml_status ret = TBML_OK;
     tbml_schema schema;
@@ -798,6 +804,9 @@ tbml_status tbml_read_csv_input(tbml_input_t *in, tbml_read_options *o, tbml_tab
     if (ret) goto out;
     if (o->schema) {
         tbml_schema_copy(&schema, o->schema);
+    } else if (names) {
+        for (int i = 0; i < names->nfields; i++)
+            tbml_schema_add(&schema, names->fields[i].name, TBML_TYPE_STRING, 1);
     } else if (found) {
         for (int i = 0; i < t.nf; i++) {
             char name[64];
@@ -826,6 +835,7 @@ tbml_status tbml_read_csv_input(tbml_input_t *in, tbml_read_options *o, tbml_tab
         }
     }
     s.ncols = schema.nfields;
+    if (raw) *raw = tbml_calloc((size_t)(s.ncols ? s.ncols : 1), sizeof(int));
     if (o->schema) { /* a corrupt-record column in the schema is no field of the file */
         s.corrupt = reader_corrupt_index(o, &schema, tbml_input_path(in), &ret);
         if (ret) goto out;
@@ -844,7 +854,7 @@ tbml_status tbml_read_csv_input(tbml_input_t *in, tbml_read_options *o, tbml_tab
         s.ranges = tbml_calloc((size_t)(n ? n : 1), sizeof(csv_range));
         s.final = tbml_calloc((size_t)s.ncols, sizeof(int));
         ret = tbml_input_scan_lines(in, o->pool, chunk_size, csv_chunk_infer, &s);
-        if (!ret) ret = csv_merge(&s, n, &schema);
+        if (!ret) ret = csv_merge(&s, n, &schema, raw ? *raw : NULL);
     } else {
         ret = tbml_input_scan_lines(in, o->pool, chunk_size, csv_chunk, &s);
     }
@@ -863,8 +873,95 @@ out:
     return ret;
 }
 
+tbml_status tbml_read_csv_input(tbml_input_t *in, tbml_read_options *o, tbml_table **out)
+{
+    return csv_read(in, o, NULL, NULL, out);
+}
+
+static tbml_status csv_read_path(const char *path, tbml_read_options *o, const tbml_schema *names,
+                                 int **raw, tbml_table **out)
+{
+    tbml_input_t *in;
+    tbml_status st = tbml_input_open(path, o->key, &in);
+    if (st) return st;
+    st = csv_read(in, o, names, raw, out);
+    tbml_input_close(in);
+    return st;
+}
+
+/* A directory of part files read as one input, as Spark does: the first file with columns names
+ * them (each file's header line is skipped), types are inferred over all files (each file in one
+ * pass; the merge is the same as across ranges), and a file whose types came out narrower is read
+ * again with the merged schema given, which is what a read of all files at once would give. */
+static tbml_status csv_read_dir(const char *path, tbml_read_options *o, tbml_table **out)
+{
+    char **files;
+    int nfiles;
+    tbml_status ret = reader_list_dir(path, &files, &nfiles);
+    if (ret) return ret;
+    tbml_table **parts = tbml_calloc((size_t)nfiles, sizeof(tbml_table *));
+    int **raw = tbml_calloc((size_t)nfiles, sizeof(int *));
+    int64_t *bad = tbml_calloc((size_t)nfiles, sizeof(int64_t));
+    tbml_schema names, final;
+    tbml_schema_init(&names);
+    tbml_schema_init(&final);
+    int infer = !o->schema && o->infer_schema, have_names = 0;
+    for (int k = 0; k < nfiles && !ret; k++) {
+        ret = csv_read_path(files[k], o, have_names ? &names : NULL, &raw[k], &parts[k]);
+        bad[k] = o->bad_records;
+        if (!ret && !have_names && !o->schema && parts[k]->schema.nfields > 0) {
+            /* a file before this one had no columns (it was empty): it has no rows either */
+            tbml_schema_copy(&names, &parts[k]->schema);
+            have_names = 1;
+        }
+    }
+    if (ret) goto out;
+    if (o->schema) {
+        tbml_schema_copy(&final, o->schema);
+    } else {
+        tbml_schema_copy(&final, &names);
+        for (int i = 0; i < final.nfields; i++) {
+            int ty = I_NULL;
+            for (int k = 0; k < nfiles && infer; k++)
+                if (parts[k]->schema.nfields == final.nfields) ty = merge_type(ty, raw[k][i]);
+            final.fields[i].type = infer ? infer_to_type(ty) : TBML_TYPE_STRING;
+        }
+    }
+    for (int k = 0; k < nfiles && !ret; k++) {
+        /* read alone with the merged types, the file gives what it would with them given */
+        int same = parts[k]->schema.nfields == final.nfields;
+        for (int i = 0; i < final.nfields && same; i++)
+            same = parts[k]->schema.fields[i].type == final.fields[i].type;
+        if (same) continue;
+        tbml_table_free(parts[k]);
+        parts[k] = NULL;
+        tbml_read_options again = *o;
+        again.schema = &final;
+        ret = csv_read_path(files[k], &again, NULL, NULL, &parts[k]);
+        bad[k] = again.bad_records;
+    }
+    if (ret) goto out;
+    o->bad_records = 0;
+    for (int k = 0; k < nfiles; k++)
+        o->bad_records += bad[k];
+    *out = reader_concat(parts, nfiles, &final);
+out:
+    for (int k = 0; k < nfiles; k++) {
+        tbml_table_free(parts[k]);
+        tbml_free(raw[k]);
+    }
+    tbml_free(parts);
+    tbml_free(raw);
+    tbml_free(bad);
+    tbml_schema_clear(&names);
+    tbml_schema_clear(&final);
+    reader_free_list(files, nfiles);
+    return ret;
+}
+
 tbml_status tbml_read_csv(const char *path, tbml_read_options *o, tbml_table **out)
 {
+    if (reader_is_dir(path)) return csv_read_dir(path, o, out);
     tbml_input_t *in;
     tbml_status st = tbml_input_open(path, o->key, &in);
     if (st) return st;

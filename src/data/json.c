@@ -291,60 +291,127 @@ static tbml_status json_chunk(int ith, const tbml_chunk *c, void *arg)
     return ret;
 }
 
-tbml_status tbml_read_json_input(tbml_input_t *in, tbml_read_options *o, tbml_table **out)
+/* Pass 1 over in: merges its fields into all (and the corrupt-record column when a record is
+ * malformed and the mode keeps it: Spark's inference adds it then, a string sorted in with the
+ * others). */
+static tbml_status json_infer(tbml_input_t *in, tbml_read_options *o, jfields *all)
 {
-    tbml_status ret = TBML_OK;
-    tbml_schema schema;
-    tbml_schema_init(&schema);
     int64_t n = tbml_input_chunk_count(in, o->chunk_size);
     json_scan s = {.o = o,
+                   .pass = 1,
                    .corrupt = -1,
-                   .chunks = tbml_calloc((size_t)(n ? n : 1), sizeof(reader_chunk))};
-    if (o->schema) {
-        tbml_schema_copy(&schema, o->schema);
-    } else {
-        s.pass = 1;
-        s.found = tbml_calloc((size_t)(n ? n : 1), sizeof(jfields));
-        s.malformed = tbml_calloc((size_t)(n ? n : 1), sizeof(int));
-        ret = tbml_input_scan_lines(in, o->pool, o->chunk_size, json_chunk, &s);
-        if (ret) goto out;
-        jfields all = {0};
-        for (int64_t k = 0; k < n; k++) {
-            for (int i = 0; i < s.found[k].n; i++)
-                jfields_merge(&all, s.found[k].f[i].name, s.found[k].f[i].type);
-            /* Spark's inference adds the corrupt-record column when it meets a malformed
-             * record in PERMISSIVE mode (a string, sorted in with the others) */
-            if (s.malformed[k] && o->mode == TBML_MODE_PERMISSIVE && o->corrupt_column[0])
-                jfields_merge(&all, o->corrupt_column, J_STRING);
-        }
-        if (all.n) qsort(all.f, (size_t)all.n, sizeof(jfield), jfield_cmp);
-        for (int i = 0; i < all.n; i++) {
-            static const tbml_type map[] = {TBML_TYPE_STRING, TBML_TYPE_INT64, TBML_TYPE_DOUBLE,
-                                            TBML_TYPE_BOOL, TBML_TYPE_STRING};
-            tbml_schema_add(&schema, all.f[i].name, map[all.f[i].type], 1);
-        }
-        jfields_free(&all);
-        memset(s.chunks, 0, (size_t)(n ? n : 1) * sizeof(reader_chunk));
+                   .chunks = tbml_calloc((size_t)(n ? n : 1), sizeof(reader_chunk)),
+                   .found = tbml_calloc((size_t)(n ? n : 1), sizeof(jfields)),
+                   .malformed = tbml_calloc((size_t)(n ? n : 1), sizeof(int))};
+    tbml_status ret = tbml_input_scan_lines(in, o->pool, o->chunk_size, json_chunk, &s);
+    for (int64_t k = 0; k < n && !ret; k++) {
+        for (int i = 0; i < s.found[k].n; i++)
+            jfields_merge(all, s.found[k].f[i].name, s.found[k].f[i].type);
+        if (s.malformed[k] && o->mode == TBML_MODE_PERMISSIVE && o->corrupt_column[0])
+            jfields_merge(all, o->corrupt_column, J_STRING);
     }
-    s.pass = 2;
-    s.schema = &schema;
-    s.corrupt = reader_corrupt_index(o, &schema, tbml_input_path(in), &ret);
-    if (ret) goto out;
-    ret = tbml_input_scan_lines(in, o->pool, o->chunk_size, json_chunk, &s);
-    ret = reader_finish(in, o, ret, s.chunks, n, &schema, "JSON", out);
-out:
-    if (s.found)
-        for (int64_t k = 0; k < n; k++)
-            jfields_free(&s.found[k]);
+    for (int64_t k = 0; k < n; k++)
+        jfields_free(&s.found[k]);
     tbml_free(s.found);
     tbml_free(s.malformed);
     tbml_free(s.chunks);
+    return ret;
+}
+
+/* The inferred schema: all's fields sorted by name; always-NULL fields are strings. */
+static void json_schema(jfields *all, tbml_schema *schema)
+{
+    static const tbml_type map[] = {TBML_TYPE_STRING, TBML_TYPE_INT64, TBML_TYPE_DOUBLE,
+                                    TBML_TYPE_BOOL, TBML_TYPE_STRING};
+    if (all->n) qsort(all->f, (size_t)all->n, sizeof(jfield), jfield_cmp);
+    for (int i = 0; i < all->n; i++)
+        tbml_schema_add(schema, all->f[i].name, map[all->f[i].type], 1);
+}
+
+/* Pass 2 over in with schema. */
+static tbml_status json_read(tbml_input_t *in, tbml_read_options *o, const tbml_schema *schema,
+                             tbml_table **out)
+{
+    int64_t n = tbml_input_chunk_count(in, o->chunk_size);
+    json_scan s = {.o = o, .pass = 2, .schema = schema};
+    tbml_status ret;
+    s.corrupt = reader_corrupt_index(o, schema, tbml_input_path(in), &ret);
+    if (ret) return ret;
+    s.chunks = tbml_calloc((size_t)(n ? n : 1), sizeof(reader_chunk));
+    ret = tbml_input_scan_lines(in, o->pool, o->chunk_size, json_chunk, &s);
+    ret = reader_finish(in, o, ret, s.chunks, n, schema, "JSON", out);
+    tbml_free(s.chunks);
+    return ret;
+}
+
+tbml_status tbml_read_json_input(tbml_input_t *in, tbml_read_options *o, tbml_table **out)
+{
+    if (o->schema) return json_read(in, o, o->schema, out);
+    jfields all = {0};
+    tbml_schema schema;
+    tbml_schema_init(&schema);
+    tbml_status ret = json_infer(in, o, &all);
+    if (!ret) {
+        json_schema(&all, &schema);
+        ret = json_read(in, o, &schema, out);
+    }
+    jfields_free(&all);
     tbml_schema_clear(&schema);
+    return ret;
+}
+
+/* A directory of part files read as one input, as Spark does: the schema is inferred over all
+ * of them, then each is read with it. */
+static tbml_status json_read_dir(const char *path, tbml_read_options *o, tbml_table **out)
+{
+    char **files;
+    int nfiles;
+    tbml_status ret = reader_list_dir(path, &files, &nfiles);
+    if (ret) return ret;
+    tbml_input_t **in = tbml_calloc((size_t)nfiles, sizeof(tbml_input_t *));
+    tbml_table **parts = tbml_calloc((size_t)nfiles, sizeof(tbml_table *));
+    jfields all = {0};
+    tbml_schema schema;
+    tbml_schema_init(&schema);
+    int64_t bad = 0;
+    /* one file open at a time: a directory may hold more part files than descriptors */
+    for (int k = 0; k < nfiles && !ret && !o->schema; k++) {
+        ret = tbml_input_open(files[k], o->key, &in[k]);
+        if (!ret) ret = json_infer(in[k], o, &all);
+        tbml_input_close(in[k]);
+        in[k] = NULL;
+    }
+    if (ret) goto out;
+    if (o->schema)
+        tbml_schema_copy(&schema, o->schema);
+    else
+        json_schema(&all, &schema);
+    for (int k = 0; k < nfiles && !ret; k++) {
+        ret = tbml_input_open(files[k], o->key, &in[k]);
+        if (!ret) ret = json_read(in[k], o, &schema, &parts[k]);
+        bad += o->bad_records;
+        tbml_input_close(in[k]);
+        in[k] = NULL;
+    }
+    if (ret) goto out;
+    o->bad_records = bad;
+    *out = reader_concat(parts, nfiles, &schema);
+out:
+    for (int k = 0; k < nfiles; k++) {
+        tbml_input_close(in[k]);
+        tbml_table_free(parts[k]);
+    }
+    tbml_free(in);
+    tbml_free(parts);
+    jfields_free(&all);
+    tbml_schema_clear(&schema);
+    reader_free_list(files, nfiles);
     return ret;
 }
 
 tbml_status tbml_read_json(const char *path, tbml_read_options *o, tbml_table **out)
 {
+    if (reader_is_dir(path)) return json_read_dir(path, o, out);
     tbml_input_t *in;
     tbml_status st = tbml_input_open(path, o->key, &in);
     if (st) return st;

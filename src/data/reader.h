@@ -40,6 +40,15 @@ int reader_corrupt_index(const tbml_read_options *o, const tbml_schema *schema, 
  * a '\r' before it) to the corrupt-record column c. */
 void reader_corrupt_text(const char *p, size_t n, tbml_column *c);
 
+/* Directories (dir.c): whether path is one; its data files (regular files whose names do not
+ * start with '_' or '.'), full paths in name order (reader_free_list them; none is
+ * TBML_E_NOTFOUND); and one table of the tables' batches in order, named by schema (each table's
+ * schema must have schema's types; tables are taken and freed, NULL entries skipped). */
+int reader_is_dir(const char *path);
+tbml_status reader_list_dir(const char *path, char ***out, int *count);
+void reader_free_list(char **names, int count);
+tbml_table *reader_concat(tbml_table **tables, int count, const tbml_schema *schema);
+
 /* Parsers of single field values (s need not be NUL-terminated). Return 1 on success.
  * reader_parse_f64 with v NULL only checks the syntax. */
 int reader_parse_i64(const char *s, size_t n, int64_t *v);

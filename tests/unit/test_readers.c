@@ -651,6 +651,117 @@ static void test_corrupt_record(void)
     tbml_schema_clear(&s);
 }
 
+/* Reads a path (a directory) with fn and checks the dump. */
+static void expect_dir(tbml_status (*fn)(const char *, tbml_read_options *, tbml_table **),
+                       const char *path, tbml_read_options *o, const char *want)
+{
+    tbml_table *t = NULL;
+    CHECK_OK(fn(path, o, &t));
+    if (!t) return;
+    char *d = dump(t);
+    CHECK(strcmp(d, want) == 0);
+    if (strcmp(d, want)) fprintf(stderr, "got rows:\n%s\nwant:\n%s\n", d, want);
+    tbml_free(d);
+    tbml_table_free(t);
+}
+
+static void write_file(const char *dir, const char *name, const char *text)
+{
+    char path[512];
+    snprintf(path, sizeof(path), "%s/%s", dir, name);
+    FILE *f = fopen(path, "wb");
+    CHECK(f != NULL);
+    if (!f) return;
+    fputs(text, f);
+    fclose(f);
+}
+
+/* A directory of part files (Spark's output layout) reads as one input: names starting with _ or
+ * . and subdirectories skipped, files in name order, types inferred over all of them; the same
+ * table as the files' records in one file. */
+static void test_read_directory(void)
+{
+    char dir[] = "/tmp/tbml-dir-XXXXXX";
+    CHECK(mkdtemp(dir) != NULL);
+    char sub[600];
+    snprintf(sub, sizeof(sub), "%s/nested", dir);
+    mkdir(sub, 0700);
+    write_file(sub, "part-00000.csv", "id,v,w\n99,z,z\n");
+    write_file(dir, "_SUCCESS", "");
+    write_file(dir, ".part-00000.csv.crc", "junk,junk\n");
+    /* alone, part 1's v is a double and w all NULL, part 0's w a long: both re-read */
+    write_file(dir, "part-00001.csv", "id,v,w\n3,1.50,\n4,\"\",\n");
+    write_file(dir, "part-00000.csv", "id,v,w\n1,a,7\n2,b,-0\n");
+    tbml_read_options o = opts();
+    o.header = 1;
+    o.infer_schema = 1;
+    tbml_table *t = NULL, *one = NULL;
+    CHECK_OK(tbml_read_csv(dir, &o, &t));
+    CHECK_OK(read_mem(tbml_read_csv_input, "id,v,w\n1,a,7\n2,b,-0\n3,1.50,\n4,\"\",\n", &o, &one));
+    if (t && one) {
+        char *a = dump(t), *b = dump(one), *sa = schema_str(t), *sb = schema_str(one);
+        CHECK(strcmp(a, b) == 0 && strcmp(sa, sb) == 0);
+        CHECK(strcmp(a, "1|a|7\n2|b|0\n3|1.50|\\N\n4||\\N\n") == 0);
+        if (strcmp(a, b) || strcmp(sa, sb)) fprintf(stderr, "dir:\n%s%s\none file:\n%s%s", sa, a, sb, b);
+        tbml_free(a);
+        tbml_free(b);
+        tbml_free(sa);
+        tbml_free(sb);
+    }
+    tbml_table_free(t);
+    tbml_table_free(one);
+    /* text: every line of every part, in name order */
+    o = opts();
+    expect_dir(tbml_read_text, dir, &o, "id,v,w\n1,a,7\n2,b,-0\nid,v,w\n3,1.50,\n4,\"\",\n");
+
+    /* JSON: fields and types merged over all parts, the corrupt column from any part */
+    char jdir[] = "/tmp/tbml-jdir-XXXXXX";
+    CHECK(mkdtemp(jdir) != NULL);
+    write_file(jdir, "part-00000.json", "{\"a\":1,\"c\":null}\n");
+    write_file(jdir, "part-00001.json", "{\"a\":2.5,\"b\":\"x\",\"c\":3}\n{bad\n");
+    write_file(jdir, "_SUCCESS", "");
+    o = opts();
+    CHECK_OK(tbml_read_json(jdir, &o, &t));
+    if (t) {
+        char *d = dump(t), *s = schema_str(t);
+        CHECK(strcmp(s, "root\n |-- _corrupt_record: string (nullable = true)\n"
+                        " |-- a: double (nullable = true)\n |-- b: string (nullable = true)\n"
+                        " |-- c: long (nullable = true)\n") == 0);
+        CHECK(strcmp(d, "\\N|1.0|\\N|\\N\n\\N|2.5|x|3\n{bad|\\N|\\N|\\N\n") == 0);
+        CHECK(o.bad_records == 1);
+        if (strcmp(d, "\\N|1.0|\\N|\\N\n\\N|2.5|x|3\n{bad|\\N|\\N|\\N\n")) fprintf(stderr, "%s%s", s, d);
+        tbml_free(d);
+        tbml_free(s);
+    }
+    tbml_table_free(t);
+    t = NULL;
+    /* a directory with no data files */
+    char edir[] = "/tmp/tbml-edir-XXXXXX";
+    CHECK(mkdtemp(edir) != NULL);
+    write_file(edir, "_SUCCESS", "");
+    CHECK_ST(tbml_read_csv(edir, &o, &t), TBML_E_NOTFOUND);
+    CHECK_ST(tbml_read_json(edir, &o, &t), TBML_E_NOTFOUND);
+    CHECK(t == NULL);
+    const char *rm[] = {"part-00000.csv", "part-00001.csv", "_SUCCESS", ".part-00000.csv.crc",
+                        "nested/part-00000.csv", "nested"};
+    char path[700];
+    for (size_t i = 0; i < sizeof(rm) / sizeof(rm[0]); i++) {
+        snprintf(path, sizeof(path), "%s/%s", dir, rm[i]);
+        remove(path);
+    }
+    rmdir(dir);
+    snprintf(path, sizeof(path), "%s/part-00000.json", jdir);
+    remove(path);
+    snprintf(path, sizeof(path), "%s/part-00001.json", jdir);
+    remove(path);
+    snprintf(path, sizeof(path), "%s/_SUCCESS", jdir);
+    remove(path);
+    rmdir(jdir);
+    snprintf(path, sizeof(path), "%s/_SUCCESS", edir);
+    remove(path);
+    rmdir(edir);
+}
+
 static void test_csv_write_quoting(void)
 {
     char dir[] = "/tmp/tbml-writers-XXXXXX";
@@ -899,5 +1010,6 @@ int main(void)
     test_csv_write_quoting();
     test_csv_escape();
     test_corrupt_record();
+    test_read_directory();
     return check_done();
 }
