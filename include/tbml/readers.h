@@ -5,6 +5,7 @@
  * byte ranges at line starts and scanned by the pool's threads, so results do not depend on the
  * thread count. Malformed records follow Spark's modes:
  *   PERMISSIVE (default)  fields that cannot be read become NULL; a warning gives the count;
+ *                         the record's text goes to the corrupt-record column, if any;
  *   DROPMALFORMED         malformed records are dropped; a warning gives the count;
  *   FAILFAST              the first malformed record (in file order) fails the read with
  *                         TBML_E_FORMAT and "FILE:LINE:COL: cause" (1-based, COL in bytes).
@@ -44,7 +45,12 @@ typedef struct {
     int infer_schema; /* CSV: infer long/double/boolean/date/timestamp; 0 = all strings, as Spark */
     char delimiter;   /* ',' */
     char quote;       /* '"'; a quote inside a quoted field is written twice ("") */
+    char escape;      /* '\\': inside quotes escapes a quote or itself, as Spark's; 0: none */
     int multiline; /* CSV: quoted fields may hold newlines; the file is then read by one thread */
+    /* PERMISSIVE: the string column that gets the raw text of malformed records (NULL for good
+     * ones), Spark's columnNameOfCorruptRecord. JSON adds it to an inferred schema when there
+     * are malformed records; CSV and given schemas fill it when the schema has it. */
+    char corrupt_column[128]; /* "_corrupt_record" */
     /* outputs */
     uint32_t segment_size; /* sealed outputs; 0: the default */
     /* results of the last read (written by the reader) */
@@ -55,16 +61,22 @@ typedef struct {
 void tbml_read_options_init(tbml_read_options *o);
 
 /* Sets an option by its Spark name, as OPTIONS (...) or .option(k, v) give it: header,
- * inferSchema, sep / delimiter, quote, mode, multiLine (case-insensitive names; values 'true' /
- * 'false', one character, or PERMISSIVE / DROPMALFORMED / FAILFAST). Unknown names or bad values:
+ * inferSchema, sep / delimiter, quote, escape, mode, multiLine, columnNameOfCorruptRecord
+ * (case-insensitive names; values 'true' / 'false', one character ('' turns escape off),
+ * PERMISSIVE / DROPMALFORMED / FAILFAST, or a column name). Unknown names or bad values:
  * TBML_E_ARG naming them. */
 TBML_NODISCARD tbml_status tbml_read_options_set(tbml_read_options *o, const char *name,
                                                  const char *value);
 
-/* spark.read.text(path): one string column "value", one row per line (the '\n' and a '\r' before
+/* A path may be a directory, as Spark's writers leave: its regular files whose names do not
+ * start with '_' or '.' are read in name order as one input (types inferred over all of them);
+ * none is TBML_E_NOTFOUND.
+ *
+ * spark.read.text(path): one string column "value", one row per line (the '\n' and a '\r' before
  * it removed; empty lines kept). */
 TBML_NODISCARD tbml_status tbml_read_text(const char *path, tbml_read_options *o, tbml_table **out);
-/* spark.read.csv(path, header, inferSchema, sep, quote, mode, multiLine) or with a schema. */
+/* spark.read.csv(path, header, inferSchema, sep, quote, escape, mode, multiLine) or with a
+ * schema. */
 TBML_NODISCARD tbml_status tbml_read_csv(const char *path, tbml_read_options *o, tbml_table **out);
 /* spark.read.json(path): JSON lines, one object per line; schema inferred across all records
  * (fields sorted by name), or given. */

@@ -86,6 +86,8 @@ typedef struct {
     tbml_read_options *o;
     int pass;
     jfields *found; /* pass 1: per chunk */
+    int *malformed; /* pass 1: per chunk, whether it saw a malformed record */
+    int corrupt;    /* pass 2: the corrupt-record column, or -1 */
     const tbml_schema *schema;
     reader_chunk *chunks;
 } json_scan;
@@ -208,6 +210,7 @@ static tbml_status json_chunk(int ith, const tbml_chunk *c, void *arg)
         json_error_t jerr;
         json_t *root = json_loadb(line, n, 0, &jerr);
         if (!root || !json_is_object(root)) {
+            if (s->pass == 1) s->malformed[c->index] = 1;
             if (s->pass == 2) {
                 char cause[160];
                 size_t col = 0;
@@ -225,8 +228,12 @@ static tbml_status json_chunk(int ith, const tbml_chunk *c, void *arg)
                 }
                 ret = reader_bad(r, o, c->data, at + col, cause);
                 if (!ret && o->mode == TBML_MODE_PERMISSIVE) {
-                    for (int i = 0; i < ncols; i++)
-                        tbml_column_append_null(&b->cols[i]);
+                    for (int i = 0; i < ncols; i++) {
+                        if (i == s->corrupt)
+                            reader_corrupt_text(line, n, &b->cols[i]);
+                        else
+                            tbml_column_append_null(&b->cols[i]);
+                    }
                 }
             }
             json_decref(root);
@@ -242,6 +249,7 @@ static tbml_status json_chunk(int ith, const tbml_chunk *c, void *arg)
         /* pass 2: find the first field that does not fit, then append the row or not */
         int bad_field = -1;
         for (int i = 0; i < ncols && bad_field < 0; i++) {
+            if (i == s->corrupt) continue; /* filled below, from no field of the record */
             json_t *v = json_object_get(root, s->schema->fields[i].name);
             tbml_column *col = &b->cols[i];
             if (!json_append(col, v)) {
@@ -261,14 +269,18 @@ static tbml_status json_chunk(int ith, const tbml_chunk *c, void *arg)
             }
             /* finish the row: later fields as they are (PERMISSIVE), then drop it if asked */
             for (int i = bad_field + 1; i < ncols; i++) {
+                if (i == s->corrupt) continue;
                 tbml_column *col = &b->cols[i];
                 if (!json_append(col, json_object_get(root, s->schema->fields[i].name)))
                     tbml_column_append_null(col);
             }
+            if (s->corrupt >= 0) reader_corrupt_text(line, n, &b->cols[s->corrupt]);
             if (o->mode == TBML_MODE_DROPMALFORMED) {
                 for (int i = 0; i < ncols; i++)
                     tbml_column_truncate(&b->cols[i], b->cols[i].nrows - 1);
             }
+        } else if (s->corrupt >= 0) {
+            tbml_column_append_null(&b->cols[s->corrupt]);
         }
         json_decref(root);
     }
@@ -318,53 +330,128 @@ static tbml_status json_agree(const tbml_read_options *o, tbml_status st, jfield
     return st;
 }
 
+/* Pass 1 over in: merges its fields into all (and the corrupt-record column when a record is
+ * malformed and the mode keeps it: Spark's inference adds it then, a string sorted in with the
+ * others). */
+static tbml_status json_infer(tbml_input_t *in, tbml_read_options *o, jfields *all)
+{
+    int64_t n = tbml_input_chunk_count(in, o->chunk_size);
+    json_scan s = {.o = o,
+                   .pass = 1,
+                   .corrupt = -1,
+                   .chunks = tbml_calloc((size_t)(n ? n : 1), sizeof(reader_chunk)),
+                   .found = tbml_calloc((size_t)(n ? n : 1), sizeof(jfields)),
+                   .malformed = tbml_calloc((size_t)(n ? n : 1), sizeof(int))};
+    tbml_status ret = reader_scan(in, o, o->chunk_size, json_chunk, &s);
+    for (int64_t k = 0; k < n && !ret; k++) {
+        for (int i = 0; i < s.found[k].n; i++)
+            jfields_merge(all, s.found[k].f[i].name, s.found[k].f[i].type);
+        if (s.malformed[k] && o->mode == TBML_MODE_PERMISSIVE && o->corrupt_column[0])
+            jfields_merge(all, o->corrupt_column, J_STRING);
+    }
+    ret = json_agree(o, ret, all); /* over the ranks' shares */
+    for (int64_t k = 0; k < n; k++)
+        jfields_free(&s.found[k]);
+    tbml_free(s.found);
+    tbml_free(s.malformed);
+    tbml_free(s.chunks);
+    return ret;
+}
+
+/* The inferred schema: all's fields sorted by name; always-NULL fields are strings. */
+static void json_schema(jfields *all, tbml_schema *schema)
+{
+    static const tbml_type map[] = {TBML_TYPE_STRING, TBML_TYPE_INT64, TBML_TYPE_DOUBLE,
+                                    TBML_TYPE_BOOL, TBML_TYPE_STRING};
+    if (all->n) qsort(all->f, (size_t)all->n, sizeof(jfield), jfield_cmp);
+    for (int i = 0; i < all->n; i++)
+        tbml_schema_add(schema, all->f[i].name, map[all->f[i].type], 1);
+}
+
+/* Pass 2 over in with schema. */
+static tbml_status json_read(tbml_input_t *in, tbml_read_options *o, const tbml_schema *schema,
+                             tbml_table **out)
+{
+    int64_t n = tbml_input_chunk_count(in, o->chunk_size);
+    json_scan s = {.o = o, .pass = 2, .schema = schema};
+    tbml_status ret;
+    s.corrupt = reader_corrupt_index(o, schema, tbml_input_path(in), &ret);
+    if (ret) return ret;
+    s.chunks = tbml_calloc((size_t)(n ? n : 1), sizeof(reader_chunk));
+    ret = reader_scan(in, o, o->chunk_size, json_chunk, &s);
+    ret = reader_finish(in, o, ret, s.chunks, n, schema, "JSON", out);
+    tbml_free(s.chunks);
+    return ret;
+}
+
 tbml_status tbml_read_json_input(tbml_input_t *in, tbml_read_options *o, tbml_table **out)
 {
-    tbml_status ret = TBML_OK;
+    if (o->schema) return json_read(in, o, o->schema, out);
+    jfields all = {0};
     tbml_schema schema;
     tbml_schema_init(&schema);
-    int64_t n = tbml_input_chunk_count(in, o->chunk_size);
-    json_scan s = {.o = o, .chunks = tbml_calloc((size_t)(n ? n : 1), sizeof(reader_chunk))};
-    if (o->schema) {
-        tbml_schema_copy(&schema, o->schema);
-    } else {
-        s.pass = 1;
-        s.found = tbml_calloc((size_t)(n ? n : 1), sizeof(jfields));
-        ret = reader_scan(in, o, o->chunk_size, json_chunk, &s);
-        jfields all = {0};
-        for (int64_t k = 0; k < n; k++)
-            for (int i = 0; i < s.found[k].n; i++)
-                jfields_merge(&all, s.found[k].f[i].name, s.found[k].f[i].type);
-        ret = json_agree(o, ret, &all); /* over the ranks' shares */
-        if (ret) {
-            jfields_free(&all);
-            goto out;
-        }
-        if (all.n) qsort(all.f, (size_t)all.n, sizeof(jfield), jfield_cmp);
-        for (int i = 0; i < all.n; i++) {
-            static const tbml_type map[] = {TBML_TYPE_STRING, TBML_TYPE_INT64, TBML_TYPE_DOUBLE,
-                                            TBML_TYPE_BOOL, TBML_TYPE_STRING};
-            tbml_schema_add(&schema, all.f[i].name, map[all.f[i].type], 1);
-        }
-        jfields_free(&all);
-        memset(s.chunks, 0, (size_t)(n ? n : 1) * sizeof(reader_chunk));
+    tbml_status ret = json_infer(in, o, &all);
+    if (!ret) {
+        json_schema(&all, &schema);
+        ret = json_read(in, o, &schema, out);
     }
-    s.pass = 2;
-    s.schema = &schema;
-    ret = reader_scan(in, o, o->chunk_size, json_chunk, &s);
-    ret = reader_finish(in, o, ret, s.chunks, n, &schema, "JSON", out);
-out:
-    if (s.found)
-        for (int64_t k = 0; k < n; k++)
-            jfields_free(&s.found[k]);
-    tbml_free(s.found);
-    tbml_free(s.chunks);
+    jfields_free(&all);
     tbml_schema_clear(&schema);
+    return ret;
+}
+
+/* A directory of part files read as one input, as Spark does: the schema is inferred over all
+ * of them, then each is read with it. */
+static tbml_status json_read_dir(const char *path, tbml_read_options *o, tbml_table **out)
+{
+    char **files;
+    int nfiles;
+    tbml_status ret = reader_list_dir(path, &files, &nfiles);
+    if (ret) return ret;
+    tbml_input_t **in = tbml_calloc((size_t)nfiles, sizeof(tbml_input_t *));
+    tbml_table **parts = tbml_calloc((size_t)nfiles, sizeof(tbml_table *));
+    jfields all = {0};
+    tbml_schema schema;
+    tbml_schema_init(&schema);
+    int64_t bad = 0;
+    /* one file open at a time: a directory may hold more part files than descriptors */
+    for (int k = 0; k < nfiles && !ret && !o->schema; k++) {
+        ret = tbml_input_open(files[k], o->key, &in[k]);
+        if (!ret) ret = json_infer(in[k], o, &all);
+        tbml_input_close(in[k]);
+        in[k] = NULL;
+    }
+    if (ret) goto out;
+    if (o->schema)
+        tbml_schema_copy(&schema, o->schema);
+    else
+        json_schema(&all, &schema);
+    for (int k = 0; k < nfiles && !ret; k++) {
+        ret = tbml_input_open(files[k], o->key, &in[k]);
+        if (!ret) ret = json_read(in[k], o, &schema, &parts[k]);
+        bad += o->bad_records;
+        tbml_input_close(in[k]);
+        in[k] = NULL;
+    }
+    if (ret) goto out;
+    o->bad_records = bad;
+    *out = reader_concat(parts, nfiles, &schema);
+out:
+    for (int k = 0; k < nfiles; k++) {
+        tbml_input_close(in[k]);
+        tbml_table_free(parts[k]);
+    }
+    tbml_free(in);
+    tbml_free(parts);
+    jfields_free(&all);
+    tbml_schema_clear(&schema);
+    reader_free_list(files, nfiles);
     return ret;
 }
 
 tbml_status tbml_read_json(const char *path, tbml_read_options *o, tbml_table **out)
 {
+    if (reader_is_dir(path)) return reader_read_dir(path, o, out, json_read_dir);
     tbml_input_t *in;
     tbml_status st = tbml_input_open(path, o->key, &in);
     if (st) return st;

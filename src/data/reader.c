@@ -17,6 +17,8 @@ void tbml_read_options_init(tbml_read_options *o)
     o->mode = TBML_MODE_PERMISSIVE;
     o->delimiter = ',';
     o->quote = '"';
+    o->escape = '\\';
+    snprintf(o->corrupt_column, sizeof(o->corrupt_column), "_corrupt_record");
 }
 
 static int parse_flag(const char *v, int *out)
@@ -48,8 +50,12 @@ tbml_status tbml_read_options_set(tbml_read_options *o, const char *name, const 
             o->multiline = flag;
         return TBML_OK;
     }
+    if (strcasecmp(name, "escape") == 0 && value[0] == '\0') { /* Spark: '' is no escape */
+        o->escape = '\0';
+        return TBML_OK;
+    }
     if (strcasecmp(name, "sep") == 0 || strcasecmp(name, "delimiter") == 0 ||
-        strcasecmp(name, "quote") == 0) {
+        strcasecmp(name, "quote") == 0 || strcasecmp(name, "escape") == 0) {
         char c;
         if (strcmp(value, "\\t") == 0)
             c = '\t';
@@ -59,6 +65,8 @@ tbml_status tbml_read_options_set(tbml_read_options *o, const char *name, const 
             return tbml_error(TBML_E_ARG, "option %s needs one character, not '%s'", name, value);
         if (strcasecmp(name, "quote") == 0)
             o->quote = c;
+        else if (strcasecmp(name, "escape") == 0)
+            o->escape = c;
         else
             o->delimiter = c;
         return TBML_OK;
@@ -76,7 +84,34 @@ tbml_status tbml_read_options_set(tbml_read_options *o, const char *name, const 
                               value);
         return TBML_OK;
     }
+    if (strcasecmp(name, "columnNameOfCorruptRecord") == 0) {
+        size_t n = strlen(value);
+        if (n == 0 || n >= sizeof(o->corrupt_column))
+            return tbml_error(TBML_E_ARG, "option %s needs a name of 1 to %zu bytes", name,
+                              sizeof(o->corrupt_column) - 1);
+        memcpy(o->corrupt_column, value, n + 1);
+        return TBML_OK;
+    }
     return tbml_error(TBML_E_ARG, "unknown read option '%s'", name);
+}
+
+int reader_corrupt_index(const tbml_read_options *o, const tbml_schema *schema, const char *path,
+                         tbml_status *st)
+{
+    *st = TBML_OK;
+    if (!o->corrupt_column[0]) return -1;
+    int at = tbml_schema_find(schema, o->corrupt_column);
+    if (at >= 0 && schema->fields[at].type != TBML_TYPE_STRING)
+        *st = tbml_error(TBML_E_ARG, "%s: the field for corrupt records (%s) must be a string",
+                         path, schema->fields[at].name);
+    return at;
+}
+
+void reader_corrupt_text(const char *p, size_t n, tbml_column *c)
+{
+    if (n > 0 && p[n - 1] == '\n') n--;
+    if (n > 0 && p[n - 1] == '\r') n--;
+    tbml_column_append_str(c, p, n);
 }
 
 int64_t reader_count_lines(const char *data, size_t size)
@@ -442,8 +477,10 @@ static const double g_pow10[] = {1e0,  1e1,  1e2,  1e3,  1e4,  1e5,  1e6,  1e7,
 
 int reader_parse_f64(const char *s, size_t n, double *v)
 {
-    /* the forms Spark reads: decimal numbers with an optional exponent, NaN, Inf, Infinity */
-    if (n == 0 || n >= 128) return 0;
+    /* the forms Spark reads: decimal numbers with an optional exponent, NaN, Inf, Infinity; any
+     * length, so that every text reader_parse_i64 accepts is a double too (CSV inference widens
+     * long columns to double in memory on that promise) */
+    if (n == 0) return 0;
     const char *p = s;
     size_t m = n;
     int neg = 0;
@@ -501,10 +538,11 @@ int reader_parse_f64(const char *s, size_t n, double *v)
         *v = neg ? -d : d;
         return 1;
     }
-    char buf[128];
+    char small[128], *buf = n < sizeof(small) ? small : tbml_malloc(n + 1);
     memcpy(buf, s, n);
     buf[n] = '\0';
     *v = strtod(buf, NULL);
+    if (buf != small) tbml_free(buf);
     return 1;
 }
 

@@ -54,6 +54,31 @@ tbml_status reader_finish(tbml_input_t *in, tbml_read_options *o, tbml_status st
                           reader_chunk *chunks, int64_t nchunks, const tbml_schema *schema,
                           const char *format, tbml_table **out);
 
+/* The schema index of the corrupt-record column (o->corrupt_column, found as Spark finds names:
+ * case-insensitively), or -1. It takes no part in parsing; it holds the text of malformed
+ * records, which only PERMISSIVE keeps (so in other modes it is all NULL). A column of another
+ * type than string sets *st to TBML_E_ARG (Spark refuses it too). */
+int reader_corrupt_index(const tbml_read_options *o, const tbml_schema *schema, const char *path,
+                         tbml_status *st);
+/* Appends a malformed record's text (p, n: the record with its line end, which is dropped with
+ * a '\r' before it) to the corrupt-record column c. */
+void reader_corrupt_text(const char *p, size_t n, tbml_column *c);
+
+/* Directories (dir.c): whether path is one; its data files (regular files whose names do not
+ * start with '_' or '.'), full paths in name order (reader_free_list them; none is
+ * TBML_E_NOTFOUND); and one table of the tables' batches in order, named by schema (each table's
+ * schema must have schema's types; tables are taken and freed, NULL entries skipped). */
+int reader_is_dir(const char *path);
+/* Reads the directory path with read_dir, whole on every rank of a distributed read: the ranks'
+ * shares of a split read are per file (range k on rank k % size), which a concatenation of the
+ * files' tables cannot keep. */
+tbml_status reader_read_dir(const char *path, tbml_read_options *o, tbml_table **out,
+                            tbml_status (*read_dir)(const char *, tbml_read_options *,
+                                                    tbml_table **));
+tbml_status reader_list_dir(const char *path, char ***out, int *count);
+void reader_free_list(char **names, int count);
+tbml_table *reader_concat(tbml_table **tables, int count, const tbml_schema *schema);
+
 /* Parsers of single field values (s need not be NUL-terminated). Return 1 on success.
  * reader_parse_f64 with v NULL only checks the syntax. */
 int reader_parse_i64(const char *s, size_t n, int64_t *v);

@@ -45,8 +45,33 @@ tbml_status tbml_read_text_input(tbml_input_t *in, tbml_read_options *o, tbml_ta
     return st;
 }
 
+/* A directory: its part files, one after the other. */
+static tbml_status text_read_dir(const char *path, tbml_read_options *o, tbml_table **out)
+{
+    char **files;
+    int n;
+    tbml_status st = reader_list_dir(path, &files, &n);
+    if (st) return st;
+    tbml_table **parts = tbml_calloc((size_t)n, sizeof(tbml_table *));
+    for (int k = 0; k < n && !st; k++)
+        st = tbml_read_text(files[k], o, &parts[k]);
+    if (!st) {
+        tbml_schema schema;
+        tbml_schema_init(&schema);
+        tbml_schema_add(&schema, "value", TBML_TYPE_STRING, 1);
+        *out = reader_concat(parts, n, &schema);
+        tbml_schema_clear(&schema);
+    }
+    for (int k = 0; k < n; k++)
+        tbml_table_free(parts[k]);
+    tbml_free(parts);
+    reader_free_list(files, n);
+    return st;
+}
+
 tbml_status tbml_read_text(const char *path, tbml_read_options *o, tbml_table **out)
 {
+    if (reader_is_dir(path)) return reader_read_dir(path, o, out, text_read_dir);
     tbml_input_t *in;
     tbml_status st = tbml_input_open(path, o->key, &in);
     if (st) return st;

@@ -41,8 +41,14 @@ static tbml_status drain(tbml_output_t *o, wbuf *w, int force)
     return st;
 }
 
-static void csv_field(wbuf *w, const char *s, size_t n, char delim, char quote, int is_string)
+/* Writes one field, quoted when a reader needs it to be. Inside quotes a quote is doubled (the
+ * RFC's form, which Spark reads too) and an escape character (o->escape, 0: none) is doubled when
+ * a reader that honours it would otherwise take it with the character after it: before an escape
+ * or a quote, or last (before the closing quote). */
+static void csv_field(wbuf *w, const char *s, size_t n, char delim, char quote, char escape,
+                      int is_string)
 {
+    if (escape == quote) escape = '\0';
     int need = is_string && n == 0; /* "" tells an empty string from NULL */
     for (size_t i = 0; i < n && !need; i++)
         need = s[i] == delim || s[i] == quote || s[i] == '\n' || s[i] == '\r';
@@ -54,6 +60,8 @@ static void csv_field(wbuf *w, const char *s, size_t n, char delim, char quote, 
     putc1(w, quote);
     for (size_t i = 0; i < n; i++) {
         if (s[i] == quote) putc1(w, quote);
+        if (escape && s[i] == escape && (i + 1 == n || s[i + 1] == escape || s[i + 1] == quote))
+            putc1(w, escape);
         putc1(w, s[i]);
     }
     putc1(w, quote);
@@ -80,7 +88,7 @@ tbml_status tbml_write_csv(const tbml_table *t, const char *path, const tbml_rea
         for (int j = 0; j < nc; j++) {
             if (j) putc1(&w, o->delimiter);
             csv_field(&w, t->schema.fields[j].name, strlen(t->schema.fields[j].name), o->delimiter,
-                      o->quote, 0);
+                      o->quote, o->escape, 0);
         }
         putc1(&w, '\n');
     }
@@ -93,7 +101,7 @@ tbml_status tbml_write_csv(const tbml_table *t, const char *path, const tbml_rea
                 if (c->type == TBML_TYPE_NULL || tbml_column_is_null(c, i)) continue;
                 cell.len = 0;
                 tbml_format_cell(c, i, &cell.buf, &cell.len, &cell.cap);
-                csv_field(&w, cell.buf, cell.len, o->delimiter, o->quote,
+                csv_field(&w, cell.buf, cell.len, o->delimiter, o->quote, o->escape,
                           c->type == TBML_TYPE_STRING);
             }
             putc1(&w, '\n');

@@ -11,7 +11,10 @@
 
 typedef tbml_status (*fuzz_read_fn)(tbml_input_t *, tbml_read_options *, tbml_table **);
 
-static char *fuzz_read(fuzz_read_fn fn, const uint8_t *data, size_t size, tbml_read_options *o, tbml_status *st)
+/* Reads data as o says: show() and the schema tree of the table (NULL on failure); schema, when
+ * not NULL, gets a copy of the table's schema. */
+static char *fuzz_read(fuzz_read_fn fn, const uint8_t *data, size_t size, tbml_read_options *o,
+                       tbml_status *st, tbml_schema *schema)
 {
     tbml_input_t *in;
     tbml_table *t = NULL;
@@ -25,6 +28,7 @@ static char *fuzz_read(fuzz_read_fn fn, const uint8_t *data, size_t size, tbml_r
     }
     char *s = tbml_show_string(t, 1000000, 0);
     char *tree = tbml_schema_tree_string(&t->schema);
+    if (schema) tbml_schema_copy(schema, &t->schema);
     size_t n = strlen(s), m = strlen(tree);
     s = tbml_realloc(s, n + m + 1);
     memcpy(s + n, tree, m + 1);
@@ -49,14 +53,25 @@ static void fuzz_readers(fuzz_read_fn fn, int csv, const uint8_t *data, size_t s
         static const char delims[] = {',', ';', '\t', '|'};
         o.delimiter = delims[(a >> 5) & 3];
         o.quote = (a >> 7) ? '\'' : '"';
+        if (b & 0x40) o.escape = '\0'; /* else Spark's backslash */
     }
-    tbml_status st1 = 0, st2 = 0;
-    char *whole = fuzz_read(fn, data, size, &o, &st1);
+    tbml_status st1 = 0, st2 = 0, st3 = 0;
+    tbml_schema inferred;
+    tbml_schema_init(&inferred);
+    char *whole = fuzz_read(fn, data, size, &o, &st1, &inferred);
     o.chunk_size = 1 + b % 64;
-    char *split = fuzz_read(fn, data, size, &o, &st2);
+    char *split = fuzz_read(fn, data, size, &o, &st2, NULL);
     TBML_ASSERT(st1 == st2);
     TBML_ASSERT((whole == NULL) == (split == NULL));
     if (whole) TBML_ASSERT(strcmp(whole, split) == 0);
+    if (csv && o.infer_schema && whole && inferred.nfields > 0) {
+        /* one-pass inference reads what the inferred schema, given, reads */
+        o.schema = &inferred;
+        char *given = fuzz_read(fn, data, size, &o, &st3, NULL);
+        TBML_ASSERT(st3 == TBML_OK && given && strcmp(whole, given) == 0);
+        tbml_free(given);
+    }
+    tbml_schema_clear(&inferred);
     tbml_free(whole);
     tbml_free(split);
 }

@@ -276,11 +276,13 @@ static void test_json(void)
                 "mem.txt:2:1: malformed JSON record (mode FAILFAST): not a JSON object");
     expect_fail(tbml_read_json_input, "{\"b\":1, \"a\" : \"three\"}\n", &o,
                 "mem.txt:1:15: malformed JSON record (mode FAILFAST): field a is not a valid long");
-    /* inference ignores malformed lines; PERMISSIVE still reads them as nulls */
+    /* inference ignores malformed lines for types; PERMISSIVE keeps them as nulls and, as Spark
+     * does, their text in an added _corrupt_record column */
     o.schema = NULL;
     o.mode = TBML_MODE_PERMISSIVE;
-    expect(tbml_read_json_input, "{\"a\":1}\nnope\n", &o, "root\n |-- a: long (nullable = true)\n",
-           "1\n\\N\n");
+    expect(tbml_read_json_input, "{\"a\":1}\nnope\n", &o,
+           "root\n |-- _corrupt_record: string (nullable = true)\n |-- a: long (nullable = true)\n",
+           "\\N|1\nnope|\\N\n");
     tbml_schema_clear(&s);
 }
 
@@ -476,6 +478,290 @@ static void test_files_sealed_roundtrip(void)
     rmdir(dir);
 }
 
+/* Spark's escape option (default backslash), read inside quoted fields only, and written back so
+ * that values survive a round trip under either setting. */
+static void test_csv_escape(void)
+{
+    tbml_read_options o = opts();
+    CHECK(o.escape == '\\');
+    /* \" is a quote, \\ one backslash, \ before anything else is data, "" still a quote,
+     * unquoted fields are taken as they are */
+    expect(tbml_read_csv_input,
+           "\"say \\\"hi\\\"\",\"a\\\\b\",\"c:\\dir\",\"x\"\"y\",u\\\"v\n"
+           "\"\\\\\",\"\\\"\",\"\\\",\\\"\",\"end\\\\\"\"\",w\n",
+           &o, NULL, "say \"hi\"|a\\b|c:\\dir|x\"y|u\\\"v\n\\|\"|\",\"|end\\\"|w\n");
+    /* a backslash before the closing quote escapes it: the field runs on, unterminated */
+    o.mode = TBML_MODE_FAILFAST;
+    expect_fail(tbml_read_csv_input, "a,b\n\"x\\\",y\n", &o,
+                "mem.txt:2:1: malformed CSV record (mode FAILFAST): unterminated quoted field");
+    /* escape '' (Spark's way to turn it off): RFC 4180 only */
+    CHECK_OK(tbml_read_options_set(&o, "escape", ""));
+    CHECK(o.escape == '\0');
+    expect(tbml_read_csv_input, "\"x\\\",\"a\\\\b\",\"q\"\"\"\n", &o, NULL, "x\\|a\\\\b|q\"\n");
+    /* another escape character; one equal to the quote is the RFC form */
+    CHECK_OK(tbml_read_options_set(&o, "escape", "'"));
+    expect(tbml_read_csv_input, "\"it'\"s\",\"''\",\"a\\\"\n", &o, NULL, "it\"s|'|a\\\n");
+    CHECK_OK(tbml_read_options_set(&o, "ESCAPE", "\""));
+    expect(tbml_read_csv_input, "\"a\\\",\"b\"\"\"\n", &o, NULL, "a\\|b\"\n");
+    CHECK_ST(tbml_read_options_set(&o, "escape", "ab"), TBML_E_ARG);
+
+    /* values with backslashes and quotes written and read back, with and without escape */
+    char dir[] = "/tmp/tbml-escape-XXXXXX";
+    CHECK(mkdtemp(dir) != NULL);
+    char path[256];
+    snprintf(path, sizeof(path), "%s/out.csv", dir);
+    const char *rfc = "v\n\"a\\\"\n\"x,\\\\\"\n\"q\\\"\"\"\n\"\\\"\"\"\nplain\\\n";
+    const char *values = "a\\\nx,\\\\\nq\\\"\n\\\"\nplain\\\n";
+    /* without escape only quotes are doubled; with it, a backslash before a backslash, a quote or
+     * the closing quote is doubled too */
+    const char *written[2] = {"v\na\\\n\"x,\\\\\"\n\"q\\\"\"\"\n\"\\\"\"\"\nplain\\\n",
+                              "v\na\\\n\"x,\\\\\\\\\"\n\"q\\\\\"\"\"\n\"\\\\\"\"\"\nplain\\\n"};
+    for (int esc = 0; esc < 2; esc++) {
+        tbml_read_options w = opts();
+        w.header = 1;
+        w.escape = '\0';
+        tbml_table *t, *back;
+        CHECK_OK(read_mem(tbml_read_csv_input, rfc, &w, &t));
+        char *d = dump(t);
+        CHECK(strcmp(d, values) == 0);
+        tbml_free(d);
+        if (esc) w.escape = '\\';
+        CHECK_OK(tbml_write_csv(t, path, &w));
+        FILE *f = fopen(path, "rb");
+        char buf[256] = {0};
+        size_t n = f ? fread(buf, 1, sizeof(buf) - 1, f) : 0;
+        buf[n] = '\0';
+        if (f) fclose(f);
+        CHECK(strcmp(buf, written[esc]) == 0);
+        if (strcmp(buf, written[esc])) fprintf(stderr, "escape %d wrote:\n%s", esc, buf);
+        CHECK_OK(tbml_read_csv(path, &w, &back));
+        d = dump(back);
+        CHECK(strcmp(d, values) == 0);
+        if (strcmp(d, values)) fprintf(stderr, "escape %d round trip:\n%s", esc, d);
+        tbml_free(d);
+        tbml_table_free(t);
+        tbml_table_free(back);
+    }
+    unlink(path);
+    rmdir(dir);
+}
+
+/* Reads text and checks show()'s table (all rows, cells cut at 20 as Spark's default). */
+static void expect_show(read_fn fn, const char *text, tbml_read_options *o, const char *want)
+{
+    tbml_table *t = NULL;
+    tbml_status st = read_mem(fn, text, o, &t);
+    CHECK_OK(st);
+    if (st) return;
+    char *got = tbml_show_string(t, 20, 20);
+    CHECK(strcmp(got, want) == 0);
+    if (strcmp(got, want)) fprintf(stderr, "got:\n%s\nwant:\n%s\n", got, want);
+    tbml_free(got);
+    tbml_table_free(t);
+}
+
+/* Spark's _corrupt_record: the raw text of malformed records in PERMISSIVE mode. */
+static void test_corrupt_record(void)
+{
+    tbml_read_options o = opts();
+    /* JSON, inferred: the column joins the schema (sorted by name) only when a record is bad */
+    const char *json = "{\"a\":1,\"b\":\"x\"}\n{\"a\":2,\n{\"a\":3,\"b\":\"y\"}\nnope\r\n[1,2]\n";
+    expect_show(tbml_read_json_input, json, &o,
+                "+---------------+----+----+\n"
+                "|_corrupt_record|   a|   b|\n"
+                "+---------------+----+----+\n"
+                "|           null|   1|   x|\n"
+                "|        {\"a\":2,|null|null|\n"
+                "|           null|   3|   y|\n"
+                "|           nope|null|null|\n"
+                "|          [1,2]|null|null|\n"
+                "+---------------+----+----+\n");
+    CHECK(o.bad_records == 3);
+    expect(tbml_read_json_input, "{\"a\":1}\n", &o, "root\n |-- a: long (nullable = true)\n",
+           "1\n");
+    /* another name; not in the other modes */
+    CHECK_OK(tbml_read_options_set(&o, "columnNameOfCorruptRecord", "bad"));
+    expect(tbml_read_json_input, "{\"a\":1}\n{\n", &o,
+           "root\n |-- a: long (nullable = true)\n |-- bad: string (nullable = true)\n",
+           "1|\\N\n\\N|{\n");
+    o.mode = TBML_MODE_DROPMALFORMED;
+    expect(tbml_read_json_input, "{\"a\":1}\n{\n", &o, "root\n |-- a: long (nullable = true)\n",
+           "1\n");
+    /* JSON, given schema holding the column: partial rows keep what fits */
+    o = opts();
+    tbml_schema s;
+    tbml_schema_init(&s);
+    tbml_schema_add(&s, "a", TBML_TYPE_INT64, 1);
+    tbml_schema_add(&s, "_corrupt_record", TBML_TYPE_STRING, 1);
+    tbml_schema_add(&s, "c", TBML_TYPE_STRING, 1);
+    o.schema = &s;
+    expect_show(tbml_read_json_input,
+                "{\"a\":1,\"c\":\"k\"}\n{\"a\":\"x\",\"c\":\"m\"}\n{\"_corrupt_record\":\"no\"}\n"
+                "oops\n",
+                &o,
+                "+----+-----------------+----+\n"
+                "|   a|  _corrupt_record|   c|\n"
+                "+----+-----------------+----+\n"
+                "|   1|             null|   k|\n"
+                "|null|{\"a\":\"x\",\"c\":\"m\"}|   m|\n"
+                "|null|             null|null|\n"
+                "|null|             oops|null|\n"
+                "+----+-----------------+----+\n");
+    /* CSV, given schema holding the column (anywhere): it takes no field of the file */
+    tbml_schema_clear(&s);
+    tbml_schema_add(&s, "name", TBML_TYPE_STRING, 1);
+    tbml_schema_add(&s, "_corrupt_record", TBML_TYPE_STRING, 1);
+    tbml_schema_add(&s, "age", TBML_TYPE_INT64, 1);
+    o.header = 1;
+    const char *csv = "name,age\nAnn,30\nBob,thirty\nCy,1,extra\n\"Di\"x,4\nEd\r\n\"Fay\",\"4\"\n";
+    expect_show(tbml_read_csv_input, csv, &o,
+                "+----+---------------+----+\n"
+                "|name|_corrupt_record| age|\n"
+                "+----+---------------+----+\n"
+                "| Ann|           null|  30|\n"
+                "| Bob|     Bob,thirty|null|\n"
+                "|  Cy|     Cy,1,extra|   1|\n"
+                "|null|        \"Di\"x,4|null|\n"
+                "|  Ed|             Ed|null|\n"
+                "| Fay|           null|   4|\n"
+                "+----+---------------+----+\n");
+    CHECK(o.bad_records == 4);
+    o.mode = TBML_MODE_DROPMALFORMED;
+    expect(tbml_read_csv_input, csv, &o, NULL, "Ann|\\N|30\nFay|\\N|4\n");
+    o.mode = TBML_MODE_FAILFAST;
+    expect_fail(tbml_read_csv_input, csv, &o,
+                "mem.txt:3:5: malformed CSV record (mode FAILFAST): field 2 (age) is not a valid "
+                "long");
+    /* CSV inference never adds it (Spark's CSV inference does not), nor does a schema without */
+    o = opts();
+    o.header = 1;
+    o.infer_schema = 1;
+    expect(tbml_read_csv_input, "a\n1\n\"x\n", &o, "root\n |-- a: long (nullable = true)\n",
+           "1\n\\N\n");
+    /* the column must be a string, as Spark requires */
+    tbml_schema_clear(&s);
+    tbml_schema_add(&s, "a", TBML_TYPE_INT64, 1);
+    tbml_schema_add(&s, "_CORRUPT_RECORD", TBML_TYPE_INT64, 1);
+    o.schema = &s;
+    tbml_table *t = NULL;
+    CHECK_ST(read_mem(tbml_read_csv_input, "a\n1\n", &o, &t), TBML_E_ARG);
+    CHECK_ST(read_mem(tbml_read_json_input, "{\"a\":1}\n", &o, &t), TBML_E_ARG);
+    CHECK(t == NULL);
+    CHECK_ST(tbml_read_options_set(&o, "columnNameOfCorruptRecord", ""), TBML_E_ARG);
+    tbml_schema_clear(&s);
+}
+
+/* Reads a path (a directory) with fn and checks the dump. */
+static void expect_dir(tbml_status (*fn)(const char *, tbml_read_options *, tbml_table **),
+                       const char *path, tbml_read_options *o, const char *want)
+{
+    tbml_table *t = NULL;
+    CHECK_OK(fn(path, o, &t));
+    if (!t) return;
+    char *d = dump(t);
+    CHECK(strcmp(d, want) == 0);
+    if (strcmp(d, want)) fprintf(stderr, "got rows:\n%s\nwant:\n%s\n", d, want);
+    tbml_free(d);
+    tbml_table_free(t);
+}
+
+static void write_file(const char *dir, const char *name, const char *text)
+{
+    char path[512];
+    snprintf(path, sizeof(path), "%s/%s", dir, name);
+    FILE *f = fopen(path, "wb");
+    CHECK(f != NULL);
+    if (!f) return;
+    fputs(text, f);
+    fclose(f);
+}
+
+/* A directory of part files (Spark's output layout) reads as one input: names starting with _ or
+ * . and subdirectories skipped, files in name order, types inferred over all of them; the same
+ * table as the files' records in one file. */
+static void test_read_directory(void)
+{
+    char dir[] = "/tmp/tbml-dir-XXXXXX";
+    CHECK(mkdtemp(dir) != NULL);
+    char sub[600];
+    snprintf(sub, sizeof(sub), "%s/nested", dir);
+    mkdir(sub, 0700);
+    write_file(sub, "part-00000.csv", "id,v,w\n99,z,z\n");
+    write_file(dir, "_SUCCESS", "");
+    write_file(dir, ".part-00000.csv.crc", "junk,junk\n");
+    /* alone, part 1's v is a double and w all NULL, part 0's w a long: both re-read */
+    write_file(dir, "part-00001.csv", "id,v,w\n3,1.50,\n4,\"\",\n");
+    write_file(dir, "part-00000.csv", "id,v,w\n1,a,7\n2,b,-0\n");
+    tbml_read_options o = opts();
+    o.header = 1;
+    o.infer_schema = 1;
+    tbml_table *t = NULL, *one = NULL;
+    CHECK_OK(tbml_read_csv(dir, &o, &t));
+    CHECK_OK(read_mem(tbml_read_csv_input, "id,v,w\n1,a,7\n2,b,-0\n3,1.50,\n4,\"\",\n", &o, &one));
+    if (t && one) {
+        char *a = dump(t), *b = dump(one), *sa = schema_str(t), *sb = schema_str(one);
+        CHECK(strcmp(a, b) == 0 && strcmp(sa, sb) == 0);
+        CHECK(strcmp(a, "1|a|7\n2|b|0\n3|1.50|\\N\n4||\\N\n") == 0);
+        if (strcmp(a, b) || strcmp(sa, sb)) fprintf(stderr, "dir:\n%s%s\none file:\n%s%s", sa, a, sb, b);
+        tbml_free(a);
+        tbml_free(b);
+        tbml_free(sa);
+        tbml_free(sb);
+    }
+    tbml_table_free(t);
+    tbml_table_free(one);
+    /* text: every line of every part, in name order */
+    o = opts();
+    expect_dir(tbml_read_text, dir, &o, "id,v,w\n1,a,7\n2,b,-0\nid,v,w\n3,1.50,\n4,\"\",\n");
+
+    /* JSON: fields and types merged over all parts, the corrupt column from any part */
+    char jdir[] = "/tmp/tbml-jdir-XXXXXX";
+    CHECK(mkdtemp(jdir) != NULL);
+    write_file(jdir, "part-00000.json", "{\"a\":1,\"c\":null}\n");
+    write_file(jdir, "part-00001.json", "{\"a\":2.5,\"b\":\"x\",\"c\":3}\n{bad\n");
+    write_file(jdir, "_SUCCESS", "");
+    o = opts();
+    CHECK_OK(tbml_read_json(jdir, &o, &t));
+    if (t) {
+        char *d = dump(t), *s = schema_str(t);
+        CHECK(strcmp(s, "root\n |-- _corrupt_record: string (nullable = true)\n"
+                        " |-- a: double (nullable = true)\n |-- b: string (nullable = true)\n"
+                        " |-- c: long (nullable = true)\n") == 0);
+        CHECK(strcmp(d, "\\N|1.0|\\N|\\N\n\\N|2.5|x|3\n{bad|\\N|\\N|\\N\n") == 0);
+        CHECK(o.bad_records == 1);
+        if (strcmp(d, "\\N|1.0|\\N|\\N\n\\N|2.5|x|3\n{bad|\\N|\\N|\\N\n")) fprintf(stderr, "%s%s", s, d);
+        tbml_free(d);
+        tbml_free(s);
+    }
+    tbml_table_free(t);
+    t = NULL;
+    /* a directory with no data files */
+    char edir[] = "/tmp/tbml-edir-XXXXXX";
+    CHECK(mkdtemp(edir) != NULL);
+    write_file(edir, "_SUCCESS", "");
+    CHECK_ST(tbml_read_csv(edir, &o, &t), TBML_E_NOTFOUND);
+    CHECK_ST(tbml_read_json(edir, &o, &t), TBML_E_NOTFOUND);
+    CHECK(t == NULL);
+    const char *rm[] = {"part-00000.csv", "part-00001.csv", "_SUCCESS", ".part-00000.csv.crc",
+                        "nested/part-00000.csv", "nested"};
+    char path[700];
+    for (size_t i = 0; i < sizeof(rm) / sizeof(rm[0]); i++) {
+        snprintf(path, sizeof(path), "%s/%s", dir, rm[i]);
+        remove(path);
+    }
+    rmdir(dir);
+    snprintf(path, sizeof(path), "%s/part-00000.json", jdir);
+    remove(path);
+    snprintf(path, sizeof(path), "%s/part-00001.json", jdir);
+    remove(path);
+    snprintf(path, sizeof(path), "%s/_SUCCESS", jdir);
+    remove(path);
+    rmdir(jdir);
+    snprintf(path, sizeof(path), "%s/_SUCCESS", edir);
+    remove(path);
+    rmdir(edir);
+}
+
 static void test_csv_write_quoting(void)
 {
     char dir[] = "/tmp/tbml-writers-XXXXXX";
@@ -535,6 +821,180 @@ static void test_parse_f64_vs_strtod(void)
     CHECK(!reader_parse_i64("9223372036854775808", 19, &v) && !reader_parse_i64("-", 1, &v));
 }
 
+/* ---- one-pass inference against the two-pass definition ----
+ * inferSchema must give what inferring the types first and then reading with them as a given
+ * schema gives: the same rows, the same bad-record count, the same FAILFAST message. The
+ * generator writes per column runs of values of a few kinds, so that types widen inside ranges
+ * and differ between them, with the values that make in-memory widening inexact ("-0" in a long
+ * column, "" in an all-NULL one, non-canonical longs and booleans that must stay text), plus
+ * malformed records whose values vote on nothing. The expected types come from the generator's
+ * own knowledge of each value's kind, not from the reader. */
+
+enum { K_LONG, K_DOUBLE, K_BOOL, K_DATE, K_TS, K_STR, K_NKINDS };
+
+static uint32_t diff_rand(uint32_t *x)
+{
+    *x ^= *x << 13;
+    *x ^= *x >> 17;
+    *x ^= *x << 5;
+    return *x;
+}
+
+/* The expected inference type as a tbml_type, merged as Spark's compatibleType does. */
+static int kind_merge(int a, int b) /* -1: no vote yet */
+{
+    if (a < 0 || a == b) return b;
+    if ((a == K_LONG && b == K_DOUBLE) || (a == K_DOUBLE && b == K_LONG)) return K_DOUBLE;
+    if ((a == K_DATE && b == K_TS) || (a == K_TS && b == K_DATE)) return K_TS;
+    return K_STR;
+}
+
+static const char *kind_text(int k, uint32_t r, char *buf)
+{
+    static const char *longs[] = {"0", "-0", "+5", "007", "-12", "9223372036854775807"};
+    static const char *doubles[] = {"1.5", "-0.0", "1e3", "NaN", "2.", "-Infinity"};
+    static const char *bools[] = {"true", "FALSE", "True", "false"};
+    static const char *dates[] = {"2020-1-2", "2024-02-29", "1999-12-31"};
+    static const char *tss[] = {"2020-01-02 03:04:05", "2020-01-02T03:04:05.5Z",
+                                "2021-06-01 00:00"};
+    static const char *strs[] = {"x", "\"a,b\"", "\"q\"\"q\"", "N/A", "1x", "\"7\""};
+    switch (k) {
+    case K_LONG:
+        if (r % 3 == 0) {
+            sprintf(buf, "%d", (int)(r % 100000) - 50000);
+            return buf;
+        }
+        return longs[r % 6];
+    case K_DOUBLE:
+        return doubles[r % 6];
+    case K_BOOL:
+        return bools[r % 4];
+    case K_DATE:
+        return dates[r % 3];
+    case K_TS:
+        return tss[r % 3];
+    default:
+        return strs[r % 6];
+    }
+}
+
+static char *diff_csv(uint32_t seed, int rows, int ncols, tbml_schema *want)
+{
+    uint32_t x = seed * 2654435761u + 1;
+    size_t cap = (size_t)rows * (size_t)ncols * 32 + 256, len = 0;
+    char *s = tbml_malloc(cap);
+    int kinds[8][3], nk[8], run[8], voted[8];
+    for (int c = 0; c < ncols; c++) {
+        nk[c] = 1 + (int)(diff_rand(&x) % 3);
+        for (int j = 0; j < nk[c]; j++)
+            kinds[c][j] = (int)(diff_rand(&x) % K_NKINDS);
+        /* mostly numeric or temporal pairs, which widen in memory */
+        if (diff_rand(&x) % 2 && nk[c] > 1) kinds[c][1] = kinds[c][0] == K_DATE ? K_TS : K_DOUBLE;
+        run[c] = 1 + (int)(diff_rand(&x) % 200);
+        voted[c] = -1;
+        len += (size_t)sprintf(s + len, "%sc%d", c ? "," : "", c);
+    }
+    s[len++] = '\n';
+    for (int i = 0; i < rows; i++) {
+        uint32_t r = diff_rand(&x);
+        int shape = r % 40 == 0 ? 1 : r % 40 == 1 ? 2 : r % 40 == 2 ? 3 : 0;
+        /* 1: unterminated quote in a random field, 2: one field short, 3: one too many */
+        int nf = shape == 2 ? ncols - 1 : shape == 3 ? ncols + 1 : ncols;
+        int broken = shape == 1 ? (int)(diff_rand(&x) % (uint32_t)ncols) : -1;
+        for (int c = 0; c < nf; c++) {
+            char buf[32];
+            if (c) s[len++] = ',';
+            if (c == broken) {
+                len += (size_t)sprintf(s + len, "\"open");
+                break;
+            }
+            if (c >= ncols) {
+                len += (size_t)sprintf(s + len, "extra");
+                continue;
+            }
+            uint32_t v = diff_rand(&x);
+            if (v % 9 == 0) { /* empty: NULL, quoted or not */
+                if (v % 2) len += (size_t)sprintf(s + len, "\"\"");
+                continue;
+            }
+            int k = kinds[c][(i / run[c]) % nk[c]];
+            if (shape == 1 && v % 3 == 0) k = K_STR; /* malformed records vote on nothing */
+            len += (size_t)sprintf(s + len, "%s", kind_text(k, v >> 4, buf));
+            if (shape != 1) voted[c] = kind_merge(voted[c], k);
+        }
+        s[len++] = '\n';
+    }
+    s[len] = '\0';
+    static const tbml_type types[] = {TBML_TYPE_INT64, TBML_TYPE_DOUBLE,    TBML_TYPE_BOOL,
+                                      TBML_TYPE_DATE,  TBML_TYPE_TIMESTAMP, TBML_TYPE_STRING};
+    tbml_schema_init(want);
+    for (int c = 0; c < ncols; c++) {
+        char name[16];
+        sprintf(name, "c%d", c);
+        tbml_schema_add(want, name, voted[c] < 0 ? TBML_TYPE_STRING : types[voted[c]], 1);
+    }
+    return s;
+}
+
+static void test_csv_infer_one_pass(void)
+{
+    tbml_pool_t *pool;
+    CHECK_OK(tbml_pool_create(3, &pool));
+    int mismatches = 0;
+    for (uint32_t seed = 1; seed <= 80; seed++) {
+        tbml_schema want;
+        int ncols = 1 + (int)(seed % 8);
+        char *csv = diff_csv(seed, 300 + (int)(seed * 37 % 900), ncols, &want);
+        for (int mode = 0; mode < 3; mode++) {
+            for (int split = 0; split < 2; split++) {
+                tbml_read_options o = opts();
+                o.header = 1;
+                o.infer_schema = 1;
+                o.mode = (tbml_parse_mode)mode;
+                if (split) {
+                    o.pool = pool;
+                    o.chunk_size = 64 + seed * 13 % 2000;
+                }
+                tbml_table *a = NULL, *b = NULL;
+                tbml_status sa = read_mem(tbml_read_csv_input, csv, &o, &a);
+                char msg_a[512];
+                snprintf(msg_a, sizeof(msg_a), "%s", sa ? tbml_errmsg() : "");
+                int64_t bad_a = o.bad_records;
+                o.schema = &want;
+                tbml_status sb = read_mem(tbml_read_csv_input, csv, &o, &b);
+                int same = sa == sb && (sa ? strcmp(msg_a, tbml_errmsg()) == 0
+                                           : o.bad_records == bad_a);
+                if (same && !sa) {
+                    char *da = dump(a), *db = dump(b), *ta = schema_str(a), *tb = schema_str(b);
+                    same = strcmp(da, db) == 0 && strcmp(ta, tb) == 0;
+                    if (!same && mismatches < 5) {
+                        size_t at = 0, line = 1;
+                        while (da[at] && da[at] == db[at])
+                            line += da[at++] == '\n';
+                        while (at > 0 && da[at - 1] != '\n')
+                            at--;
+                        fprintf(stderr, "schema:\n%s\nrow %zu differs:\n%.200s\nwant:\n%.200s\n", ta,
+                                line, da + at, db + at);
+                    }
+                    tbml_free(da);
+                    tbml_free(db);
+                    tbml_free(ta);
+                    tbml_free(tb);
+                }
+                if (!same && mismatches++ < 5)
+                    fprintf(stderr, "one-pass differs: seed %u mode %d split %d\n", seed, mode,
+                            split);
+                CHECK(same);
+                tbml_table_free(a);
+                tbml_table_free(b);
+            }
+        }
+        tbml_schema_clear(&want);
+        tbml_free(csv);
+    }
+    tbml_pool_free(pool);
+}
+
 int main(void)
 {
     test_parse_f64_vs_strtod();
@@ -542,10 +1002,14 @@ int main(void)
     test_csv_basics();
     test_csv_multiline();
     test_csv_modes();
+    test_csv_infer_one_pass();
     test_json();
     test_people_golden();
     test_parallel_equals_sequential();
     test_files_sealed_roundtrip();
     test_csv_write_quoting();
+    test_csv_escape();
+    test_corrupt_record();
+    test_read_directory();
     return check_done();
 }
