@@ -130,14 +130,22 @@ int main(void)
     o.cores = 8;
     o.env = env;
     o.nenv = 2;
+    unsetenv("OMPI_MCA_pml");
     joined(&o, 3, app, s, sizeof(s));
-    CHECK(strcmp(s, "mpirun --bind-to none -np 4 -x TBML_DIST_KEYFILE -x TBML_DIST_PASSWORD_FILE "
-                    "/bin/app --x 1") == 0);
+    CHECK(strcmp(s, "mpirun --bind-to none --mca pml ob1 -np 4 -x TBML_DIST_KEYFILE -x "
+                    "TBML_DIST_PASSWORD_FILE /bin/app --x 1") == 0);
+    /* the user's own transport choice wins over the one-machine default */
+    setenv("OMPI_MCA_pml", "ucx", 1);
+    joined(&o, 3, app, s, sizeof(s));
+    CHECK(strstr(s, "--mca pml") == NULL);
+    unsetenv("OMPI_MCA_pml");
     /* root and more threads than cores */
     o.as_root = 1;
     o.executor_cores = 4;
     joined(&o, 3, app, s, sizeof(s));
-    CHECK(strncmp(s, "mpirun --allow-run-as-root --oversubscribe --bind-to none -np 4 ", 63) == 0);
+    const char *want =
+        "mpirun --allow-run-as-root --oversubscribe --bind-to none --mca pml ob1 -np 4 ";
+    CHECK(strncmp(s, want, strlen(want)) == 0);
     /* default cores per rank: the machine's cores / ranks */
     o.executor_cores = 0;
     o.as_root = 0;
