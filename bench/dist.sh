@@ -5,7 +5,7 @@
 # fraction of the crypto limit: OpenSSL's single-core AES-256-GCM speed (`openssl speed`, measured
 # in this run) times the cores used. Cores used = min(this machine's cores, ranks x sealing
 # threads per rank), where a rank's sealing threads are the ones its communicator really runs
-# AES-GCM on: its crypto workers (cores / ranks on the machine, 1 to 4) plus the calling thread,
+# AES-GCM on: its crypto workers (cores / ranks on the machine less one, 0 to 4) plus the calling thread,
 # which seals and opens queued chunks while it waits (bench_dist reads the count from the
 # communicator and prints it in its header). Also prints the sealed op's CPU time (all ranks and
 # threads) and cpu_eff% = CPU seconds AES-GCM needs / CPU seconds spent, which other load on a
