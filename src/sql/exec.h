@@ -102,6 +102,11 @@ typedef struct {
 /* Writes b as a record of f and lists it in l. */
 SQL_HIDDEN tbml_status sql_spill_put_list(tbml_spill_t *f, sql_reclist *l, const tbml_batch *b);
 SQL_HIDDEN void sql_reclist_clear(sql_reclist *l);
+/* Hands b to hold in pieces of at most slice rows, so that a spilling operator checks its budget
+ * per piece and one huge batch cannot overshoot it; frees b if owned. */
+SQL_HIDDEN tbml_status sql_spill_slices(tbml_batch *b, int owned, int64_t slice,
+                                        tbml_status (*hold)(void *arg, tbml_batch *piece),
+                                        void *arg);
 /* The query's scratch folder, made on the first call (thread-safe). */
 SQL_HIDDEN tbml_status sql_xc_scratch(sql_xc *x, tbml_scratch_t **out);
 /* Bytes one task of an operator may hold before it spills (the session's per-task share of

@@ -250,8 +250,9 @@ static tbml_status build_spill_start(bsink *s)
     return st;
 }
 
-static tbml_status build_hold(bsink *s, tbml_batch *b)
+static tbml_status build_hold(void *arg, tbml_batch *b)
 {
+    bsink *s = arg;
     const sql_plan *p = s->p;
     if (s->spill) {
         tbml_status st = part_write(p, p->build_side ? p->rkeys : p->lkeys, 0, keep_build(p),
@@ -270,23 +271,12 @@ static tbml_status build_hold(bsink *s, tbml_batch *b)
 static tbml_status build_put(sql_sink *base, tbml_batch *b, int owned)
 {
     bsink *s = (bsink *)base;
-    tbml_status st = TBML_OK;
     if (b->nrows == 0) {
         if (owned) tbml_batch_free(b);
         return TBML_OK;
     }
-    if (s->budget > 0 && b->nrows > JOIN_SLICE_ROWS) {
-        int64_t *idx = tbml_malloc(JOIN_SLICE_ROWS * sizeof(int64_t));
-        for (int64_t off = 0; off < b->nrows && !st; off += JOIN_SLICE_ROWS) {
-            int64_t k = b->nrows - off < JOIN_SLICE_ROWS ? b->nrows - off : JOIN_SLICE_ROWS;
-            for (int64_t r = 0; r < k; r++)
-                idx[r] = off + r;
-            st = build_hold(s, sql_batch_take(b, idx, k));
-        }
-        tbml_free(idx);
-        if (owned) tbml_batch_free(b);
-        return st;
-    }
+    if (s->budget > 0 && b->nrows > JOIN_SLICE_ROWS)
+        return sql_spill_slices(b, owned, JOIN_SLICE_ROWS, build_hold, s);
     return build_hold(s, owned ? b : sql_batch_copy(b));
 }
 

@@ -158,8 +158,9 @@ static tbml_status write_run(ssink *s)
     return st;
 }
 
-static tbml_status hold(ssink *s, tbml_batch *b)
+static tbml_status hold(void *arg, tbml_batch *b)
 {
+    ssink *s = arg;
     sql_blist_push(&s->rows, b);
     s->nrows += b->nrows;
     if (s->budget <= 0) return TBML_OK;
@@ -172,23 +173,12 @@ static tbml_status hold(ssink *s, tbml_batch *b)
 static tbml_status sort_put(sql_sink *base, tbml_batch *b, int owned)
 {
     ssink *s = (ssink *)base;
-    tbml_status st = TBML_OK;
     if (b->nrows == 0) {
         if (owned) tbml_batch_free(b);
         return TBML_OK;
     }
-    if (s->budget > 0 && b->nrows > SORT_SLICE_ROWS) {
-        int64_t *idx = tbml_malloc(SORT_SLICE_ROWS * sizeof(int64_t));
-        for (int64_t off = 0; off < b->nrows && !st; off += SORT_SLICE_ROWS) {
-            int64_t k = b->nrows - off < SORT_SLICE_ROWS ? b->nrows - off : SORT_SLICE_ROWS;
-            for (int64_t r = 0; r < k; r++)
-                idx[r] = off + r;
-            st = hold(s, sql_batch_take(b, idx, k));
-        }
-        tbml_free(idx);
-        if (owned) tbml_batch_free(b);
-        return st;
-    }
+    if (s->budget > 0 && b->nrows > SORT_SLICE_ROWS)
+        return sql_spill_slices(b, owned, SORT_SLICE_ROWS, hold, s);
     if (s->budget > 0) return hold(s, owned ? b : sql_batch_copy(b));
     sql_blist_push(&s->rows, owned ? b : sql_batch_copy(b));
     s->nrows += b->nrows;

@@ -39,6 +39,22 @@ tbml_status sql_spill_get(tbml_spill_t *f, uint64_t *off, uint8_t **buf, size_t 
     return TBML_OK;
 }
 
+tbml_status sql_spill_slices(tbml_batch *b, int owned, int64_t slice,
+                             tbml_status (*hold)(void *arg, tbml_batch *piece), void *arg)
+{
+    tbml_status st = TBML_OK;
+    int64_t *idx = tbml_malloc((size_t)slice * sizeof(int64_t));
+    for (int64_t off = 0; off < b->nrows && !st; off += slice) {
+        int64_t k = b->nrows - off < slice ? b->nrows - off : slice;
+        for (int64_t r = 0; r < k; r++)
+            idx[r] = off + r;
+        st = hold(arg, sql_batch_take(b, idx, k));
+    }
+    tbml_free(idx);
+    if (owned) tbml_batch_free(b);
+    return st;
+}
+
 tbml_status sql_spill_put_list(tbml_spill_t *f, sql_reclist *l, const tbml_batch *b)
 {
     uint64_t off = tbml_spill_size(f);
