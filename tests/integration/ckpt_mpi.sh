@@ -7,13 +7,10 @@
 # checkpoints are sealed under the job key. Skips (77) without MPI or the dataset.
 set -uo pipefail
 source "$(dirname "$0")/lib/check.bash"
-# Under the asan build: Open MPI's own allocations live until exit and show up as leaks with
-# unusable stacks, so leak checking is off for ranks (see dist_fail_mpi.sh).
-export ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0"
 D=/usr/share/datasets/fashion-mnist
-if ! command -v mpirun >/dev/null || ! grep -q TBML_HAVE_MPI "$TBML_BUILD/compile_commands.json" 2>/dev/null ||
-  [[ ! -e $D/train-images-idx3-ubyte.gz ]]; then
-  echo "skip: no MPI in this build, or no Fashion-MNIST"
+mpi_or_skip
+if [[ ! -e $D/train-images-idx3-ubyte.gz ]]; then
+  echo "skip: no Fashion-MNIST"
   exit 77
 fi
 # flip_bit FILE OFFSET: flips one bit of the byte at OFFSET in place

@@ -5,15 +5,8 @@
 # and the cause. Skips (77) when this build has no MPI.
 set -uo pipefail
 source "$(dirname "$0")/lib/check.bash"
-# Under the asan build: Open MPI's own allocations live until exit and show up as leaks with
-# unusable stacks, so leak checking is off for ranks (memory errors and UBSan stay on); the same
-# dist code runs leak-checked on the local backend in unit.test_comm.
-export ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0"
 BENCH=$TBML_BUILD/bench/bench_dist
-if ! command -v mpirun >/dev/null || ! grep -q TBML_HAVE_MPI "$TBML_BUILD/compile_commands.json" 2>/dev/null; then
-  echo "skip: no MPI in this build"
-  exit 77
-fi
+mpi_or_skip
 cd "$WORK"
 umask 077
 printf 'job secret password 51c2\n' >pw

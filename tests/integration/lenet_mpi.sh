@@ -5,14 +5,10 @@
 # MPI or the dataset.
 set -uo pipefail
 source "$(dirname "$0")/lib/check.bash"
-# Under the asan build: Open MPI's own allocations live until exit and show up as leaks with
-# unusable stacks, so leak checking is off for ranks (memory errors and UBSan stay on); the same
-# dist code runs leak-checked on the local backend in unit.test_comm.
-export ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0"
 D=/usr/share/datasets/fashion-mnist
-if ! command -v mpirun >/dev/null || ! grep -q TBML_HAVE_MPI "$TBML_BUILD/compile_commands.json" 2>/dev/null ||
-  [[ ! -e $D/train-images-idx3-ubyte.gz ]]; then
-  echo "skip: no MPI in this build, or no Fashion-MNIST"
+mpi_or_skip
+if [[ ! -e $D/train-images-idx3-ubyte.gz ]]; then
+  echo "skip: no Fashion-MNIST"
   exit 77
 fi
 cd "$WORK"

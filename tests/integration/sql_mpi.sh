@@ -6,16 +6,9 @@
 # units, so every rank scans and exchanges rows. Skips (77) when this build has no MPI.
 set -uo pipefail
 source "$(dirname "$0")/lib/check.bash"
-# Under the asan build: Open MPI's own allocations live until exit and show up as leaks with
-# unusable stacks, so leak checking is off for ranks (memory errors and UBSan stay on); the
-# same engine runs leak-checked in one process in sql_cli and unit.test_sql*.
-export ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0"
 B=$TBML_BUILD
 D=$TBML_SHARED/datasets
-if ! command -v mpirun >/dev/null || ! grep -q TBML_HAVE_MPI "$B/compile_commands.json" 2>/dev/null; then
-  echo "skip: no MPI in this build"
-  exit 77
-fi
+mpi_or_skip
 cd "$WORK"
 umask 077
 export TMPDIR=$WORK/tmp
