@@ -60,6 +60,22 @@ static inline void check_unhex(const char *hex, uint8_t *out, size_t size)
     }
 }
 
+/* The whole file at path, NUL-terminated (free() it), its size in *n; NULL if it cannot be
+ * opened. */
+static inline char *check_slurp(const char *path, size_t *n)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f) return NULL;
+    fseek(f, 0, SEEK_END);
+    *n = (size_t)ftell(f);
+    fseek(f, 0, SEEK_SET);
+    char *b = malloc(*n + 1);
+    if (fread(b, 1, *n, f) != *n) *n = 0;
+    b[*n] = 0;
+    fclose(f);
+    return b;
+}
+
 static inline int check_done(void)
 {
     printf("%d passed, %d failed\n", g_check_pass, g_check_fail);

@@ -4,6 +4,7 @@
  * damaged or plaintext-in-a-sealed-job newest checkpoint falls back to the previous one, and
  * with none left the resume fails clearly. Data: a slice of Debian's Fashion-MNIST. */
 #include "check.h"
+#include "fmnist_slice.h"
 
 #include "tbml/checkpoint.h"
 #include "tbml/idx.h"
@@ -14,43 +15,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#define FMNIST "/usr/share/datasets/fashion-mnist"
-
 static char g_dir[256], g_slice[300];
-
-static int write_slice(const char *prefix, int n)
-{
-    char im[512], lb[512];
-    snprintf(im, sizeof(im), FMNIST "/%s-images-idx3-ubyte.gz", prefix);
-    snprintf(lb, sizeof(lb), FMNIST "/%s-labels-idx1-ubyte.gz", prefix);
-    tbml_idx_labeled_t d;
-    if (tbml_idx_read_labeled(im, lb, NULL, &d)) return -1;
-    uint8_t *labels = tbml_malloc((size_t)n);
-    for (int i = 0; i < n; i++)
-        labels[i] = (uint8_t)d.labels[i];
-    tbml_idx_t ti = {TBML_IDX_U8, 3, {(uint32_t)n, 28, 28}, (size_t)n * 784, 1, d.images};
-    tbml_idx_t tl = {TBML_IDX_U8, 1, {(uint32_t)n}, (size_t)n, 1, labels};
-    snprintf(im, sizeof(im), "%s/%s-images-idx3-ubyte", g_slice, prefix);
-    snprintf(lb, sizeof(lb), "%s/%s-labels-idx1-ubyte", g_slice, prefix);
-    int bad = tbml_idx_write(im, &ti) || tbml_idx_write(lb, &tl);
-    tbml_free(labels);
-    tbml_idx_labeled_free(&d);
-    return bad ? -1 : 0;
-}
-
-static char *slurp(const char *path, size_t *n)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f) return NULL;
-    fseek(f, 0, SEEK_END);
-    *n = (size_t)ftell(f);
-    fseek(f, 0, SEEK_SET);
-    char *b = malloc(*n + 1);
-    if (fread(b, 1, *n, f) != *n) *n = 0;
-    b[*n] = 0;
-    fclose(f);
-    return b;
-}
 
 static void path_in(char *out, size_t size, const char *name)
 {
@@ -118,7 +83,7 @@ static float *params_of(const char *path, const tbml_key_t *key, size_t *n)
 static char *summary_sans_timing(const char *path)
 {
     size_t n;
-    char *s = slurp(path, &n);
+    char *s = check_slurp(path, &n);
     if (!s) return NULL;
     char *out = malloc(n + 1), *o = out;
     for (char *line = strtok(s, "\n"); line; line = strtok(NULL, "\n")) {
@@ -262,7 +227,7 @@ static void test_sealed(FILE *log)
     CHECK(exists(ck, 15) && exists(ck, 10));
     snprintf(p, sizeof(p), "%s/ckpt-%012d.tbck", ck, 15);
     size_t n = 0;
-    char *bytes = slurp(p, &n);
+    char *bytes = check_slurp(p, &n);
     CHECK(bytes && n > 8 && memcmp(bytes, "TBMLCKPT", 8) != 0);
     free(bytes);
     /* a plaintext checkpoint as the newest: anyone could have written it */
@@ -302,7 +267,8 @@ int main(void)
     snprintf(g_dir, sizeof(g_dir), "/tmp/tbml-test-ckpt-XXXXXX");
     if (!mkdtemp(g_dir)) return 2;
     snprintf(g_slice, sizeof(g_slice), "%s/slice", g_dir);
-    if (mkdir(g_slice, 0700) || write_slice("train", 320) || write_slice("t10k", 200)) {
+    if (mkdir(g_slice, 0700) || fmnist_write_slice(g_slice, "train", 320) ||
+        fmnist_write_slice(g_slice, "t10k", 200)) {
         fprintf(stderr, "test_ckpt: cannot write the data slice: %s\n", tbml_errmsg());
         return 2;
     }

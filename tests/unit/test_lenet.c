@@ -3,6 +3,7 @@
  * count reproduce the trained model bit for bit, the summary CSV has one row per iteration and
  * epoch, and a saved model evaluates to the same accuracy the job reported. */
 #include "check.h"
+#include "fmnist_slice.h"
 
 #include "tbml/idx.h"
 #include "tbml/lenet.h"
@@ -11,45 +12,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#define FMNIST "/usr/share/datasets/fashion-mnist"
-
 static char g_dir[256], g_slice[300];
-
-/* Writes the first n images and labels of a Fashion-MNIST set as plain IDX files in g_slice, so
- * each training below loads 2,000 images instead of inflating 60,000. */
-static int write_slice(const char *prefix, int n)
-{
-    char im[512], lb[512];
-    snprintf(im, sizeof(im), FMNIST "/%s-images-idx3-ubyte.gz", prefix);
-    snprintf(lb, sizeof(lb), FMNIST "/%s-labels-idx1-ubyte.gz", prefix);
-    tbml_idx_labeled_t d;
-    if (tbml_idx_read_labeled(im, lb, NULL, &d)) return -1;
-    uint8_t *labels = tbml_malloc((size_t)n);
-    for (int i = 0; i < n; i++)
-        labels[i] = (uint8_t)d.labels[i];
-    tbml_idx_t ti = {TBML_IDX_U8, 3, {(uint32_t)n, 28, 28}, (size_t)n * 784, 1, d.images};
-    tbml_idx_t tl = {TBML_IDX_U8, 1, {(uint32_t)n}, (size_t)n, 1, labels};
-    snprintf(im, sizeof(im), "%s/%s-images-idx3-ubyte", g_slice, prefix);
-    snprintf(lb, sizeof(lb), "%s/%s-labels-idx1-ubyte", g_slice, prefix);
-    int bad = tbml_idx_write(im, &ti) || tbml_idx_write(lb, &tl);
-    tbml_free(labels);
-    tbml_idx_labeled_free(&d);
-    return bad ? -1 : 0;
-}
-
-static uint8_t *slurp(const char *path, size_t *n)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f) return NULL;
-    fseek(f, 0, SEEK_END);
-    *n = (size_t)ftell(f);
-    fseek(f, 0, SEEK_SET);
-    uint8_t *b = malloc(*n + 1);
-    if (fread(b, 1, *n, f) != *n) *n = 0;
-    b[*n] = 0;
-    fclose(f);
-    return b;
-}
 
 static tbml_lenet_options slice_options(FILE *log)
 {
@@ -86,7 +49,7 @@ static void test_short_training(void)
     CHECK(r.mean > 0.27 && r.mean < 0.30 && r.std > 0.34 && r.std < 0.37);
 
     size_t n;
-    char *text = (char *)slurp(log_path, &n);
+    char *text = check_slurp(log_path, &n);
     CHECK(text && strstr(text, "[Epoch 1 2016/2000][Iteration 63][Wall Clock ") == text);
     CHECK(text && strstr(text, "[Epoch 3 2016/2000][Iteration 189][Wall Clock ") != NULL);
     char want[128];
@@ -95,7 +58,7 @@ static void test_short_training(void)
     CHECK(text && strstr(text, want) != NULL);
     free(text);
 
-    char *csv = (char *)slurp(sum_path, &n);
+    char *csv = check_slurp(sum_path, &n);
     int iters = 0, epochs = 0;
     for (char *p = csv; p && (p = strchr(p, '\n')) != NULL; p++) {
         if (strncmp(p + 1, "iteration,", 10) == 0) iters++;
@@ -141,7 +104,7 @@ static uint8_t *train_once(int threads, const char *name, size_t *n)
     o.save_path = path;
     CHECK_OK(tbml_lenet_run(&o, NULL));
     fclose(log);
-    return slurp(path, n);
+    return (uint8_t *)check_slurp(path, n);
 }
 
 static void test_reproducible(void)
@@ -167,7 +130,8 @@ int main(void)
     snprintf(g_dir, sizeof(g_dir), "/tmp/tbml-test-lenet-XXXXXX");
     if (!mkdtemp(g_dir)) return 2;
     snprintf(g_slice, sizeof(g_slice), "%s/slice", g_dir);
-    if (mkdir(g_slice, 0700) || write_slice("train", 2000) || write_slice("t10k", 2000)) {
+    if (mkdir(g_slice, 0700) || fmnist_write_slice(g_slice, "train", 2000) ||
+        fmnist_write_slice(g_slice, "t10k", 2000)) {
         fprintf(stderr, "test_lenet: cannot write the data slice: %s\n", tbml_errmsg());
         return 2;
     }
