@@ -50,17 +50,7 @@ mb=${WC_MB:-200}
 corpus=$WORK/zipf.txt
 "$BUILD/bench/bench_gen_zipf" "$mb" 42 >"$corpus"
 "$TBML" encrypt --key "$WORK/keys/bench.key" --password-file "$WORK/pw" "$corpus" "$corpus.sealed" >/dev/null
-best() {
-  local b=999999 t s e
-  for _ in $(seq "${REPS:-3}"); do
-    s=$(date +%s.%N)
-    "$@" >/dev/null
-    e=$(date +%s.%N)
-    t=$(echo "$e - $s" | bc -l)
-    b=$(echo "if ($t < $b) $t else $b" | bc -l)
-  done
-  printf '%.3f' "$b"
-}
+source bench/lib.sh # best CMD...: best of REPS (3) wall-clock seconds
 WC=$BUILD/tbml-example-wordcount
 for kind in plain sealed; do
   args=("$corpus")

@@ -22,19 +22,7 @@ if [[ ! -s $corpus.sealed ]]; then
 fi
 cat "$corpus" "$corpus.sealed" >/dev/null # warm the page cache for everyone alike
 
-# best of REPS (3) wall-clock seconds
-reps=${REPS:-3}
-best() {
-  local b=999999 t s e
-  for _ in $(seq "$reps"); do
-    s=$(date +%s.%N)
-    "$@" >/dev/null
-    e=$(date +%s.%N)
-    t=$(echo "$e - $s" | bc -l)
-    b=$(echo "if ($t < $b) $t else $b" | bc -l)
-  done
-  printf '%.3f' "$b"
-}
+source bench/lib.sh # best CMD...: best of REPS (3) wall-clock seconds
 tbml=$build/tbml
 t_plain=$(best "$tbml" run-example --master "local[$threads]" wordcount "$corpus")
 t_sealed=$(best "$tbml" run-example --master "local[$threads]" wordcount --key "$work/bench.key" \
