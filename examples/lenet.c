@@ -37,5 +37,5 @@ int main(int argc, char **argv)
     }
     tbml_key_free(key);
     tbml_app_free(app);
-    return rc;
+    return tbml_stdout_finish(prog, rc);
 }

@@ -99,5 +99,5 @@ int main(int argc, char **argv)
     tbml_comm_free(comm);
     tbml_free(job.inside);
     tbml_app_free(app);
-    return 0;
+    return tbml_stdout_finish("pi", 0);
 }

@@ -17,5 +17,5 @@ int main(int argc, char **argv)
         rc = 0;
     }
     xgb_done(&e);
-    return rc;
+    return tbml_stdout_finish(e.name, rc);
 }

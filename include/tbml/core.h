@@ -118,6 +118,10 @@ int tbml_outfile_fd(const tbml_outfile_t *f);
 const char *tbml_outfile_path(const tbml_outfile_t *f);
 /* Writes all of buf or fails with TBML_E_IO naming the path (a full disk included). */
 TBML_NODISCARD tbml_status tbml_write_all(int fd, const void *buf, size_t size, const char *path);
+/* Results not written are results lost: flushes stdout and, when that or an earlier write to it
+ * failed (a full disk, a closed pipe), prints "PROG: stdout: write failed: CAUSE" on stderr and
+ * turns rc 0 into 1. Returns the exit code; the tool and the examples end with it. */
+int tbml_stdout_finish(const char *prog, int rc);
 TBML_NODISCARD tbml_status tbml_outfile_write(tbml_outfile_t *f, const void *buf, size_t size);
 /* fsync + rename + fsync of the folder; frees f whatever the outcome. */
 TBML_NODISCARD tbml_status tbml_outfile_commit(tbml_outfile_t *f);

@@ -208,3 +208,14 @@ tbml_status tbml_refuse_existing(const char *path)
         return tbml_error(TBML_E_ARG, "%s: already exists; refusing to overwrite", path);
     return TBML_OK;
 }
+
+int tbml_stdout_finish(const char *prog, int rc)
+{
+    errno = 0;
+    int bad = fflush(stdout) != 0;
+    int e = errno;
+    bad |= ferror(stdout) != 0;
+    if (!bad) return rc;
+    fprintf(stderr, "%s: stdout: write failed: %s\n", prog, e ? strerror(e) : "I/O error");
+    return rc ? rc : 1;
+}

@@ -82,4 +82,7 @@ rc=0; "$TBML" sql --format xml -e "SELECT 1" 2>"$work/err" || rc=$?
 [[ $rc == 2 ]] && grep -q "format" "$work/err" || fail "--format xml: rc $rc"
 rc=0; "$TBML" sql --bogus 2>"$work/err" || rc=$?
 [[ $rc == 2 ]] || fail "--bogus: rc $rc"
+# results that cannot be written are an error, not a silent success
+rc=0; "$TBML" sql -e "SELECT 1" >/dev/full 2>"$work/err" || rc=$?
+[[ $rc == 1 ]] && grep -q "^tbml sql: stdout: write failed" "$work/err" || fail "into /dev/full: rc $rc"
 echo "sql_cli: ok"

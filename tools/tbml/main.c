@@ -2,6 +2,7 @@
  * global options that every command shares. */
 #include "cli.h"
 
+#include <stdio.h>
 #include <string.h>
 
 const char *g_cli_command = "tbml";
@@ -70,7 +71,9 @@ int main(int argc, char **argv)
     for (size_t c = 0; c < sizeof(g_commands) / sizeof(g_commands[0]); c++) {
         if (strcmp(argv[i], g_commands[c].name) == 0) {
             g_cli_command = g_commands[c].name;
-            return g_commands[c].fn(argc - i, argv + i);
+            char prog[64];
+            snprintf(prog, sizeof(prog), "tbml %s", g_cli_command);
+            return tbml_stdout_finish(prog, g_commands[c].fn(argc - i, argv + i));
         }
     }
     fprintf(stderr, "tbml: unknown command '%s' (see 'tbml --help')\n", argv[i]);
