@@ -72,9 +72,20 @@ void tbml_launch_watch_explain(const tbml_launch_watch *w, int launcher_code, ch
 
 /* tbml_launch_run, with the launcher's stderr passed through to ours as it comes and read by a
  * tbml_launch_watch; when the launcher exits non-zero, *why (why_size bytes) gets the explanation
- * (tbml_launch_watch_explain). */
-TBML_NODISCARD tbml_status tbml_launch_run_watched(char *const *argv, int *exit_code, char *why,
-                                                   size_t why_size);
+ * (tbml_launch_watch_explain). stdout_listener: a socket from tbml_launch_stdout_listen, served
+ * while the launcher runs, or -1. */
+TBML_NODISCARD tbml_status tbml_launch_run_watched(char *const *argv, int stdout_listener,
+                                                   int *exit_code, char *why, size_t why_size);
+
+/* Lending our stdout to the driver (rank 0), so its results skip the launcher's forwarding: a
+ * socket at path (in the job's private folder), named to the ranks by TBML_DRIVER_STDOUT. Rank 0
+ * takes the descriptor in tbml_comm_open when it runs on this machine and keeps the forwarded
+ * stdout otherwise. */
+#define TBML_DRIVER_STDOUT_ENV "TBML_DRIVER_STDOUT"
+TBML_NODISCARD tbml_status tbml_launch_stdout_listen(const char *path, int *out_fd);
+/* Answers one waiting connection from a process of our user with our stdout (SCM_RIGHTS).
+ * Returns 1 once it was lent (or the socket failed: stop serving), 0 while nothing was lent. */
+int tbml_launch_stdout_serve(int listen_fd);
 
 /* The job-secret files for a launch without --dist-key: a private folder (0700) holding a new
  * random primary key sealed under a random password (both 0600), for ranks on this machine or a
@@ -86,6 +97,10 @@ const char *tbml_launch_secret_password_file(const tbml_launch_secret_t *s);
 /* A private file in the same folder (for settings the ranks read); removed with it. */
 TBML_NODISCARD tbml_status tbml_launch_secret_file(tbml_launch_secret_t *s, const char *name,
                                                    const void *data, size_t size, char **out_path);
+/* A private path in the same folder, for something made there other than a file written at once
+ * (the driver-stdout socket); removed with it. */
+TBML_NODISCARD tbml_status tbml_launch_secret_path(tbml_launch_secret_t *s, const char *name,
+                                                   char **out_path);
 void tbml_launch_secret_free(tbml_launch_secret_t *s);
 
 #ifdef __cplusplus

@@ -54,6 +54,9 @@ struct dist_transport {
 DIST_HIDDEN tbml_status dist_comm_create(dist_transport *t, const tbml_comm_options *opt,
                                          tbml_comm_t **out);
 
+/* On rank 0: takes the submitter's stdout when it lent it (driver_stdout.c); else nothing. */
+DIST_HIDDEN void dist_driver_take_stdout(void);
+
 /* Registers a private file (is_dir 0) or folder (1) for removal at exit or on a fatal signal;
  * dist_cleanup_remove removes it now and forgets it. */
 DIST_HIDDEN tbml_status dist_cleanup_add(const char *path, int is_dir);

@@ -303,7 +303,7 @@ void tbml_launch_watch_explain(const tbml_launch_watch *w, int launcher_code, ch
 /* Passes the launcher's stderr (fd) through to ours and feeds it to w until the launcher (pid)
  * exits and the pipe has drained. A rank's process may keep a copy of the pipe open after the
  * launcher is gone, so the end is the launcher's exit, not the pipe's. Returns its status. */
-static int pass_through(int fd, pid_t pid, tbml_launch_watch *w)
+static int pass_through(int fd, pid_t pid, tbml_launch_watch *w, int listener)
 {
     char buf[4096];
     int status = 0, exited = 0;
@@ -313,8 +313,12 @@ static int pass_through(int fd, pid_t pid, tbml_launch_watch *w)
             pid_t got = waitpid(pid, &status, WNOHANG);
             if (got == pid) exited = 1;
         }
-        struct pollfd pfd = {fd, POLLIN, 0};
-        int r = poll(&pfd, 1, exited ? 0 : 200);
+        struct pollfd pfd[2] = {{fd, POLLIN, 0}, {listener, POLLIN, 0}};
+        int r = poll(pfd, listener >= 0 ? 2 : 1, exited ? 0 : 200);
+        if (r > 0 && listener >= 0 && pfd[1].revents) {
+            if (tbml_launch_stdout_serve(listener)) listener = -1; /* lent once: the driver's */
+            if (!pfd[0].revents) continue;
+        }
         if (r > 0) {
             ssize_t k = read(fd, buf, sizeof(buf));
             if (k > 0) {
@@ -339,7 +343,7 @@ static int pass_through(int fd, pid_t pid, tbml_launch_watch *w)
     return status;
 }
 
-static tbml_status launch(char *const *argv, int *exit_code, tbml_launch_watch *w)
+static tbml_status launch(char *const *argv, int *exit_code, tbml_launch_watch *w, int listener)
 {
     fflush(stdout);
     fflush(stderr);
@@ -384,7 +388,7 @@ static tbml_status launch(char *const *argv, int *exit_code, tbml_launch_watch *
     sigaction(SIGPIPE, &ign, &old_pipe);
     int status = 0;
     if (w) {
-        status = pass_through(outpipe[0], pid, w);
+        status = pass_through(outpipe[0], pid, w, listener);
         close(outpipe[0]);
     } else {
         while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
@@ -403,15 +407,16 @@ static tbml_status launch(char *const *argv, int *exit_code, tbml_launch_watch *
 
 tbml_status tbml_launch_run(char *const *argv, int *exit_code)
 {
-    return launch(argv, exit_code, NULL);
+    return launch(argv, exit_code, NULL, -1);
 }
 
-tbml_status tbml_launch_run_watched(char *const *argv, int *exit_code, char *why, size_t why_size)
+tbml_status tbml_launch_run_watched(char *const *argv, int stdout_listener, int *exit_code,
+                                    char *why, size_t why_size)
 {
     tbml_launch_watch w;
     tbml_launch_watch_init(&w);
     int code = 0;
-    tbml_status st = launch(argv, &code, &w);
+    tbml_status st = launch(argv, &code, &w, stdout_listener);
     if (st) return st;
     if (why_size) why[0] = '\0';
     if (code != 0 && why_size) tbml_launch_watch_explain(&w, code, why, why_size);
@@ -488,18 +493,27 @@ const char *tbml_launch_secret_password_file(const tbml_launch_secret_t *s)
     return s->pwfile;
 }
 
-tbml_status tbml_launch_secret_file(tbml_launch_secret_t *s, const char *name, const void *data,
-                                    size_t size, char **out_path)
+tbml_status tbml_launch_secret_path(tbml_launch_secret_t *s, const char *name, char **out_path)
 {
     if (s->nextra == 8 || strchr(name, '/'))
         return tbml_error(TBML_E_ARG, "bad private file name '%s'", name);
     char path[600];
     snprintf(path, sizeof(path), "%s/%s", s->dir, name);
     tbml_status st = dist_cleanup_add(path, 0);
-    if (!st) st = write_private(path, data, size);
     if (st) return st;
     s->extra[s->nextra++] = tbml_strdup(path);
     *out_path = s->extra[s->nextra - 1];
+    return TBML_OK;
+}
+
+tbml_status tbml_launch_secret_file(tbml_launch_secret_t *s, const char *name, const void *data,
+                                    size_t size, char **out_path)
+{
+    char *path;
+    tbml_status st = tbml_launch_secret_path(s, name, &path);
+    if (!st) st = write_private(path, data, size);
+    if (st) return st;
+    *out_path = path;
     return TBML_OK;
 }
 

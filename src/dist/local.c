@@ -328,6 +328,7 @@ tbml_status tbml_comm_open(const tbml_comm_options *opt, tbml_comm_t **out)
         dist_transport *t;
         tbml_status st = dist_mpi_transport(&t);
         if (st) return st;
+        if (t->rank == 0) dist_driver_take_stdout();
         return dist_comm_create(t, opt, out);
 #else
         int n = 0;

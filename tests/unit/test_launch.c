@@ -105,14 +105,14 @@ static void test_watch(void)
                   NULL};
     int code = 0;
     char why[256];
-    CHECK_OK(tbml_launch_run_watched(sh, &code, why, sizeof(why)));
+    CHECK_OK(tbml_launch_run_watched(sh, -1, &code, why, sizeof(why)));
     CHECK(code == 143);
     CHECK(strcmp(why, "rank 4 was killed by signal 15 (Terminated)") == 0);
     char *ok[] = {"/bin/sh", "-c", "echo 'tbml: rank 1: not a failure' >&2; exit 0", NULL};
-    CHECK_OK(tbml_launch_run_watched(ok, &code, why, sizeof(why)));
+    CHECK_OK(tbml_launch_run_watched(ok, -1, &code, why, sizeof(why)));
     CHECK(code == 0 && why[0] == '\0');
     char *missing[] = {"/nonexistent/mpirun", NULL};
-    CHECK_ST(tbml_launch_run_watched(missing, &code, why, sizeof(why)), TBML_E_NOTFOUND);
+    CHECK_ST(tbml_launch_run_watched(missing, -1, &code, why, sizeof(why)), TBML_E_NOTFOUND);
 }
 
 int main(void)
