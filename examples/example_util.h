@@ -3,6 +3,7 @@
 #ifndef TBML_EXAMPLE_UTIL_H
 #define TBML_EXAMPLE_UTIL_H
 
+#include "tbml/comm.h"
 #include "tbml/tbml.h"
 
 #include <errno.h>
@@ -42,6 +43,25 @@ static inline tbml_status example_load_key(const char *key_file, const char *pas
                        : tbml_error(TBML_E_PASSWORD, "%s: empty password", password_file);
     tbml_secure_free(pw, MAXPW + 1);
     return st;
+}
+
+typedef struct {
+    const char *key_file, *password_file;
+} example_key_source;
+
+static inline tbml_status example_key_load(void *arg, tbml_key_t **out)
+{
+    const example_key_source *k = arg;
+    return example_load_key(k->key_file, k->password_file, out);
+}
+
+/* example_load_key on rank 0 of comm, the key shared with the other ranks over the sealed channel
+ * (one Argon2id derivation for the job, not one per rank); comm NULL or one rank: plain load. */
+static inline tbml_status example_load_key_shared(tbml_comm_t *comm, const char *key_file,
+                                                  const char *password_file, tbml_key_t **out)
+{
+    example_key_source k = {key_file, password_file};
+    return tbml_comm_share_key(comm, example_key_load, &k, out);
 }
 
 /* Takes --key FILE and --password-file F out of argv (anywhere before the positional args).

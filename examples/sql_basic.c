@@ -67,7 +67,7 @@ int main(int argc, char **argv)
     int root = 1;
     TRY(tbml_comm_open(NULL, &comm)); /* one rank unless started by mpirun */
     root = tbml_comm_rank(comm) == 0;
-    if (key_file) TRY(example_load_key(key_file, password_file, &key));
+    if (key_file) TRY(example_load_key_shared(comm, key_file, password_file, &key));
     TRY(tbml_session_create(app->nthreads, &spark));
     tbml_session_set_comm(spark, comm);
     for (int i = 0; i < app->nconf; i++)
@@ -178,5 +178,5 @@ out:
     tbml_key_free(key);
     tbml_comm_free(comm);
     tbml_app_free(app);
-    return st ? 1 : 0;
+    return tbml_stdout_finish("sql_basic", st ? 1 : 0);
 }

@@ -148,6 +148,17 @@ TBML_NODISCARD tbml_status tbml_comm_bcast_alloc(tbml_comm_t *c, int root, uint8
 TBML_NODISCARD tbml_status tbml_comm_gather(tbml_comm_t *c, int root, const void *buf, size_t size,
                                             uint8_t **recvbufs, size_t *recvsizes);
 
+/* ---- keys ---------------------------------------------------------------------------------- */
+
+typedef tbml_status (*tbml_key_load_fn)(void *arg, tbml_key_t **out);
+/* Collective: the same primary key on every rank for one password derivation (Argon2id is slow
+ * and memory-hard on purpose; N ranks on one machine would each pay it, contending). Rank 0 calls
+ * load(arg) and sends the key to the others over the sealed channel; the others never call load.
+ * When load fails on rank 0, every rank fails with its status and message. c NULL or one rank:
+ * load(arg). */
+TBML_NODISCARD tbml_status tbml_comm_share_key(tbml_comm_t *c, tbml_key_load_fn load, void *arg,
+                                               tbml_key_t **out);
+
 /* ---- bench only ---------------------------------------------------------------------------- */
 
 /* The bench's peer: MPI's own MPI_Allreduce / MPI_Alltoall on plaintext over this communicator's

@@ -341,6 +341,19 @@ static void add_row(tbml_table *t, const char *const *vals)
     tbml_batch_seal(b);
 }
 
+
+/* A view's key file, loaded on rank 0 and shared with the other ranks (one Argon2id, not one a
+ * rank): every rank creates every view, in the same order. */
+typedef struct {
+    tbml_session_t *s;
+    const char *keyfile;
+} view_key;
+
+static tbml_status load_view_key(void *arg, tbml_key_t **out)
+{
+    view_key *v = arg;
+    return v->s->key_fn(v->s->key_ctx, v->keyfile, out);
+}
 static tbml_status create_view_using(tbml_session_t *s, const ast_stmt *st, const char *src)
 {
     const char *path = NULL, *keyfile = NULL;
@@ -382,7 +395,8 @@ static tbml_status create_view_using(tbml_session_t *s, const ast_stmt *st, cons
         if (!s->key_fn)
             return tbml_error(TBML_E_KEY, "view %s: no way to load key file %s in this session",
                               st->name, keyfile);
-        if ((ret = s->key_fn(s->key_ctx, keyfile, &key))) return ret;
+        view_key vk = {s, keyfile};
+        if ((ret = tbml_comm_share_key(s->comm, load_view_key, &vk, &key))) return ret;
         o.key = key;
     }
     tbml_table *t = NULL;

@@ -1,6 +1,7 @@
 /* The communicator on the local backend: collectives against a plain reference for many sizes and
  * rank counts, and the secure channel against a hostile network (the world's hook flips bits,
- * replays, reorders, redirects), wrong job secrets, and dead or hung ranks. */
+ * replays, reorders, redirects), wrong job secrets, and dead or hung ranks; a key shared from
+ * rank 0. */
 #include "check.h"
 
 #include "tbml/comm.h"
@@ -270,6 +271,86 @@ static void test_misc(void)
             bad += a.bad[r];
         CHECK(bad == 0);
     }
+}
+
+/* ---- one key for every rank, unwrapped once --------------------------------------------- */
+
+typedef struct {
+    int fail;  /* rank 0's load fails */
+    int loads; /* calls of load, by any rank */
+    pthread_mutex_t lock;
+    tbml_status st[8];
+    char msg[8][256];
+    uint8_t bytes[8][TBML_KEY_SIZE];
+    char name[8][80];
+} share_arg;
+
+static tbml_status share_load(void *p, tbml_key_t **out)
+{
+    share_arg *a = p;
+    pthread_mutex_lock(&a->lock);
+    a->loads++;
+    pthread_mutex_unlock(&a->lock);
+    if (a->fail) return tbml_error(TBML_E_PASSWORD, "data.key: wrong password for key 'data'");
+    uint8_t k[TBML_KEY_SIZE];
+    for (int i = 0; i < TBML_KEY_SIZE; i++)
+        k[i] = (uint8_t)(i * 37 + 5);
+    return tbml_key_from_bytes("data", k, out);
+}
+
+static tbml_status share_main(tbml_comm_t *c, void *p)
+{
+    share_arg *a = p;
+    int me = tbml_comm_rank(c);
+    tbml_key_t *key = NULL;
+    /* outcomes are kept, not returned: a failing rank would abort the others mid-broadcast */
+    a->st[me] = tbml_comm_share_key(c, share_load, a, &key);
+    if (a->st[me]) {
+        snprintf(a->msg[me], sizeof(a->msg[me]), "%s", tbml_errmsg());
+        return TBML_OK;
+    }
+    memcpy(a->bytes[me], tbml_key_bytes(key), TBML_KEY_SIZE);
+    snprintf(a->name[me], sizeof(a->name[me]), "%s", tbml_key_name(key));
+    tbml_key_free(key);
+    return tbml_comm_barrier(c);
+}
+
+static void test_share_key(void)
+{
+    uint8_t want[TBML_KEY_SIZE];
+    for (int i = 0; i < TBML_KEY_SIZE; i++)
+        want[i] = (uint8_t)(i * 37 + 5);
+    for (int n = 1; n <= 4; n++)
+        for (int fail = 0; fail <= 1; fail++) {
+            tbml_comm_options o = opts_with(0, 1, 20);
+            share_arg a;
+            memset(&a, 0, sizeof(a));
+            a.fail = fail;
+            pthread_mutex_init(&a.lock, NULL);
+            results res;
+            CHECK(run(n, &o, 0, share_main, &a, NULL, NULL, &res) == 0);
+            CHECK(a.loads == 1); /* rank 0 alone unwraps */
+            for (int r = 0; r < n; r++) {
+                if (fail) {
+                    CHECK(a.st[r] == TBML_E_PASSWORD);
+                    CHECK(strstr(a.msg[r], "wrong password for key 'data'") != NULL);
+                } else {
+                    CHECK(a.st[r] == TBML_OK);
+                    CHECK(memcmp(a.bytes[r], want, TBML_KEY_SIZE) == 0);
+                    CHECK(strcmp(a.name[r], "data") == 0);
+                }
+            }
+            pthread_mutex_destroy(&a.lock);
+        }
+    /* no communicator: the plain load */
+    share_arg a;
+    memset(&a, 0, sizeof(a));
+    pthread_mutex_init(&a.lock, NULL);
+    tbml_key_t *key = NULL;
+    CHECK_OK(tbml_comm_share_key(NULL, share_load, &a, &key));
+    CHECK(a.loads == 1 && key && memcmp(tbml_key_bytes(key), want, TBML_KEY_SIZE) == 0);
+    tbml_key_free(key);
+    pthread_mutex_destroy(&a.lock);
 }
 
 static tbml_status size_mismatch_main(tbml_comm_t *c, void *p)
@@ -568,6 +649,7 @@ int main(void)
     test_allreduce();
     test_alltoall();
     test_misc();
+    test_share_key();
     test_size_mismatch();
     test_faults();
     test_handshake();

@@ -1,6 +1,8 @@
 /* Shared pieces of the tool: one-line failures, usage errors, passwords and key loading. */
 #include "cli.h"
 
+#include "tbml/comm.h"
+
 #include <errno.h>
 #include <fcntl.h>
 #include <stdarg.h>
@@ -163,4 +165,22 @@ tbml_status cli_load_key(const char *path, const cli_password_source *src, tbml_
     st = tbml_keyfile_read(path, pw, len, out);
     cli_password_free(pw, len);
     return st;
+}
+
+typedef struct {
+    const char *path;
+    const cli_password_source *src;
+} key_source;
+
+static tbml_status load_key(void *arg, tbml_key_t **out)
+{
+    const key_source *k = arg;
+    return cli_load_key(k->path, k->src, out);
+}
+
+tbml_status cli_load_key_shared(tbml_comm_t *comm, const char *path,
+                                const cli_password_source *src, tbml_key_t **out)
+{
+    key_source k = {path, src};
+    return tbml_comm_share_key(comm, load_key, &k, out);
 }

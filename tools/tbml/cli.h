@@ -44,5 +44,9 @@ void cli_password_free(char *pw, size_t size);
 /* Loads a primary key file, getting its password from src. Messages name the key file. */
 TBML_NODISCARD tbml_status cli_load_key(const char *path, const cli_password_source *src,
                                         tbml_key_t **out);
+/* cli_load_key on rank 0 of comm, the key sent to the other ranks over the sealed channel: one
+ * password prompt and one Argon2id for the job. comm NULL or one rank: cli_load_key. */
+TBML_NODISCARD tbml_status cli_load_key_shared(struct tbml_comm *comm, const char *path,
+                                               const cli_password_source *src, tbml_key_t **out);
 
 #endif

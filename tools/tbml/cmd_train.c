@@ -59,14 +59,13 @@ int cmd_train_lenet(int argc, char **argv)
         rc = 0;
     } else if (st) {
         rc = cli_usage_error("%s", tbml_errmsg());
-    } else if (key_path && (st = cli_load_key(key_path, &pw, &key))) {
-        rc = cli_fail(st);
     } else {
-        o.key = key;
         /* under mpirun (tbml submit --master mpi): data-parallel over the ranks */
         tbml_comm_t *comm = NULL;
         st = tbml_comm_launched(NULL) ? tbml_comm_open(NULL, &comm) : TBML_OK;
+        if (!st && key_path) st = cli_load_key_shared(comm, key_path, &pw, &key);
         if (!st) {
+            o.key = key;
             o.comm = comm;
             st = tbml_lenet_run(&o, NULL);
         }

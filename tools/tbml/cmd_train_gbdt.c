@@ -226,7 +226,7 @@ int cmd_train_gbdt(int argc, char **argv)
         rank = tbml_comm_rank(comm);
         nranks = tbml_comm_size(comm);
     }
-    if (key_path && (st = cli_load_key(key_path, &pw, &key))) goto fail;
+    if (key_path && (st = cli_load_key_shared(comm, key_path, &pw, &key))) goto fail;
     if ((st = tbml_pool_create(threads, &pool))) goto fail;
     if ((st = tbml_gbdt_read_csv(file, key, label, pool, &all))) goto fail;
     if (test_fraction > 0) {
