@@ -11,7 +11,8 @@
 # threads) and cpu_eff% = CPU seconds AES-GCM needs / CPU seconds spent, which other load on a
 # shared machine disturbs less than wall time.
 # Then wordcount and a SQL GROUP BY on 1 rank x 2 threads against 2 ranks x 1 thread on the same
-# data (WC_MB, GB_ROWS), printing the ratio (the distribution cost).
+# data (WC_MB, GB_ROWS), printing the ratio (the distribution cost), after the fixed start and stop
+# cost of a 2-rank job. The two sides run by turns (bench/lib.sh alternate), best of REPS each.
 #   bench/dist.sh [BUILD_DIR]        (default ./build; needs an MPI build and mpirun)
 #   env: SIZES (bytes, comma-separated), DIST_REPS (timed runs per case, best kept; default by size)
 set -euo pipefail
@@ -50,14 +51,22 @@ mb=${WC_MB:-200}
 corpus=$WORK/zipf.txt
 "$BUILD/bench/bench_gen_zipf" "$mb" 42 >"$corpus"
 "$TBML" encrypt --key "$WORK/keys/bench.key" --password-file "$WORK/pw" "$corpus" "$corpus.sealed" >/dev/null
-source bench/lib.sh # best CMD...: best of REPS (3) wall-clock seconds
+source bench/lib.sh # alternate F G: best of REPS (3) wall-clock seconds of each, run by turns
 WC=$BUILD/tbml-example-wordcount
+ratio() { echo "$2 / $1" | bc -l | cut -c1-5; }
+# What any 2-rank job pays to start and stop (mpirun, MPI_Init/Finalize, the sealed channel's
+# handshake), against the same statement run locally: part of every ratio below.
+one() { "$TBML" sql --master 'local[2]' -e 'SELECT 1'; }
+two() { "$TBML" submit --master mpi --num-executors 2 --executor-cores 1 "$TBML" sql --master 'local[1]' -e 'SELECT 1'; }
+read -r t1 t2 < <(alternate one two)
+echo "start and stop (SELECT 1): 1 rank x 2 threads ${t1} s, 2 ranks x 1 thread ${t2} s, difference $(echo "$t2 - $t1" | bc -l | cut -c1-5) s"
 for kind in plain sealed; do
   args=("$corpus")
   [[ $kind == plain ]] || args=(--key "$WORK/keys/bench.key" --password-file "$WORK/pw" "$corpus.sealed")
-  t1=$(best "$TBML" run-example --master 'local[2]' wordcount "${args[@]}")
-  t2=$(best "$TBML" submit --master mpi --num-executors 2 --executor-cores 1 "$WC" "${args[@]}")
-  echo "wordcount $mb MB $kind: 1 rank x 2 threads ${t1} s, 2 ranks x 1 thread ${t2} s, ratio $(echo "$t2 / $t1" | bc -l | cut -c1-5)"
+  one() { "$TBML" run-example --master 'local[2]' wordcount "${args[@]}"; }
+  two() { "$TBML" submit --master mpi --num-executors 2 --executor-cores 1 "$WC" "${args[@]}"; }
+  read -r t1 t2 < <(alternate one two)
+  echo "wordcount $mb MB $kind: 1 rank x 2 threads ${t1} s, 2 ranks x 1 thread ${t2} s, ratio $(ratio "$t1" "$t2")"
 done
 
 # The GROUP BY of bench/sql_groupby.sh (Q1) on its generated CSV (bench_csv_read: id, name, age,
@@ -73,11 +82,10 @@ for kind in plain sealed; do
   [[ $kind == plain ]] || { path=$people.sealed; opt=", key '$WORK/keys/bench.key'"; pwa=(--password-file "$WORK/pw"); }
   q="CREATE TEMP VIEW people USING csv OPTIONS (path '$path', header 'true', inferSchema 'true'$opt);
 SELECT dept, count(*) AS n, avg(salary) AS avg_salary FROM people GROUP BY dept ORDER BY dept"
-  one=("$TBML" sql --master 'local[2]' "${pwa[@]}" --format csv -e "$q")
-  two=("$TBML" submit --master mpi --num-executors 2 --executor-cores 1 "$TBML" sql --master 'local[1]' "${pwa[@]}" --format csv -e "$q")
+  one() { "$TBML" sql --master 'local[2]' "${pwa[@]}" --format csv -e "$q"; }
+  two() { "$TBML" submit --master mpi --num-executors 2 --executor-cores 1 "$TBML" sql --master 'local[1]' "${pwa[@]}" --format csv -e "$q"; }
   same=no
-  cmp -s <("${one[@]}") <("${two[@]}") && same=yes
-  t1=$(best "${one[@]}")
-  t2=$(best "${two[@]}")
-  echo "group by $gb_mb MB $kind: 1 rank x 2 threads ${t1} s, 2 ranks x 1 thread ${t2} s, ratio $(echo "$t2 / $t1" | bc -l | cut -c1-5), same answer: $same"
+  cmp -s <(one) <(two) && same=yes
+  read -r t1 t2 < <(alternate one two)
+  echo "group by $gb_mb MB $kind: 1 rank x 2 threads ${t1} s, 2 ranks x 1 thread ${t2} s, ratio $(ratio "$t1" "$t2"), same answer: $same"
 done
