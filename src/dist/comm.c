@@ -1004,39 +1004,47 @@ static void hello_write(uint8_t out[HELLO_SIZE], int rank, int size, uint64_t ch
     memcpy(out + 48, pub, 32);
 }
 
-/* Plain transport receive of exactly size bytes within the timeout (handshake only). */
-static tbml_status raw_recv(tbml_comm_t *c, int src, int tag, uint8_t *buf, size_t size)
+tbml_status dist_raw_probe(dist_transport *t, int src, int tag, double timeout, const char *what,
+                           size_t *size)
 {
     unsigned round = 0;
     double start = tbml_now();
     for (;;) {
         int found = 0;
         size_t got = 0;
-        tbml_status st = c->t->ops->probe(c->t, src, tag, &found, &got);
+        tbml_status st = t->ops->probe(t, src, tag, &found, &got);
         if (st) return st;
         if (found) {
-            if (got != size) {
-                uint8_t dummy[1];
-                uint8_t *tmp = got ? tbml_malloc(got) : dummy;
-                st = c->t->ops->recv(c->t, src, tag, tmp, got);
-                if (got) tbml_free(tmp);
-                if (st) return st;
-                return tbml_error(
-                    TBML_E_AUTH,
-                    "rank %d: handshake refused rank %d: a message of %zu bytes where %zu were "
-                    "expected",
-                    c->rank, src, got, size);
-            }
-            return c->t->ops->recv(c->t, src, tag, buf, size);
+            *size = got;
+            return TBML_OK;
         }
         dist_backoff(&round);
-        if ((round & 63) == 0 && tbml_now() - start > c->timeout)
-            return tbml_error(
-                TBML_E_NET,
-                "rank %d: no handshake from rank %d in %.0f s: rank %d died, hung or is not "
-                "part of this job",
-                c->rank, src, c->timeout, src);
+        if ((round & 63) == 0 && tbml_now() - start > timeout)
+            return tbml_error(TBML_E_NET,
+                              "rank %d: no %s from rank %d in %.0f s: rank %d died, hung or is not "
+                              "part of this job",
+                              t->rank, what, src, timeout, src);
     }
+}
+
+/* Plain transport receive of exactly size bytes within the timeout (handshake only). */
+static tbml_status raw_recv(tbml_comm_t *c, int src, int tag, uint8_t *buf, size_t size)
+{
+    size_t got = 0;
+    tbml_status st = dist_raw_probe(c->t, src, tag, c->timeout, "handshake", &got);
+    if (st) return st;
+    if (got != size) {
+        uint8_t dummy[1];
+        uint8_t *tmp = got ? tbml_malloc(got) : dummy;
+        st = c->t->ops->recv(c->t, src, tag, tmp, got);
+        if (got) tbml_free(tmp);
+        if (st) return st;
+        return tbml_error(TBML_E_AUTH,
+                          "rank %d: handshake refused rank %d: a message of %zu bytes where %zu "
+                          "were expected",
+                          c->rank, src, got, size);
+    }
+    return c->t->ops->recv(c->t, src, tag, buf, size);
 }
 
 static tbml_status raw_send_all(tbml_comm_t *c, int tag, const uint8_t *bufs, size_t each,
@@ -1052,23 +1060,23 @@ static tbml_status raw_send_all(tbml_comm_t *c, int tag, const uint8_t *bufs, si
     return TBML_OK;
 }
 
-static tbml_status raw_wait_all(tbml_comm_t *c, void **reqs)
+tbml_status dist_raw_wait_all(dist_transport *t, void **reqs, double timeout, const char *what)
 {
     unsigned round = 0;
     double start = tbml_now();
-    for (int p = 0; p < c->size; p++) {
+    for (int p = 0; p < t->size; p++) {
         while (reqs[p]) {
             int done = 0;
-            tbml_status st = c->t->ops->test(c->t, reqs[p], &done);
+            tbml_status st = t->ops->test(t, reqs[p], &done);
             if (st) return st;
             if (done) {
                 reqs[p] = NULL;
                 break;
             }
             dist_backoff(&round);
-            if ((round & 63) == 0 && tbml_now() - start > c->timeout)
-                return tbml_error(TBML_E_NET, "rank %d: rank %d took no handshake in %.0f s",
-                                  c->rank, p, c->timeout);
+            if ((round & 63) == 0 && tbml_now() - start > timeout)
+                return tbml_error(TBML_E_NET, "rank %d: rank %d took no %s in %.0f s", t->rank, p,
+                                  what, timeout);
         }
     }
     return TBML_OK;
@@ -1104,7 +1112,7 @@ static tbml_status handshake(tbml_comm_t *c, const tbml_key_t *job_key, struct t
     for (int p = 0; !st && p < n; p++)
         if (p != me)
             st = raw_recv(c, p, DIST_TAG_HELLO, hellos + (size_t)p * HELLO_SIZE, HELLO_SIZE);
-    if (!st) st = raw_wait_all(c, reqs);
+    if (!st) st = dist_raw_wait_all(c->t, reqs, c->timeout, "handshake");
     if (st) goto out;
     for (int p = 0; p < n; p++) {
         const uint8_t *hp = hellos + (size_t)p * HELLO_SIZE;
@@ -1197,7 +1205,7 @@ static tbml_status handshake(tbml_comm_t *c, const tbml_key_t *job_key, struct t
                 "handshake was tampered with)",
                 me, p);
     }
-    if (!st) st = raw_wait_all(c, reqs);
+    if (!st) st = dist_raw_wait_all(c->t, reqs, c->timeout, "handshake");
     if (st) goto out;
     for (int p = 0; p < n; p++) {
         if (p == me) continue;

@@ -87,6 +87,19 @@ DIST_HIDDEN tbml_status dist_evidence_round(dist_transport *t, double timeout,
 /* Backoff for polling loops: spins, then yields, then sleeps up to 200 us. */
 DIST_HIDDEN void dist_backoff(unsigned *round);
 
+/* The handshake's plain transport waits (comm.c's handshake and evidence.c), before any channel
+ * exists; what names the round in the timeout messages ("handshake", "evidence").
+ * dist_raw_probe waits up to timeout s for a message from src with tag and gives its size in
+ * *size (receive it with t->ops->recv). Timeout: TBML_E_NET "rank R: no WHAT from rank S in T s:
+ * rank S died, hung or is not part of this job"; a failed probe (job aborted) its own error. */
+DIST_HIDDEN tbml_status dist_raw_probe(dist_transport *t, int src, int tag, double timeout,
+                                       const char *what, size_t *size);
+/* Waits up to timeout s for the sends in reqs (one per rank; NULL: none) to complete, NULLing
+ * each. Stops at a failed test or at the timeout, TBML_E_NET "rank R: rank P took no WHAT in
+ * T s", leaving the rest pending: callers then tear the communicator down. */
+DIST_HIDDEN tbml_status dist_raw_wait_all(dist_transport *t, void **reqs, double timeout,
+                                          const char *what);
+
 /* Reduces count elements of dt: acc += in. */
 DIST_HIDDEN void dist_reduce_sum(void *acc, const void *in, size_t count, tbml_comm_dtype dt);
 

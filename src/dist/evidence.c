@@ -8,6 +8,7 @@
 #include "tbml/crypto.h"
 #include "tbml/tee.h"
 
+#include <stdio.h>
 #include <string.h>
 
 #define EVIDENCE_MAX (1u << 16)
@@ -30,35 +31,21 @@ static tbml_status report_data(const uint8_t transcript[32], int r, const uint8_
 static tbml_status recv_evidence(dist_transport *t, int me, int src, double timeout, uint8_t **out,
                                  size_t *out_size)
 {
-    unsigned round = 0;
-    double start = tbml_now();
-    for (;;) {
-        int found = 0;
-        size_t got = 0;
-        tbml_status st = t->ops->probe(t, src, DIST_TAG_EVIDENCE, &found, &got);
-        if (st) return st;
-        if (found) {
-            uint8_t *buf = tbml_malloc(got ? got : 1);
-            st = t->ops->recv(t, src, DIST_TAG_EVIDENCE, buf, got);
-            if (!st && (got == 0 || got > EVIDENCE_MAX))
-                st = tbml_error(TBML_E_AUTH,
-                                "rank %d: handshake refused rank %d: evidence of %zu bytes", me,
-                                src, got);
-            if (st) {
-                tbml_free(buf);
-                return st;
-            }
-            *out = buf;
-            *out_size = got;
-            return TBML_OK;
-        }
-        dist_backoff(&round);
-        if ((round & 63) == 0 && tbml_now() - start > timeout)
-            return tbml_error(TBML_E_NET,
-                              "rank %d: no evidence from rank %d in %.0f s: rank %d died, hung or "
-                              "is not part of this job",
-                              me, src, timeout, src);
+    size_t got = 0;
+    tbml_status st = dist_raw_probe(t, src, DIST_TAG_EVIDENCE, timeout, "evidence", &got);
+    if (st) return st;
+    uint8_t *buf = tbml_malloc(got ? got : 1);
+    st = t->ops->recv(t, src, DIST_TAG_EVIDENCE, buf, got);
+    if (!st && (got == 0 || got > EVIDENCE_MAX))
+        st = tbml_error(TBML_E_AUTH, "rank %d: handshake refused rank %d: evidence of %zu bytes",
+                        me, src, got);
+    if (st) {
+        tbml_free(buf);
+        return st;
     }
+    *out = buf;
+    *out_size = got;
+    return TBML_OK;
 }
 
 tbml_status dist_evidence_round(dist_transport *t, double timeout, struct tbml_tee_self *self,
@@ -90,26 +77,16 @@ tbml_status dist_evidence_round(dist_transport *t, double timeout, struct tbml_t
         }
         tbml_free(pe);
     }
-    /* the sends finish before ev is freed (the transport reads it until then) */
-    unsigned round = 0;
-    double start = tbml_now();
-    for (int p = 0; p < n; p++) {
-        while (reqs[p]) {
-            int done = 0;
-            if (t->ops->test(t, reqs[p], &done) != TBML_OK || done) {
-                reqs[p] = NULL;
-                break;
-            }
-            dist_backoff(&round);
-            if ((round & 63) == 0 && tbml_now() - start > timeout) {
-                /* as in comm.c's handshake: the communicator is torn down after this */
-                if (!st)
-                    st = tbml_error(TBML_E_NET, "rank %d: rank %d took no evidence in %.0f s", me,
-                                    p, timeout);
-                reqs[p] = NULL;
-            }
-        }
-    }
+    /* the sends finish before ev is freed (the transport reads it until then), even after a
+     * refusal, which keeps its message: a late peer is not the cause. Past a failed wait the
+     * communicator is torn down, as in comm.c's handshake. */
+    char why[1024] = "";
+    if (st) snprintf(why, sizeof(why), "%s", tbml_errmsg());
+    tbml_status wst = dist_raw_wait_all(t, reqs, timeout, "evidence");
+    if (!st)
+        st = wst;
+    else if (wst)
+        st = tbml_error(st, "%s", why);
     if (!st && me == 0)
         TBML_LOG_I("%d ranks authenticated by %s evidence from the trusted runtime", n,
                    tbml_tee_self_simulated(self) ? "SIMULATED (proves nothing)" : "SGX");

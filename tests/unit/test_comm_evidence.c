@@ -3,7 +3,8 @@
  * the runtime's real server code with an identity the test picks. Same code: the job runs and
  * computes exactly what the job-secret run computes. Other code, no evidence, replayed or damaged
  * evidence, a debug enclave, another signer: refused at the handshake, naming the rank and the
- * check. Also the channel itself and tbml_tee_self_open's reading of the environment. */
+ * check. A lost hello or lost evidence: a timeout naming the silent rank. Also the channel itself
+ * and tbml_tee_self_open's reading of the environment. */
 #include "check.h"
 
 #include "tbml/comm.h"
@@ -13,6 +14,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#define TAG_HELLO (TBML_COMM_TAG_MAX + 7)
 #define TAG_EVIDENCE (TBML_COMM_TAG_MAX + 10)
 #define NMAX 4
 
@@ -363,6 +365,43 @@ static void test_replay_and_damage(void)
     CHECK(has(&res, 0, "rank 0: handshake refused rank 1: evidence does not verify"));
 }
 
+static int drop_hook(tbml_local_world_t *w, tbml_local_msg *m, void *arg)
+{
+    (void)w;
+    const int *tag = arg;
+    return m->tag == (uint32_t)*tag ? TBML_LOCAL_DROP : TBML_LOCAL_DELIVER;
+}
+
+/* Every rank's message with tag lost: each rank waits out its timeout and names its silent peer,
+ * or reports the abort of the peer whose timeout came first, which names it. */
+static void check_lost(int tag, const char *what)
+{
+    static job_arg a;
+    tbml_tee_identity id = ident(0x77);
+    const tbml_tee_identity *ids[2] = {&id, &id};
+    tbml_key_t *keys[2] = {g_key, g_key};
+    results res;
+    CHECK(run_job(2, ids, keys, drop_hook, &tag, &a, &res) == 2);
+    for (int r = 0; r < 2; r++) {
+        char own[200], relayed[200];
+        snprintf(
+            own, sizeof(own),
+            "rank %d: no %s from rank %d in 5 s: rank %d died, hung or is not part of this job", r,
+            what, 1 - r, 1 - r);
+        snprintf(relayed, sizeof(relayed),
+                 "job aborted by rank %d: rank %d: no %s from rank %d in 5 s: rank %d died", 1 - r,
+                 1 - r, what, r, r);
+        CHECK_ST(res.st[r], TBML_E_NET);
+        CHECK(has_either(&res, r, own, relayed));
+    }
+}
+
+static void test_lost(void)
+{
+    check_lost(TAG_HELLO, "handshake");
+    check_lost(TAG_EVIDENCE, "evidence");
+}
+
 int main(void)
 {
     if (tbml_key_generate("job", &g_key)) return 1;
@@ -372,6 +411,7 @@ int main(void)
     test_refused();
     test_secret_still_needed();
     test_replay_and_damage();
+    test_lost();
     tbml_key_free(g_key);
     return check_done();
 }
