@@ -67,7 +67,8 @@ typedef struct {
 } tbml_batch;
 
 /* Where a file reader's batches came from: batch i holds the rows of the input's byte range
- * range[i] (ranges as tbml_input_scan_lines cuts them, in file order). A distributed read
+ * range[i] (ranges as tbml_input_scan_lines cuts them, in file order; a directory's are its
+ * files' ranges in name order, numbered on from one file to the next). A distributed read
  * (tbml_read_options.comm) holds only the ranges k with k % size == rank; the other ranks hold
  * the rest. The SQL scan deals rows to partitions by range, so a query's partitions, and so its
  * output, are the same whether one process or many read the file. */

@@ -32,7 +32,8 @@ typedef struct {
     const tbml_key_t *key; /* opens sealed inputs / seals outputs; NULL: plain only */
     tbml_pool_t *pool;     /* threads that scan ranges; NULL: the calling thread */
     /* a distributed read: every rank of comm calls the reader with the same arguments and reads
-     * only its share of the ranges (range k on rank k % size; see tbml_table_ranges); the schema
+     * only its share of the ranges (range k on rank k % size, a directory's ranges numbered on
+     * across its files; see tbml_table_ranges); the schema
      * is inferred over all ranks' shares, FAILFAST errors and malformed counts are global, and
      * every rank returns the same status. NULL: this process reads the whole input. */
     tbml_comm_t *comm;

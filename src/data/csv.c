@@ -797,12 +797,13 @@ static tbml_status first_record(tbml_input_t *in, const tbml_read_options *o, cs
     }
 }
 
-/* Reads one CSV input. names (NULL: from the header or the first record) gives the column names
- * and count instead, as the first file of a directory gives them to the others; *raw (raw NULL:
- * not wanted) gets a new array of each column's inferred I_* type before all-NULL columns become
- * strings (I_NULL without inference), for merging across files. */
-static tbml_status csv_read(tbml_input_t *in, tbml_read_options *o, const tbml_schema *names,
-                            int **raw, tbml_table **out)
+/* Reads one CSV input, its ranges numbered from base on (reader_scan). names (NULL: from the
+ * header or the first record) gives the column names and count instead, as the first file of a
+ * directory gives them to the others; *raw (raw NULL: not wanted) gets a new array of each
+ * column's inferred I_* type before all-NULL columns become strings (I_NULL without inference),
+ * for merging across files. */
+static tbml_status csv_read(tbml_input_t *in, tbml_read_options *o, int64_t base,
+                            const tbml_schema *names, int **raw, tbml_table **out)
 {
     tbml_status ret = TBML_OK;
     tbml_schema schema;
@@ -874,12 +875,12 @@ static tbml_status csv_read(tbml_input_t *in, tbml_read_options *o, const tbml_s
         s.cols = tbml_calloc((size_t)(n ? n : 1) * (size_t)s.ncols, sizeof(csv_colstate));
         s.ranges = tbml_calloc((size_t)(n ? n : 1), sizeof(csv_range));
         s.final = tbml_calloc((size_t)s.ncols, sizeof(int));
-        ret = reader_scan(in, o, chunk_size, csv_chunk_infer, &s);
+        ret = reader_scan(in, o, base, chunk_size, csv_chunk_infer, &s);
         ret = csv_merge(&s, n, &schema, raw ? *raw : NULL, ret);
     } else {
-        ret = reader_scan(in, o, chunk_size, csv_chunk, &s);
+        ret = reader_scan(in, o, base, chunk_size, csv_chunk, &s);
     }
-    ret = reader_finish(in, o, ret, s.chunks, n, &schema, "CSV", out);
+    ret = reader_finish(in, o, base, ret, s.chunks, n, &schema, "CSV", out);
 out:
     if (s.ranges)
         for (int64_t k = 0; k < n; k++)
@@ -896,16 +897,16 @@ out:
 
 tbml_status tbml_read_csv_input(tbml_input_t *in, tbml_read_options *o, tbml_table **out)
 {
-    return csv_read(in, o, NULL, NULL, out);
+    return csv_read(in, o, 0, NULL, NULL, out);
 }
 
-static tbml_status csv_read_path(const char *path, tbml_read_options *o, const tbml_schema *names,
-                                 int **raw, tbml_table **out)
+static tbml_status csv_read_path(const char *path, tbml_read_options *o, int64_t base,
+                                 const tbml_schema *names, int **raw, tbml_table **out)
 {
     tbml_input_t *in;
     tbml_status st = tbml_input_open(path, o->key, &in);
     if (st) return st;
-    st = csv_read(in, o, names, raw, out);
+    st = csv_read(in, o, base, names, raw, out);
     tbml_input_close(in);
     return st;
 }
@@ -913,7 +914,10 @@ static tbml_status csv_read_path(const char *path, tbml_read_options *o, const t
 /* A directory of part files read as one input, as Spark does: the first file with columns names
  * them (each file's header line is skipped), types are inferred over all files (each file in one
  * pass; the merge is the same as across ranges), and a file whose types came out narrower is read
- * again with the merged schema given, which is what a read of all files at once would give. */
+ * again with the merged schema given, which is what a read of all files at once would give. The
+ * files' ranges are numbered on as one input's (a file read again keeps its numbers), so a
+ * distributed read splits the directory over the ranks as it splits one file; each file's types
+ * are agreed over the ranks as it is read, so every rank reads the same files again. */
 static tbml_status csv_read_dir(const char *path, tbml_read_options *o, tbml_table **out)
 {
     char **files;
@@ -923,12 +927,14 @@ static tbml_status csv_read_dir(const char *path, tbml_read_options *o, tbml_tab
     tbml_table **parts = tbml_calloc((size_t)nfiles, sizeof(tbml_table *));
     int **raw = tbml_calloc((size_t)nfiles, sizeof(int *));
     int64_t *bad = tbml_calloc((size_t)nfiles, sizeof(int64_t));
+    int64_t *base = tbml_calloc((size_t)nfiles, sizeof(int64_t));
     tbml_schema names, final;
     tbml_schema_init(&names);
     tbml_schema_init(&final);
     int infer = !o->schema && o->infer_schema, have_names = 0;
     for (int k = 0; k < nfiles && !ret; k++) {
-        ret = csv_read_path(files[k], o, have_names ? &names : NULL, &raw[k], &parts[k]);
+        if (k > 0) base[k] = base[k - 1] + parts[k - 1]->ranges->nranges;
+        ret = csv_read_path(files[k], o, base[k], have_names ? &names : NULL, &raw[k], &parts[k]);
         bad[k] = o->bad_records;
         if (!ret && !have_names && !o->schema && parts[k]->schema.nfields > 0) {
             /* a file before this one had no columns (it was empty): it has no rows either */
@@ -958,7 +964,7 @@ static tbml_status csv_read_dir(const char *path, tbml_read_options *o, tbml_tab
         parts[k] = NULL;
         tbml_read_options again = *o;
         again.schema = &final;
-        ret = csv_read_path(files[k], &again, NULL, NULL, &parts[k]);
+        ret = csv_read_path(files[k], &again, base[k], NULL, NULL, &parts[k]);
         bad[k] = again.bad_records;
     }
     if (ret) goto out;
@@ -974,6 +980,7 @@ out:
     tbml_free(parts);
     tbml_free(raw);
     tbml_free(bad);
+    tbml_free(base);
     tbml_schema_clear(&names);
     tbml_schema_clear(&final);
     reader_free_list(files, nfiles);
@@ -982,7 +989,7 @@ out:
 
 tbml_status tbml_read_csv(const char *path, tbml_read_options *o, tbml_table **out)
 {
-    if (reader_is_dir(path)) return reader_read_dir(path, o, out, csv_read_dir);
+    if (reader_is_dir(path)) return csv_read_dir(path, o, out);
     tbml_input_t *in;
     tbml_status st = tbml_input_open(path, o->key, &in);
     if (st) return st;

@@ -71,8 +71,15 @@ void reader_free_list(char **names, int count)
 tbml_table *reader_concat(tbml_table **tables, int count, const tbml_schema *schema)
 {
     tbml_table *t = tbml_table_new(schema);
+    int64_t base = 0, rows = 0, *range = NULL;
+    int rank = 0, size = 1;
     for (int k = 0; k < count; k++) {
-        if (!tables[k]) continue;
+        const tbml_table_ranges *rg = tables[k]->ranges;
+        TBML_ASSERT(rg);
+        rank = rg->rank;
+        size = rg->size;
+        range =
+            tbml_realloc(range, (size_t)(t->nbatches + tables[k]->nbatches + 1) * sizeof(int64_t));
         for (int64_t b = 0; b < tables[k]->nbatches; b++) {
             tbml_batch *batch = tables[k]->batches[b];
             /* the files' own header names give way to the first file's, as in Spark */
@@ -81,24 +88,23 @@ tbml_table *reader_concat(tbml_table **tables, int count, const tbml_schema *sch
                 tbml_free(batch->schema.fields[i].name);
                 batch->schema.fields[i].name = tbml_strdup(schema->fields[i].name);
             }
+            range[t->nbatches] = base + rg->range[b];
             tbml_table_append(t, batch);
             tables[k]->batches[b] = NULL;
         }
+        base += rg->nranges;
+        rows += rg->rows;
         tables[k]->nbatches = 0;
         tbml_table_free(tables[k]);
         tables[k] = NULL;
     }
+    /* after the appends, which drop any ranges: the directory's, as one input's */
+    tbml_table_ranges *all = tbml_calloc(1, sizeof(*all));
+    all->range = range ? range : tbml_malloc(sizeof(int64_t));
+    all->nranges = base;
+    all->rows = rows;
+    all->rank = rank;
+    all->size = size;
+    t->ranges = all;
     return t;
-}
-
-
-tbml_status reader_read_dir(const char *path, tbml_read_options *o, tbml_table **out,
-                            tbml_status (*read_dir)(const char *, tbml_read_options *,
-                                                    tbml_table **))
-{
-    tbml_comm_t *comm = o->comm;
-    o->comm = NULL;
-    tbml_status st = read_dir(path, o, out);
-    o->comm = comm;
-    return st;
 }

@@ -324,11 +324,11 @@ tbml_status tbml_input_scan_lines_part(tbml_input_t *in, tbml_pool_t *pool, size
                     arg, NULL);
 }
 
-tbml_status reader_scan_share(tbml_input_t *in, tbml_pool_t *pool, size_t chunk_size, int rank,
-                              int size, tbml_chunk_fn fn, void *arg, uint64_t *read)
+tbml_status reader_scan_share(tbml_input_t *in, tbml_pool_t *pool, size_t chunk_size, int64_t first,
+                              int64_t stride, tbml_chunk_fn fn, void *arg, uint64_t *read)
 {
-    TBML_ASSERT(size >= 1 && rank >= 0 && rank < size);
-    return scan_run(in, pool, chunk_size, rank, size, tbml_input_chunk_count(in, chunk_size), fn,
+    TBML_ASSERT(stride >= 1 && first >= 0);
+    return scan_run(in, pool, chunk_size, first, stride, tbml_input_chunk_count(in, chunk_size), fn,
                     arg, read);
 }
 

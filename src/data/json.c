@@ -330,10 +330,11 @@ static tbml_status json_agree(const tbml_read_options *o, tbml_status st, jfield
     return st;
 }
 
-/* Pass 1 over in: merges its fields into all (and the corrupt-record column when a record is
- * malformed and the mode keeps it: Spark's inference adds it then, a string sorted in with the
- * others). */
-static tbml_status json_infer(tbml_input_t *in, tbml_read_options *o, jfields *all)
+/* Pass 1 over this rank's share of in (ranges from base on, as reader_scan's): merges its
+ * fields into all (and the corrupt-record column when a record is malformed and the mode keeps
+ * it: Spark's inference adds it then, a string sorted in with the others). json_agree then
+ * merges the ranks' fields, once for all the inputs of a read. */
+static tbml_status json_infer(tbml_input_t *in, tbml_read_options *o, int64_t base, jfields *all)
 {
     int64_t n = tbml_input_chunk_count(in, o->chunk_size);
     json_scan s = {.o = o,
@@ -342,14 +343,13 @@ static tbml_status json_infer(tbml_input_t *in, tbml_read_options *o, jfields *a
                    .chunks = tbml_calloc((size_t)(n ? n : 1), sizeof(reader_chunk)),
                    .found = tbml_calloc((size_t)(n ? n : 1), sizeof(jfields)),
                    .malformed = tbml_calloc((size_t)(n ? n : 1), sizeof(int))};
-    tbml_status ret = reader_scan(in, o, o->chunk_size, json_chunk, &s);
+    tbml_status ret = reader_scan(in, o, base, o->chunk_size, json_chunk, &s);
     for (int64_t k = 0; k < n && !ret; k++) {
         for (int i = 0; i < s.found[k].n; i++)
             jfields_merge(all, s.found[k].f[i].name, s.found[k].f[i].type);
         if (s.malformed[k] && o->mode == TBML_MODE_PERMISSIVE && o->corrupt_column[0])
             jfields_merge(all, o->corrupt_column, J_STRING);
     }
-    ret = json_agree(o, ret, all); /* over the ranks' shares */
     for (int64_t k = 0; k < n; k++)
         jfields_free(&s.found[k]);
     tbml_free(s.found);
@@ -368,9 +368,9 @@ static void json_schema(jfields *all, tbml_schema *schema)
         tbml_schema_add(schema, all->f[i].name, map[all->f[i].type], 1);
 }
 
-/* Pass 2 over in with schema. */
-static tbml_status json_read(tbml_input_t *in, tbml_read_options *o, const tbml_schema *schema,
-                             tbml_table **out)
+/* Pass 2 over in with schema (base as reader_scan's). */
+static tbml_status json_read(tbml_input_t *in, tbml_read_options *o, int64_t base,
+                             const tbml_schema *schema, tbml_table **out)
 {
     int64_t n = tbml_input_chunk_count(in, o->chunk_size);
     json_scan s = {.o = o, .pass = 2, .schema = schema};
@@ -378,22 +378,23 @@ static tbml_status json_read(tbml_input_t *in, tbml_read_options *o, const tbml_
     s.corrupt = reader_corrupt_index(o, schema, tbml_input_path(in), &ret);
     if (ret) return ret;
     s.chunks = tbml_calloc((size_t)(n ? n : 1), sizeof(reader_chunk));
-    ret = reader_scan(in, o, o->chunk_size, json_chunk, &s);
-    ret = reader_finish(in, o, ret, s.chunks, n, schema, "JSON", out);
+    ret = reader_scan(in, o, base, o->chunk_size, json_chunk, &s);
+    ret = reader_finish(in, o, base, ret, s.chunks, n, schema, "JSON", out);
     tbml_free(s.chunks);
     return ret;
 }
 
 tbml_status tbml_read_json_input(tbml_input_t *in, tbml_read_options *o, tbml_table **out)
 {
-    if (o->schema) return json_read(in, o, o->schema, out);
+    if (o->schema) return json_read(in, o, 0, o->schema, out);
     jfields all = {0};
     tbml_schema schema;
     tbml_schema_init(&schema);
-    tbml_status ret = json_infer(in, o, &all);
+    tbml_status ret = json_infer(in, o, 0, &all);
+    ret = json_agree(o, ret, &all); /* over the ranks' shares */
     if (!ret) {
         json_schema(&all, &schema);
-        ret = json_read(in, o, &schema, out);
+        ret = json_read(in, o, 0, &schema, out);
     }
     jfields_free(&all);
     tbml_schema_clear(&schema);
@@ -401,47 +402,54 @@ tbml_status tbml_read_json_input(tbml_input_t *in, tbml_read_options *o, tbml_ta
 }
 
 /* A directory of part files read as one input, as Spark does: the schema is inferred over all
- * of them, then each is read with it. */
+ * of them, then each is read with it. The files' ranges are numbered on as one input's, so a
+ * distributed read splits the directory over the ranks as it splits one file, and the ranks
+ * merge their fields once, after the last file. */
 static tbml_status json_read_dir(const char *path, tbml_read_options *o, tbml_table **out)
 {
     char **files;
     int nfiles;
     tbml_status ret = reader_list_dir(path, &files, &nfiles);
     if (ret) return ret;
-    tbml_input_t **in = tbml_calloc((size_t)nfiles, sizeof(tbml_input_t *));
     tbml_table **parts = tbml_calloc((size_t)nfiles, sizeof(tbml_table *));
+    int64_t base = 0;
     jfields all = {0};
     tbml_schema schema;
     tbml_schema_init(&schema);
     int64_t bad = 0;
     /* one file open at a time: a directory may hold more part files than descriptors */
     for (int k = 0; k < nfiles && !ret && !o->schema; k++) {
-        ret = tbml_input_open(files[k], o->key, &in[k]);
-        if (!ret) ret = json_infer(in[k], o, &all);
-        tbml_input_close(in[k]);
-        in[k] = NULL;
+        tbml_input_t *in;
+        ret = tbml_input_open(files[k], o->key, &in);
+        if (ret) break;
+        ret = json_infer(in, o, base, &all);
+        base += tbml_input_chunk_count(in, o->chunk_size);
+        tbml_input_close(in);
     }
+    /* every rank takes part, failed or not, so that a failure fails every rank */
+    if (!o->schema) ret = json_agree(o, ret, &all);
     if (ret) goto out;
     if (o->schema)
         tbml_schema_copy(&schema, o->schema);
     else
         json_schema(&all, &schema);
+    base = 0;
     for (int k = 0; k < nfiles && !ret; k++) {
-        ret = tbml_input_open(files[k], o->key, &in[k]);
-        if (!ret) ret = json_read(in[k], o, &schema, &parts[k]);
+        tbml_input_t *in;
+        ret = tbml_input_open(files[k], o->key, &in);
+        if (ret) break;
+        ret = json_read(in, o, base, &schema, &parts[k]);
+        tbml_input_close(in);
+        if (ret) break;
+        base += parts[k]->ranges->nranges;
         bad += o->bad_records;
-        tbml_input_close(in[k]);
-        in[k] = NULL;
     }
     if (ret) goto out;
     o->bad_records = bad;
     *out = reader_concat(parts, nfiles, &schema);
 out:
-    for (int k = 0; k < nfiles; k++) {
-        tbml_input_close(in[k]);
+    for (int k = 0; k < nfiles; k++)
         tbml_table_free(parts[k]);
-    }
-    tbml_free(in);
     tbml_free(parts);
     jfields_free(&all);
     tbml_schema_clear(&schema);
@@ -451,7 +459,7 @@ out:
 
 tbml_status tbml_read_json(const char *path, tbml_read_options *o, tbml_table **out)
 {
-    if (reader_is_dir(path)) return reader_read_dir(path, o, out, json_read_dir);
+    if (reader_is_dir(path)) return json_read_dir(path, o, out);
     tbml_input_t *in;
     tbml_status st = tbml_input_open(path, o->key, &in);
     if (st) return st;

@@ -158,17 +158,24 @@ int reader_size(const tbml_read_options *o)
     return o->comm ? tbml_comm_size(o->comm) : 1;
 }
 
-tbml_status reader_scan(tbml_input_t *in, const tbml_read_options *o, size_t chunk_size,
-                        tbml_chunk_fn fn, void *arg)
+int64_t reader_first(const tbml_read_options *o, int64_t base)
+{
+    int64_t size = reader_size(o);
+    return ((reader_rank(o) - base) % size + size) % size;
+}
+
+tbml_status reader_scan(tbml_input_t *in, const tbml_read_options *o, int64_t base,
+                        size_t chunk_size, tbml_chunk_fn fn, void *arg)
 {
     int rank = reader_rank(o), size = reader_size(o);
+    int64_t first = reader_first(o, base);
     uint64_t read = 0;
-    tbml_status st = reader_scan_share(in, o->pool, chunk_size, rank, size, fn, arg, &read);
+    tbml_status st = reader_scan_share(in, o->pool, chunk_size, first, size, fn, arg, &read);
     int64_t n = tbml_input_chunk_count(in, chunk_size);
     /* the per-rank byte count is what shows (and tests check) that ranks split the input */
     TBML_LOG_D("scan %s: rank %d of %d read %" PRId64 " of %" PRId64 " ranges, %" PRIu64
                " of %" PRIu64 " bytes",
-               tbml_input_path(in), rank, size, n > rank ? (n - rank + size - 1) / size : 0, n,
+               tbml_input_path(in), rank, size, n > first ? (n - first + size - 1) / size : 0, n,
                read, tbml_input_size(in));
     return st;
 }
@@ -331,15 +338,15 @@ tbml_status reader_agree_types(const tbml_read_options *o, tbml_status st, int *
 /* Distributed: every rank learns every chunk's line count, malformed count and FAILFAST error,
  * the other ranks' statuses and the total row count, so the checks below give every rank the
  * message and counts one process would give. Fills chunks it did not read (no batches). */
-static tbml_status finish_agree(tbml_read_options *o, tbml_status *st, reader_chunk *chunks,
-                                int64_t nchunks, int64_t *rows)
+static tbml_status finish_agree(tbml_read_options *o, int64_t base, tbml_status *st,
+                                reader_chunk *chunks, int64_t nchunks, int64_t *rows)
 {
     int rank = reader_rank(o), n = reader_size(o);
     wbuf w = {0};
     wput_i64(&w, *st);
     wput_str(&w, *st ? tbml_errmsg() : "");
     wput_i64(&w, *rows);
-    for (int64_t k = rank; k < nchunks; k += n) {
+    for (int64_t k = reader_first(o, base); k < nchunks; k += n) {
         const reader_chunk *c = &chunks[k];
         wput_i64(&w, c->nlines);
         wput_i64(&w, c->bad);
@@ -368,7 +375,8 @@ static tbml_status finish_agree(tbml_read_options *o, tbml_status *st, reader_ch
             else
                 snprintf(msg, sizeof(msg), "rank %d: %s", r, rmsg);
         }
-        for (int64_t k = r; k < nchunks && !rb.bad; k += n) {
+        /* rank r's chunks, as reader_first gives them to it */
+        for (int64_t k = ((r - base) % n + n) % n; k < nchunks && !rb.bad; k += n) {
             reader_chunk *c = &chunks[k];
             c->nlines = rget_i64(&rb);
             c->bad = rget_i64(&rb);
@@ -390,17 +398,17 @@ static tbml_status finish_agree(tbml_read_options *o, tbml_status *st, reader_ch
     return TBML_OK;
 }
 
-tbml_status reader_finish(tbml_input_t *in, tbml_read_options *o, tbml_status st,
+tbml_status reader_finish(tbml_input_t *in, tbml_read_options *o, int64_t base, tbml_status st,
                           reader_chunk *chunks, int64_t nchunks, const tbml_schema *schema,
                           const char *format, tbml_table **out)
 {
     tbml_table *t = NULL;
     int64_t bad = 0, line = 1, rows = 0;
     int rank = reader_rank(o), size = reader_size(o);
-    for (int64_t k = rank; k < nchunks; k += size)
+    for (int64_t k = reader_first(o, base); k < nchunks; k += size)
         if (chunks[k].batch) rows += chunks[k].batch->nrows;
     if (size > 1) {
-        tbml_status ast = finish_agree(o, &st, chunks, nchunks, &rows);
+        tbml_status ast = finish_agree(o, base, &st, chunks, nchunks, &rows);
         if (ast) {
             st = ast;
             goto out;

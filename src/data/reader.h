@@ -15,15 +15,21 @@ typedef struct {
     tbml_batch *batch; /* rows of this chunk, or NULL */
 } reader_chunk;
 
-/* Scans this process's share of in's ranges (all of them, or with o->comm the ranges k with
- * k % size == rank) with tbml_input_scan_lines' contract, and logs at debug level how many
- * ranges and bytes this rank read. */
-tbml_status reader_scan(tbml_input_t *in, const tbml_read_options *o, size_t chunk_size,
-                        tbml_chunk_fn fn, void *arg);
-/* In input.c: the chunks rank, rank + size, ... of in; *read gets the bytes scanned. */
+/* Scans this process's share of in's ranges with tbml_input_scan_lines' contract (chunk indexes
+ * are in's own, from 0) and logs at debug level how many ranges and bytes this rank read. base
+ * is the global index of in's first range: 0 for a file read alone, the ranges of the part files
+ * before it for one file of a directory, whose ranges are numbered on across its files as one
+ * input's. Without o->comm every range is read; with it, the ranges k with (base + k) % size ==
+ * rank, so a directory is split over the ranks as one file is. */
+tbml_status reader_scan(tbml_input_t *in, const tbml_read_options *o, int64_t base,
+                        size_t chunk_size, tbml_chunk_fn fn, void *arg);
+/* The first of in's chunk indexes that reader_scan gives this rank (the others follow every
+ * reader_size(o)); nchunks or more when it gives none. */
+int64_t reader_first(const tbml_read_options *o, int64_t base);
+/* In input.c: the chunks first, first + stride, ... of in; *read gets the bytes scanned. */
 __attribute__((visibility("hidden"))) tbml_status
-reader_scan_share(tbml_input_t *in, tbml_pool_t *pool, size_t chunk_size, int rank, int size,
-                  tbml_chunk_fn fn, void *arg, uint64_t *read);
+reader_scan_share(tbml_input_t *in, tbml_pool_t *pool, size_t chunk_size, int64_t first,
+                  int64_t stride, tbml_chunk_fn fn, void *arg, uint64_t *read);
 
 /* Distributed reads (o->comm with more than one rank; else these only pass st through). Every
  * rank sends its status st and size bytes of buf; bufs[r] / sizes[r] get rank r's bytes
@@ -47,10 +53,11 @@ int64_t reader_count_lines(const char *data, size_t size);
 tbml_status reader_bad(reader_chunk *r, const tbml_read_options *o, const char *data, size_t pos,
                        const char *cause);
 
-/* After a scan: turns the first FAILFAST error into "PATH:LINE:COL: cause" (st is the scan's
- * status), or builds the table from the chunks' batches in order (taking them), warns about bad
- * records and sets o->bad_records. Frees every batch left in chunks either way. */
-tbml_status reader_finish(tbml_input_t *in, tbml_read_options *o, tbml_status st,
+/* After a scan (base as reader_scan's): turns the first FAILFAST error into "PATH:LINE:COL:
+ * cause" (st is the scan's status), or builds the table from the chunks' batches in order
+ * (taking them; its ranges are in's own, from 0), warns about bad records and sets
+ * o->bad_records. Frees every batch left in chunks either way. */
+tbml_status reader_finish(tbml_input_t *in, tbml_read_options *o, int64_t base, tbml_status st,
                           reader_chunk *chunks, int64_t nchunks, const tbml_schema *schema,
                           const char *format, tbml_table **out);
 
@@ -66,15 +73,11 @@ void reader_corrupt_text(const char *p, size_t n, tbml_column *c);
 
 /* Directories (dir.c): whether path is one; its data files (regular files whose names do not
  * start with '_' or '.'), full paths in name order (reader_free_list them; none is
- * TBML_E_NOTFOUND); and one table of the tables' batches in order, named by schema (each table's
- * schema must have schema's types; tables are taken and freed, NULL entries skipped). */
+ * TBML_E_NOTFOUND); and one table of the files' tables in order, named by schema (each table's
+ * schema must have schema's types; tables are taken and freed). Each table is a file reader's
+ * (ranges set), read with base the ranges of the files before it, so the result's ranges are
+ * numbered on across the files: range k of the directory on rank k % size, as for one file. */
 int reader_is_dir(const char *path);
-/* Reads the directory path with read_dir, whole on every rank of a distributed read: the ranks'
- * shares of a split read are per file (range k on rank k % size), which a concatenation of the
- * files' tables cannot keep. */
-tbml_status reader_read_dir(const char *path, tbml_read_options *o, tbml_table **out,
-                            tbml_status (*read_dir)(const char *, tbml_read_options *,
-                                                    tbml_table **));
 tbml_status reader_list_dir(const char *path, char ***out, int *count);
 void reader_free_list(char **names, int count);
 tbml_table *reader_concat(tbml_table **tables, int count, const tbml_schema *schema);

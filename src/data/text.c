@@ -30,7 +30,8 @@ static tbml_status text_chunk(int ith, const tbml_chunk *c, void *arg)
     return TBML_OK;
 }
 
-tbml_status tbml_read_text_input(tbml_input_t *in, tbml_read_options *o, tbml_table **out)
+/* Reads in as the input's ranges from base on (reader_scan). */
+static tbml_status text_read(tbml_input_t *in, tbml_read_options *o, int64_t base, tbml_table **out)
 {
     tbml_schema schema;
     tbml_schema_init(&schema);
@@ -38,14 +39,20 @@ tbml_status tbml_read_text_input(tbml_input_t *in, tbml_read_options *o, tbml_ta
     int64_t n = tbml_input_chunk_count(in, o->chunk_size);
     text_scan s = {.schema = &schema,
                    .chunks = tbml_calloc((size_t)(n ? n : 1), sizeof(reader_chunk))};
-    tbml_status st = reader_scan(in, o, o->chunk_size, text_chunk, &s);
-    st = reader_finish(in, o, st, s.chunks, n, &schema, "text", out);
+    tbml_status st = reader_scan(in, o, base, o->chunk_size, text_chunk, &s);
+    st = reader_finish(in, o, base, st, s.chunks, n, &schema, "text", out);
     tbml_free(s.chunks);
     tbml_schema_clear(&schema);
     return st;
 }
 
-/* A directory: its part files, one after the other. */
+tbml_status tbml_read_text_input(tbml_input_t *in, tbml_read_options *o, tbml_table **out)
+{
+    return text_read(in, o, 0, out);
+}
+
+/* A directory: its part files, one after the other, their ranges numbered on as one input's
+ * (so a distributed read splits the directory, not each file, over the ranks). */
 static tbml_status text_read_dir(const char *path, tbml_read_options *o, tbml_table **out)
 {
     char **files;
@@ -53,8 +60,15 @@ static tbml_status text_read_dir(const char *path, tbml_read_options *o, tbml_ta
     tbml_status st = reader_list_dir(path, &files, &n);
     if (st) return st;
     tbml_table **parts = tbml_calloc((size_t)n, sizeof(tbml_table *));
-    for (int k = 0; k < n && !st; k++)
-        st = tbml_read_text(files[k], o, &parts[k]);
+    int64_t base = 0;
+    for (int k = 0; k < n && !st; k++) {
+        tbml_input_t *in;
+        st = tbml_input_open(files[k], o->key, &in);
+        if (st) break;
+        st = text_read(in, o, base, &parts[k]);
+        tbml_input_close(in);
+        if (!st) base += parts[k]->ranges->nranges;
+    }
     if (!st) {
         tbml_schema schema;
         tbml_schema_init(&schema);
@@ -71,7 +85,7 @@ static tbml_status text_read_dir(const char *path, tbml_read_options *o, tbml_ta
 
 tbml_status tbml_read_text(const char *path, tbml_read_options *o, tbml_table **out)
 {
-    if (reader_is_dir(path)) return reader_read_dir(path, o, out, text_read_dir);
+    if (reader_is_dir(path)) return text_read_dir(path, o, out);
     tbml_input_t *in;
     tbml_status st = tbml_input_open(path, o->key, &in);
     if (st) return st;

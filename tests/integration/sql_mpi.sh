@@ -201,21 +201,118 @@ for n in 4; do
     test "$(grep -o 'bad.csv:[0-9]*:[0-9]*: .*' "$ERR_FILE" | sort -u)" = "$(cat fail_ref.err)"
 done
 
-# a directory of part files (as Spark's writers leave them) is read whole on every rank, not
-# split: the ranks' shares are per file, so concatenated parts would lose rows
-mkdir -p parts jparts
-for k in 0 1 2; do
+# Directories of part files (as Spark's writers leave them) are split like one file: their
+# files' ranges are numbered on as one input's (range k of the directory on rank k % ranks).
+# wide.csv in four parts infers other types per part (b all NULL in the first, a double, c
+# timestamp and d string only in the last), so the merged types and the parts read again with
+# them must agree over the ranks; empty part files, _SUCCESS and hidden files are skipped; a
+# malformed JSON line in a middle part adds _corrupt_record; `few` has two ranges, fewer than
+# the four ranks.
+mkdir -p parts jparts few sealed/parts sealed/jparts
+for k in 0 1 2 3; do
   { echo "id,a,b,c,d,e"; sed -n "$((2 + k * 2000)),$((1 + (k + 1) * 2000))p" wide.csv; } >"parts/part-0000$k.csv"
+done
+for k in 0 1 2; do
   sed -n "$((1 + k * 2000)),$(((k + 1) * 2000))p" wide.json >"jparts/part-0000$k.json"
 done
-touch parts/_SUCCESS
-dirq="CREATE TEMP VIEW pd USING csv OPTIONS (path 'parts', header 'true', inferSchema 'true');
-CREATE TEMP VIEW jd USING json OPTIONS (path 'jparts');
-SELECT count(*), sum(a), count(DISTINCT e) FROM pd; SELECT count(*), sum(id) FROM jd; SELECT id, a FROM pd LIMIT 5"
-run "$TBML" sql "${conf[@]}" --format csv -e "$dirq"
+sed -i '1000s/^{/{"oops" /' jparts/part-00001.json
+: >parts/part-00004.csv
+: >jparts/part-00003.json
+touch parts/_SUCCESS jparts/_SUCCESS
+echo "not,data" >parts/.part-00000.csv.crc
+{ echo "id,a,b,c,d,e"; sed -n 2,4p wide.csv; } >few/part-00000.csv
+: >few/part-00001.csv
+{ echo "id,a,b,c,d,e"; sed -n 7991,7992p wide.csv; } >few/part-00002.csv
+for f in parts/part-0000{0..4}.csv jparts/part-0000{0..3}.json; do
+  quiet "$TBML" encrypt --key keys/data.key --password-file pw --segment-size 16K "$f" "sealed/$f"
+done
+dir_views() { # DIR [KEY]
+  local k=""
+  [[ -z ${2:-} ]] || k=", key '$2'"
+  cat <<SQL
+CREATE TEMP VIEW pd USING csv OPTIONS (path '$1/parts', header 'true', inferSchema 'true'$k);
+CREATE TEMP VIEW jd USING json OPTIONS (path '$1/jparts'$k);
+CREATE TEMP VIEW td USING text OPTIONS (path '$1/parts'$k);
+CREATE TEMP VIEW few USING csv OPTIONS (path 'few', header 'true', inferSchema 'true');
+SQL
+}
+cat >dir.sql <<'SQL'
+DESCRIBE pd;
+DESCRIBE jd;
+DESCRIBE few;
+SELECT * FROM pd;
+SELECT * FROM jd;
+SELECT * FROM td;
+SELECT * FROM few;
+SELECT * FROM pd LIMIT 5;
+SELECT e, count(*), sum(a), min(b), max(c), count(DISTINCT d) FROM pd GROUP BY e;
+SELECT g, count(*), sum(x), count(o), count(late), count(_corrupt_record) FROM jd GROUP BY g;
+SELECT count(*), max(length(value)) FROM td;
+SELECT pd.id, jd.x FROM pd JOIN jd ON pd.id = jd.id WHERE pd.id % 1000 = 3;
+SQL
+{ dir_views .; cat dir.sql; } >dir_plain.sql
+{ dir_views sealed keys/data.key; cat dir.sql; } >dir_sealed.sql
+run "$TBML" sql "${conf[@]}" --format csv -f dir_plain.sql
+check "part-file directories, reference: exit 0" test "$RC" -eq 0
 cp "$OUT_FILE" dir_ref.csv
-check "part-file directories, reference: all 6000 CSV rows" grep -qx '6000,.*' dir_ref.csv
-run "$TBML" submit --master mpi --num-executors 2 "$TBML" sql "${conf[@]}" --format csv -e "$dirq"
-check "part-file directories on 2 ranks: same as one process" cmp -s "$OUT_FILE" dir_ref.csv
+grep -o 'part-0000[0-9].json: [0-9]* malformed.*' "$ERR_FILE" >dir_ref.err
+check "part-file directories, reference: types merged over the parts as for the one file" \
+  test "$(sed -n 1,7p dir_ref.csv)" = "$(sed -n 1,7p split_ref.csv)"
+check "part-file directories, reference: _corrupt_record and the late JSON field" \
+  test "$(grep -cxE '_corrupt_record,string,null|late,boolean,null' dir_ref.csv)" -eq 2
+check "part-file directories, reference: one malformed JSON record, in the middle part" \
+  grep -qx 'part-00001.json: 1 malformed JSON record read with nulls (mode PERMISSIVE)' dir_ref.err
+check "part-file directories, reference: all rows (8000 CSV lines + 4 headers as text)" \
+  grep -qx '8004,[0-9]*' dir_ref.csv
+# the directory holds the rows of the file it was cut from, with the same values
+run "$TBML" sql "${conf[@]}" --format csv -e "CREATE TEMP VIEW pd USING csv OPTIONS (path 'parts', header 'true', inferSchema 'true'); SELECT * FROM pd ORDER BY id"
+cp "$OUT_FILE" dir_sorted.csv
+run "$TBML" sql "${conf[@]}" --format csv -e "CREATE TEMP VIEW w USING csv OPTIONS (path 'wide.csv', header 'true', inferSchema 'true'); SELECT * FROM w ORDER BY id"
+check "part-file directory: the rows and values of the file it was cut from" cmp -s "$OUT_FILE" dir_sorted.csv
+for n in 1 2 4; do
+  run "$TBML" submit --master mpi --num-executors "$n" "$TBML" sql "${conf[@]}" --format csv -f dir_plain.sql
+  check "part-file directories on $n ranks: exit 0" test "$RC" -eq 0
+  check "part-file directories on $n ranks: same as one process" cmp -s "$OUT_FILE" dir_ref.csv
+  check "part-file directories on $n ranks: the same malformed-record warning, once" \
+    test "$(grep -o 'part-0000[0-9].json: [0-9]* malformed.*' "$ERR_FILE")" = "$(cat dir_ref.err)"
+done
+run "$TBML" sql "${conf[@]}" --conf spark.sql.shuffle.partitions=7 --format csv -f dir_plain.sql
+cp "$OUT_FILE" dir_ref7.csv
+run "$TBML" submit --master mpi --num-executors 4 "$TBML" sql "${conf[@]}" --conf spark.sql.shuffle.partitions=7 --format csv -f dir_plain.sql
+check "part-file directories, 7 partitions on 4 ranks: same as one process" cmp -s "$OUT_FILE" dir_ref7.csv
+run "$TBML" submit --master mpi --num-executors 4 "$TBML" sql "${conf[@]}" --password-file pw --format csv -f dir_sealed.sql
+check "sealed part-file directories on 4 ranks: same as one process" cmp -s "$OUT_FILE" dir_ref.csv
+# FAILFAST in a later part names its FILE:LINE:COL on every rank as one process does
+cp -r parts badparts
+sed -i '1500s/$/,extra/' badparts/part-00002.csv
+dfail="CREATE TEMP VIEW f USING csv OPTIONS (path 'badparts', header 'true', inferSchema 'true', mode 'FAILFAST')"
+run "$TBML" sql "${conf[@]}" -e "$dfail"
+grep -o 'badparts/part-[0-9]*.csv:[0-9]*:[0-9]*: .*' "$ERR_FILE" >dfail_ref.err
+check "directory FAILFAST reference names part-00002.csv line 1500" grep -q 'part-00002.csv:1500:' dfail_ref.err
+run "$TBML" submit --master mpi --num-executors 4 "$TBML" sql "${conf[@]}" -e "$dfail"
+check "directory FAILFAST on 4 ranks: non-zero exit" test "$RC" -ne 0
+check "directory FAILFAST on 4 ranks: the same FILE:LINE:COL" \
+  test "$(grep -o 'badparts/part-[0-9]*.csv:[0-9]*:[0-9]*: .*' "$ERR_FILE" | sort -u)" = "$(cat dfail_ref.err)"
+
+# each rank read only its share of the directory: summed over the part files, the debug lines
+# give every rank some but under half of the bytes, all of them together, and per rank the
+# ranges k < T (T: the directory's ranges) with k % 4 == rank, as the numbering on across the
+# files deals them (dealing each file's ranges from rank 0 would give rank 0 more)
+run "$TBML" submit --master mpi --num-executors 4 "$TBML" --log-level debug sql "${conf[@]}" \
+  --format csv -e "CREATE TEMP VIEW td USING text OPTIONS (path 'parts'); SELECT count(*) FROM td"
+dsize=$(cat parts/part-* | wc -c)
+grep -E "scan parts/part-0000[0-9].csv: rank [0-3] of 4 read" "$ERR_FILE" |
+  sed -E 's/.*scan ([^:]*): rank ([0-9]) of 4 read ([0-9]+) of ([0-9]+) ranges, ([0-9]+) of ([0-9]+) bytes/\1 \2 \3 \4 \5 \6/' |
+  sort -u >dshares.txt
+check "directory split: every rank logged every part" test "$(wc -l <dshares.txt)" -eq 20
+awk '{ got[$2] += $5; rg[$2] += $3; if (!($1 in seen)) { seen[$1] = 1; T += $4 } }
+  END { for (r = 0; r < 4; r++) printf "%d %d %d\n", r, got[r], rg[r] - int((T - r + 3) / 4) }' \
+  dshares.txt >dsums.txt
+check "directory split: every rank read some but under half of the bytes" \
+  awk -v s="$dsize" '$2 <= 0 || $2 >= s / 2 { bad = 1 } END { exit bad }' dsums.txt
+check "directory split: the shares add up to the directory" \
+  test "$(awk '{ t += $2 } END { print t }' dsums.txt)" -eq "$dsize"
+check "directory split: ranges dealt on across the files" awk '$3 != 0 { bad = 1 } END { exit bad }' dsums.txt
+check "directory split: the count is right" grep -qx 8004 "$OUT_FILE"
 check "no private job files left in TMPDIR" test -z "$(ls -A "$TMPDIR")"
 finish

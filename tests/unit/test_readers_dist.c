@@ -3,21 +3,41 @@
  * late in the file. Every rank must infer the schema one process infers, hold exactly the ranges
  * k with k % 3 == rank with the rows one process reads for them, and agree on the total row
  * count, the malformed-record count and the FAILFAST message (FILE:LINE:COL of the first bad
- * record in file order). Leak-checked under asan. */
+ * record in file order). The same files cut into directories of part files (with an empty part
+ * and _SUCCESS) are split the same way, their ranges numbered on across the parts, with the
+ * types merged over parts that infer other types alone. Leak-checked under asan. */
 #include "check.h"
 #include "tbml/comm.h"
 #include "tbml/readers.h"
 #include "tbml/show.h"
 
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #define NRANKS 3
 #define RANGE 2048
 
-enum { F_CSV, F_CSV_STRINGS, F_JSON, F_TEXT, F_BAD_PERMISSIVE, F_BAD_FAILFAST, NCASES };
+enum {
+    F_CSV,
+    F_CSV_STRINGS,
+    F_JSON,
+    F_TEXT,
+    F_BAD_PERMISSIVE,
+    F_BAD_FAILFAST,
+    /* the same as directories of part files */
+    F_DIR_CSV,
+    F_DIR_CSV_STRINGS,
+    F_DIR_JSON,
+    F_DIR_TEXT,
+    F_DIR_BAD_PERMISSIVE,
+    F_DIR_BAD_FAILFAST,
+    NCASES
+};
+#define NFILE_CASES F_DIR_CSV
 
 typedef struct {
     tbml_status st;
@@ -27,7 +47,7 @@ typedef struct {
 } result;
 
 typedef struct {
-    const char *csv, *json, *bad;
+    const char *path[2][3]; /* [directory][csv, json, bad] */
     int which;
     result r[NRANKS];
 } job;
@@ -39,15 +59,14 @@ static tbml_status read_case(const job *j, tbml_comm_t *c, tbml_pool_t *pool, re
     o.pool = pool;
     o.comm = c;
     o.chunk_size = RANGE;
-    o.header = j->which != F_JSON && j->which != F_TEXT;
-    o.infer_schema = j->which != F_CSV_STRINGS;
-    if (j->which == F_BAD_FAILFAST) o.mode = TBML_MODE_FAILFAST;
-    const char *path = j->which == F_JSON             ? j->json
-                       : j->which >= F_BAD_PERMISSIVE ? j->bad
-                                                      : j->csv;
-    tbml_status st = j->which == F_JSON   ? tbml_read_json(path, &o, &r->t)
-                     : j->which == F_TEXT ? tbml_read_text(path, &o, &r->t)
-                                          : tbml_read_csv(path, &o, &r->t);
+    int which = j->which % NFILE_CASES, isdir = j->which >= NFILE_CASES;
+    o.header = which != F_JSON && which != F_TEXT;
+    o.infer_schema = which != F_CSV_STRINGS;
+    if (which == F_BAD_FAILFAST) o.mode = TBML_MODE_FAILFAST;
+    const char *path = j->path[isdir][which == F_JSON ? 1 : which >= F_BAD_PERMISSIVE ? 2 : 0];
+    tbml_status st = which == F_JSON   ? tbml_read_json(path, &o, &r->t)
+                     : which == F_TEXT ? tbml_read_text(path, &o, &r->t)
+                                       : tbml_read_csv(path, &o, &r->t);
     r->st = st;
     snprintf(r->msg, sizeof(r->msg), "%s", st ? tbml_errmsg() : "");
     r->bad = o.bad_records;
@@ -116,16 +135,77 @@ static void compare(const job *j, const result *ref)
     if (!ref->st) CHECK(batches == ref->t->nbatches);
 }
 
+/* The part files of the directories: rows [1000 k, 1000 (k + 1)) in part k, each CSV part with
+ * the header; part 3 is empty. Alone, part 0's b is all NULL and its a long, part 2's a double,
+ * b timestamp and d string. */
+#define NPARTS 4
+static FILE *part(const char *dir, int k, const char *ext)
+{
+    char path[300];
+    snprintf(path, sizeof(path), "%s/part-%05d.%s", dir, k, ext);
+    FILE *f = fopen(path, "w");
+    CHECK(f != NULL);
+    return f;
+}
+
+/* The same line to a file and to a part file. */
+__attribute__((format(printf, 3, 4))) static void put2(FILE *f, FILE *g, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vfprintf(f, fmt, ap);
+    va_end(ap);
+    va_start(ap, fmt);
+    vfprintf(g, fmt, ap);
+    va_end(ap);
+}
+
+static void remove_tree(const char *dir, const char *sub)
+{
+    char path[300];
+    const char *ext = strcmp(sub, "j") == 0 ? "json" : "csv";
+    for (int k = 0; k < NPARTS; k++) {
+        snprintf(path, sizeof(path), "%s/%s/part-%05d.%s", dir, sub, k, ext);
+        unlink(path);
+    }
+    snprintf(path, sizeof(path), "%s/%s/_SUCCESS", dir, sub);
+    unlink(path);
+    snprintf(path, sizeof(path), "%s/%s", dir, sub);
+    rmdir(path);
+}
+
 int main(void)
 {
     char dir[] = "/tmp/tbml-readers-dist-XXXXXX";
     CHECK(mkdtemp(dir) != NULL);
-    char csv[256], json[256], bad[256];
+    char csv[256], json[256], bad[256], dcsv[256], djson[256], dbad[256];
     snprintf(csv, sizeof(csv), "%s/w.csv", dir);
     snprintf(json, sizeof(json), "%s/w.json", dir);
     snprintf(bad, sizeof(bad), "%s/bad.csv", dir);
+    snprintf(dcsv, sizeof(dcsv), "%s/c", dir);
+    snprintf(djson, sizeof(djson), "%s/j", dir);
+    snprintf(dbad, sizeof(dbad), "%s/b", dir);
     FILE *fc = fopen(csv, "w"), *fj = fopen(json, "w"), *fb = fopen(bad, "w");
     CHECK(fc && fj && fb);
+    FILE *pc[NPARTS], *pj[NPARTS], *pb[NPARTS];
+    const char *dirs[] = {dcsv, djson, dbad};
+    for (int d = 0; d < 3; d++) {
+        CHECK(mkdir(dirs[d], 0700) == 0);
+        char path[300];
+        snprintf(path, sizeof(path), "%s/_SUCCESS", dirs[d]);
+        FILE *f = fopen(path, "w");
+        CHECK(f != NULL);
+        if (f) fclose(f);
+    }
+    for (int k = 0; k < NPARTS; k++) {
+        pc[k] = part(dcsv, k, "csv");
+        pj[k] = part(djson, k, "json");
+        pb[k] = part(dbad, k, "csv");
+        if (k < NPARTS - 1) {
+            fprintf(pc[k], "id,a,b,c,d\n");
+            fprintf(pb[k], "id,a,b,c,d\n");
+        }
+    }
     fprintf(fc, "id,a,b,c,d\n");
     fprintf(fb, "id,a,b,c,d\n");
     for (int i = 0; i < 3000; i++) {
@@ -142,33 +222,63 @@ int main(void)
         else
             snprintf(b, sizeof(b), "2024-03-01 12:00:%02d", i % 60);
         const char *d = i == 2990 ? "maybe" : i % 3 ? "true" : "false";
-        fprintf(fc, "%d,%s,%s,x%d,%s\n", i, a, b, i % 17, d);
+        /* each line to the file and to its part */
+        int k = i / 1000;
+        put2(fc, pc[k], "%d,%s,%s,x%d,%s\n", i, a, b, i % 17, d);
         if (i == 1500 || i == 2700)
-            fprintf(fb, "%d,%s,%s,x%d,%s,extra\n", i, a, b, i % 17, d);
+            put2(fb, pb[k], "%d,%s,%s,x%d,%s,extra\n", i, a, b, i % 17, d);
         else if (i == 2100)
-            fprintf(fb, "%d,not a number,%s,x,true\n", i, b);
+            put2(fb, pb[k], "%d,not a number,%s,x,true\n", i, b);
         else
-            fprintf(fb, "%d,%s,%s,x%d,%s\n", i, a, b, i % 17, d);
-        fprintf(fj, "{\"id\": %d, \"x\": %s, \"g\": \"g%d\"%s}\n", i, a, i % 5,
-                i >= 2950 ? ", \"late\": [1, 2]" : "");
+            put2(fb, pb[k], "%d,%s,%s,x%d,%s\n", i, a, b, i % 17, d);
+        put2(fj, pj[k], "{\"id\": %d, \"x\": %s, \"g\": \"g%d\"%s}\n", i, a, i % 5,
+             i >= 2950 ? ", \"late\": [1, 2]" : "");
     }
     fclose(fc);
     fclose(fj);
     fclose(fb);
+    for (int k = 0; k < NPARTS; k++) {
+        fclose(pc[k]);
+        fclose(pj[k]);
+        fclose(pb[k]);
+    }
 
     tbml_key_t *key = NULL;
     CHECK_OK(tbml_key_generate("readers-job", &key));
     for (int which = 0; which < NCASES; which++) {
-        job j = {csv, json, bad, which, {{0}}};
+        job j = {{{csv, json, bad}, {dcsv, djson, dbad}}, which, {{0}}};
         result ref = {0};
         tbml_pool_t *pool;
         CHECK_OK(tbml_pool_create(2, &pool));
         CHECK_OK(read_case(&j, NULL, pool, &ref));
         tbml_pool_free(pool);
-        CHECK((ref.st != 0) == (which == F_BAD_FAILFAST));
+        int kind = which % NFILE_CASES;
+        CHECK((ref.st != 0) == (kind == F_BAD_FAILFAST));
         if (!ref.st) CHECK(ref.t->ranges && ref.t->ranges->nranges > 20);
-        if (which == F_BAD_PERMISSIVE) CHECK(ref.bad == 2); /* "not a number" makes a a string */
+        if (kind == F_BAD_PERMISSIVE) CHECK(ref.bad == 2); /* "not a number" makes a a string */
         if (which == F_BAD_FAILFAST) CHECK(strstr(ref.msg, "bad.csv:1502:") != NULL);
+        /* in the part of rows 1000..1999, after its header */
+        if (which == F_DIR_BAD_FAILFAST) CHECK(strstr(ref.msg, "part-00001.csv:502:") != NULL);
+        if (which >= NFILE_CASES && !ref.st) {
+            /* the rows and schema of the file the parts were cut from */
+            job f = j;
+            f.which = kind;
+            result one = {0};
+            CHECK_OK(tbml_pool_create(2, &pool));
+            CHECK_OK(read_case(&f, NULL, pool, &one));
+            tbml_pool_free(pool);
+            CHECK(one.st == TBML_OK && one.bad == ref.bad);
+            if (!one.st) {
+                char *a = tbml_show_string(ref.t, 1 << 30, 0);
+                char *b = tbml_show_string(one.t, 1 << 30, 0);
+                /* text reads each part's header line too */
+                if (kind != F_TEXT) CHECK(strcmp(a, b) == 0);
+                CHECK(ref.t->ranges->rows == one.t->ranges->rows + (kind == F_TEXT) * 2);
+                tbml_free(a);
+                tbml_free(b);
+            }
+            tbml_table_free(one.t);
+        }
         g_job = &j;
         tbml_local_world_t *w = NULL;
         CHECK_OK(tbml_local_world_create(NRANKS, &w));
@@ -188,6 +298,9 @@ int main(void)
     unlink(csv);
     unlink(json);
     unlink(bad);
+    remove_tree(dir, "c");
+    remove_tree(dir, "j");
+    remove_tree(dir, "b");
     rmdir(dir);
     return check_done();
 }
