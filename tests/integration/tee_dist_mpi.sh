@@ -50,7 +50,10 @@ quiet "$TBML" manifest --out a.json --tee-backend sim --conf tbml.dist=mpi "${AS
 quiet "$TBML" manifest --out b.json --tee-backend sim --conf tbml.dist=mpi --conf variant=b "${ASANENV[@]}" "$PI" 12
 quiet "$TBML" sign --key enclave.pem a.json
 quiet "$TBML" sign --key enclave.pem b.json
-export TBML_DIST_KEYFILE=$WORK/keys/job.key TBML_DIST_PASSWORD_FILE=$WORK/pw TBML_DIST_TIMEOUT=5
+# Refusals here are immediate; the timeout only bounds a hang. Each rank first verifies its
+# manifest (hashing the trusted files) and derives the job secret (Argon2id), which under ASan on
+# a loaded 2-core machine can put seconds between the ranks' handshakes: 5 s failed once.
+export TBML_DIST_KEYFILE=$WORK/keys/job.key TBML_DIST_PASSWORD_FILE=$WORK/pw TBML_DIST_TIMEOUT=20
 MPI=(mpirun --oversubscribe -x TBML_DIST_KEYFILE -x TBML_DIST_PASSWORD_FILE -x TBML_DIST_TIMEOUT)
 [[ $(id -u) -ne 0 ]] || MPI+=(--allow-run-as-root)
 run timeout 60 "${MPI[@]}" -np 2 "$TBML" run a.json
