@@ -341,7 +341,6 @@ static void add_row(tbml_table *t, const char *const *vals)
     tbml_batch_seal(b);
 }
 
-
 /* A view's key file, loaded on rank 0 and shared with the other ranks (one Argon2id, not one a
  * rank): every rank creates every view, in the same order. */
 typedef struct {

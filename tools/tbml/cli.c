@@ -178,8 +178,8 @@ static tbml_status load_key(void *arg, tbml_key_t **out)
     return cli_load_key(k->path, k->src, out);
 }
 
-tbml_status cli_load_key_shared(tbml_comm_t *comm, const char *path,
-                                const cli_password_source *src, tbml_key_t **out)
+tbml_status cli_load_key_shared(tbml_comm_t *comm, const char *path, const cli_password_source *src,
+                                tbml_key_t **out)
 {
     key_source k = {path, src};
     return tbml_comm_share_key(comm, load_key, &k, out);
