@@ -47,7 +47,7 @@ done
 
 # Distribution cost on one machine: wordcount on the same corpus (bench_gen_zipf, seed 42), plain
 # and sealed, with 1 rank x 2 threads against 2 ranks x 1 thread (best of REPS).
-mb=${WC_MB:-200}
+mb=${WC_MB:-500}
 corpus=$WORK/zipf.txt
 "$BUILD/bench/bench_gen_zipf" "$mb" 42 >"$corpus"
 "$TBML" encrypt --key "$WORK/keys/bench.key" --password-file "$WORK/pw" "$corpus" "$corpus.sealed" >/dev/null
@@ -72,7 +72,7 @@ done
 # The GROUP BY of bench/sql_groupby.sh (Q1) on its generated CSV (bench_csv_read: id, name, age,
 # salary, dept), read as a view with inferSchema and queried, end to end, plain and sealed: 1 rank
 # x 2 threads against 2 ranks x 1 thread, each rank reading its share of the file (best of REPS).
-rows=${GB_ROWS:-5000000}
+rows=${GB_ROWS:-10000000}
 people=$WORK/people.csv
 "$BUILD/bench/bench_csv_read" "$people" "$rows" 1 >/dev/null
 "$TBML" encrypt --key "$WORK/keys/bench.key" --password-file "$WORK/pw" "$people" "$people.sealed" >/dev/null
