@@ -545,9 +545,9 @@ static void test_handshake(void)
         const char *m = res.msg[r];
         int own = res.st[r] == TBML_E_AUTH &&
                   strstr(m, r == 2 ? "handshake refused rank" : "handshake refused rank 2");
-        int relayed = res.st[r] == TBML_E_NET && strstr(m, "job aborted by rank") &&
-                      (strstr(m, "handshake refused rank 2") ||
-                       strstr(m, "rank 2: handshake refused rank"));
+        int relayed =
+            res.st[r] == TBML_E_NET && strstr(m, "job aborted by rank") &&
+            (strstr(m, "handshake refused rank 2") || strstr(m, "rank 2: handshake refused rank"));
         if (!own && !relayed) fprintf(stderr, "handshake, rank %d: %s\n", r, m);
         CHECK(own || relayed);
         refused += own;
