@@ -97,8 +97,9 @@ void dist_driver_take_stdout(void)
     if (!path || !*path || socket_address(path, &a)) return;
     int s = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
     if (s < 0) return;
-    /* the submitter answers at once; a stuck one must not hold the job */
-    struct timeval tv = {2, 0};
+    /* the submitter answers at once, but a loaded machine may keep it a while; a submitter that
+     * never answers must not hold the job */
+    struct timeval tv = {10, 0};
     setsockopt(s, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
     if (connect(s, (struct sockaddr *)&a, sizeof(a)) != 0) {
         close(s);
