@@ -70,11 +70,40 @@ void tbml_launch_watch_feed(tbml_launch_watch *w, const char *text, size_t len);
 void tbml_launch_watch_explain(const tbml_launch_watch *w, int launcher_code, char *out,
                                size_t size);
 
-/* tbml_launch_run, with the launcher's stderr passed through to ours as it comes and read by a
- * tbml_launch_watch; when the launcher exits non-zero, *why (why_size bytes) gets the explanation
- * (tbml_launch_watch_explain). stdout_listener: a socket from tbml_launch_stdout_listen, served
- * while the launcher runs, or -1. */
-TBML_NODISCARD tbml_status tbml_launch_run_watched(char *const *argv, int stdout_listener,
+/* What the launcher's stderr shows through tbml_launch_run_watched: everything, whole lines,
+ * except Open MPI's own banners about a failed rank ("MPI_ABORT was invoked ...", "mpirun noticed
+ * that process rank R ...", "Primary job terminated normally, but ...", "mpirun detected that
+ * one or more processes exited with non-zero status ...") and its "N more processes have sent
+ * help message" notes: the job's last line says in one line which rank failed and why. Fed in
+ * pieces of any size; out(arg, text, len) gets what is to be shown. */
+typedef struct {
+    char block[8192]; /* a banner block being read: from a line of dashes to the next */
+    size_t nblock;
+    int in_block;
+    char line[1024]; /* the unfinished line */
+    size_t nline;
+    int overlong; /* the current line did not fit line[]: it passes as it comes */
+} tbml_launch_filter;
+
+typedef void (*tbml_launch_out_fn)(void *arg, const char *text, size_t len);
+void tbml_launch_filter_init(tbml_launch_filter *f);
+void tbml_launch_filter_feed(tbml_launch_filter *f, const char *text, size_t len,
+                             tbml_launch_out_fn out, void *arg);
+/* At the end of the stream: shows what is still held (an unfinished line or block). */
+void tbml_launch_filter_end(tbml_launch_filter *f, tbml_launch_out_fn out, void *arg);
+
+typedef struct {
+    int stdout_listener; /* a socket from tbml_launch_stdout_listen, served while the launcher
+                            runs; -1: none */
+    int all_stderr;      /* 1: the launcher's stderr whole, banners included (submit --verbose) */
+} tbml_launch_run_options;
+
+/* tbml_launch_run, with the launcher's stderr read by a tbml_launch_watch and passed through to
+ * ours as it comes (by a tbml_launch_filter unless ro->all_stderr); when the launcher exits
+ * non-zero, *why (why_size bytes) gets the explanation (tbml_launch_watch_explain). ro NULL: no
+ * stdout listener, filtered stderr. */
+TBML_NODISCARD tbml_status tbml_launch_run_watched(char *const *argv,
+                                                   const tbml_launch_run_options *ro,
                                                    int *exit_code, char *why, size_t why_size);
 
 /* Lending our stdout to the driver (rank 0), so its results skip the launcher's forwarding: a

@@ -298,12 +298,126 @@ void tbml_launch_watch_explain(const tbml_launch_watch *w, int launcher_code, ch
     }
 }
 
+/* ---- what of the launcher's stderr is shown ------------------------------------------------ */
+
+void tbml_launch_filter_init(tbml_launch_filter *f)
+{
+    memset(f, 0, sizeof(*f));
+}
+
+/* A line of 20 or more dashes (and nothing else): Open MPI's banner fence. */
+static int dash_line(const char *l, size_t n)
+{
+    while (n && (l[n - 1] == '\n' || l[n - 1] == '\r'))
+        n--;
+    if (n < 20) return 0;
+    for (size_t i = 0; i < n; i++)
+        if (l[i] != '-') return 0;
+    return 1;
+}
+
+static int contains(const char *text, size_t n, const char *what)
+{
+    size_t w = strlen(what);
+    for (size_t i = 0; i + w <= n; i++)
+        if (memcmp(text + i, what, w) == 0) return 1;
+    return 0;
+}
+
+/* Banners that the job's last line ("job failed: rank R ...") says again, in one line. */
+static int failure_banner(const char *text, size_t n)
+{
+    return contains(text, n, "MPI_ABORT was invoked") ||
+           contains(text, n, "Primary job  terminated normally") ||
+           contains(text, n, "exited with non-zero status") ||
+           contains(text, n, "mpirun noticed that process rank");
+}
+
+static void filter_line(tbml_launch_filter *f, const char *l, size_t n, tbml_launch_out_fn out,
+                        void *arg)
+{
+    if (f->in_block) {
+        if (f->nblock + n > sizeof(f->block)) { /* not a banner of the kind left out */
+            out(arg, f->block, f->nblock);
+            out(arg, l, n);
+            f->in_block = 0;
+            f->nblock = 0;
+            return;
+        }
+        memcpy(f->block + f->nblock, l, n);
+        f->nblock += n;
+        if (!dash_line(l, n)) return;
+        if (!failure_banner(f->block, f->nblock)) out(arg, f->block, f->nblock);
+        f->in_block = 0;
+        f->nblock = 0;
+    } else if (dash_line(l, n)) {
+        memcpy(f->block, l, n);
+        f->nblock = n;
+        f->in_block = 1;
+    } else if (!contains(l, n, "sent help message") &&
+               !contains(l, n, "Set MCA parameter \"orte_base_help_aggregate\"")) {
+        out(arg, l, n);
+    }
+}
+
+void tbml_launch_filter_feed(tbml_launch_filter *f, const char *text, size_t len,
+                             tbml_launch_out_fn out, void *arg)
+{
+    size_t start = 0; /* of the part of text an overlong line passes as it comes */
+    for (size_t i = 0; i < len; i++) {
+        char ch = text[i];
+        if (f->overlong) {
+            if (ch == '\n') {
+                out(arg, text + start, i + 1 - start);
+                f->overlong = 0;
+            }
+            continue;
+        }
+        if (f->nline == sizeof(f->line)) { /* too long for a banner line: show it as it is */
+            if (f->in_block) out(arg, f->block, f->nblock);
+            f->in_block = 0;
+            f->nblock = 0;
+            out(arg, f->line, f->nline);
+            f->nline = 0;
+            f->overlong = 1;
+            start = i;
+            i--;
+            continue;
+        }
+        f->line[f->nline++] = ch;
+        if (ch == '\n') {
+            filter_line(f, f->line, f->nline, out, arg);
+            f->nline = 0;
+        }
+    }
+    if (f->overlong && start < len) out(arg, text + start, len - start);
+}
+
+void tbml_launch_filter_end(tbml_launch_filter *f, tbml_launch_out_fn out, void *arg)
+{
+    if (f->in_block) out(arg, f->block, f->nblock);
+    if (f->nline) out(arg, f->line, f->nline);
+    tbml_launch_filter_init(f);
+}
+
 /* ---- running the launcher ------------------------------------------------------------------ */
 
 /* Passes the launcher's stderr (fd) through to ours and feeds it to w until the launcher (pid)
  * exits and the pipe has drained. A rank's process may keep a copy of the pipe open after the
  * launcher is gone, so the end is the launcher's exit, not the pipe's. Returns its status. */
-static int pass_through(int fd, pid_t pid, tbml_launch_watch *w, int listener)
+/* Our stderr, written whole (a closed one is ignored: the launcher's output is still read). */
+static void to_stderr(void *arg, const char *text, size_t len)
+{
+    (void)arg;
+    for (size_t off = 0; off < len;) {
+        ssize_t m = write(2, text + off, len - off);
+        if (m <= 0 && errno != EINTR) return;
+        if (m > 0) off += (size_t)m;
+    }
+}
+
+static int pass_through(int fd, pid_t pid, tbml_launch_watch *w, int listener,
+                        tbml_launch_filter *filter)
 {
     char buf[4096];
     int status = 0, exited = 0;
@@ -323,11 +437,10 @@ static int pass_through(int fd, pid_t pid, tbml_launch_watch *w, int listener)
             ssize_t k = read(fd, buf, sizeof(buf));
             if (k > 0) {
                 tbml_launch_watch_feed(w, buf, (size_t)k);
-                for (ssize_t off = 0; off < k;) {
-                    ssize_t m = write(2, buf + off, (size_t)(k - off));
-                    if (m <= 0 && errno != EINTR) break; /* our stderr is gone: keep reading */
-                    if (m > 0) off += m;
-                }
+                if (filter)
+                    tbml_launch_filter_feed(filter, buf, (size_t)k, to_stderr, NULL);
+                else
+                    to_stderr(NULL, buf, (size_t)k);
                 if (exited && (after += (size_t)k) > ((size_t)1 << 20)) break;
                 continue;
             }
@@ -337,13 +450,15 @@ static int pass_through(int fd, pid_t pid, tbml_launch_watch *w, int listener)
         if (r < 0 && errno == EINTR) continue;
         if (exited) break; /* drained */
     }
+    if (filter) tbml_launch_filter_end(filter, to_stderr, NULL);
     if (!exited)
         while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
         }
     return status;
 }
 
-static tbml_status launch(char *const *argv, int *exit_code, tbml_launch_watch *w, int listener)
+static tbml_status launch(char *const *argv, int *exit_code, tbml_launch_watch *w, int listener,
+                          tbml_launch_filter *filter)
 {
     fflush(stdout);
     fflush(stderr);
@@ -388,7 +503,7 @@ static tbml_status launch(char *const *argv, int *exit_code, tbml_launch_watch *
     sigaction(SIGPIPE, &ign, &old_pipe);
     int status = 0;
     if (w) {
-        status = pass_through(outpipe[0], pid, w, listener);
+        status = pass_through(outpipe[0], pid, w, listener, filter);
         close(outpipe[0]);
     } else {
         while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
@@ -407,16 +522,22 @@ static tbml_status launch(char *const *argv, int *exit_code, tbml_launch_watch *
 
 tbml_status tbml_launch_run(char *const *argv, int *exit_code)
 {
-    return launch(argv, exit_code, NULL, -1);
+    return launch(argv, exit_code, NULL, -1, NULL);
 }
 
-tbml_status tbml_launch_run_watched(char *const *argv, int stdout_listener, int *exit_code,
-                                    char *why, size_t why_size)
+tbml_status tbml_launch_run_watched(char *const *argv, const tbml_launch_run_options *ro,
+                                    int *exit_code, char *why, size_t why_size)
 {
     tbml_launch_watch w;
     tbml_launch_watch_init(&w);
+    tbml_launch_filter *filter = NULL;
+    if (!ro || !ro->all_stderr) {
+        filter = tbml_malloc(sizeof(*filter));
+        tbml_launch_filter_init(filter);
+    }
     int code = 0;
-    tbml_status st = launch(argv, &code, &w, stdout_listener);
+    tbml_status st = launch(argv, &code, &w, ro ? ro->stdout_listener : -1, filter);
+    tbml_free(filter);
     if (st) return st;
     if (why_size) why[0] = '\0';
     if (code != 0 && why_size) tbml_launch_watch_explain(&w, code, why, why_size);

@@ -105,19 +105,103 @@ static void test_watch(void)
                   NULL};
     int code = 0;
     char why[256];
-    CHECK_OK(tbml_launch_run_watched(sh, -1, &code, why, sizeof(why)));
+    CHECK_OK(tbml_launch_run_watched(sh, NULL, &code, why, sizeof(why)));
     CHECK(code == 143);
     CHECK(strcmp(why, "rank 4 was killed by signal 15 (Terminated)") == 0);
     char *ok[] = {"/bin/sh", "-c", "echo 'tbml: rank 1: not a failure' >&2; exit 0", NULL};
-    CHECK_OK(tbml_launch_run_watched(ok, -1, &code, why, sizeof(why)));
+    CHECK_OK(tbml_launch_run_watched(ok, NULL, &code, why, sizeof(why)));
     CHECK(code == 0 && why[0] == '\0');
     char *missing[] = {"/nonexistent/mpirun", NULL};
-    CHECK_ST(tbml_launch_run_watched(missing, -1, &code, why, sizeof(why)), TBML_E_NOTFOUND);
+    CHECK_ST(tbml_launch_run_watched(missing, NULL, &code, why, sizeof(why)), TBML_E_NOTFOUND);
+}
+
+/* ---- what of the launcher's stderr is shown ---------------------------------------------- */
+
+typedef struct {
+    char buf[32768];
+    size_t len;
+} sink;
+
+static void to_sink(void *arg, const char *text, size_t len)
+{
+    sink *k = arg;
+    CHECK(k->len + len < sizeof(k->buf));
+    if (k->len + len >= sizeof(k->buf)) return;
+    memcpy(k->buf + k->len, text, len);
+    k->len += len;
+    k->buf[k->len] = '\0';
+}
+
+/* Feeds text in pieces of `piece` bytes and returns what the filter shows. */
+static const char *filtered(sink *k, const char *text, size_t piece)
+{
+    tbml_launch_filter f;
+    tbml_launch_filter_init(&f);
+    k->len = 0;
+    k->buf[0] = '\0';
+    for (size_t at = 0, n = strlen(text); at < n; at += piece)
+        tbml_launch_filter_feed(&f, text + at, n - at < piece ? n - at : piece, to_sink, k);
+    tbml_launch_filter_end(&f, to_sink, k);
+    return k->buf;
+}
+
+/* Reports the difference when a string is not the one wanted. */
+static int same_str(const char *got, const char *want)
+{
+    if (strcmp(got, want) == 0) return 1;
+    fprintf(stderr, "got:\n%s\n--- wanted:\n%s\n---\n", got, want);
+    return 0;
+}
+#define CHECK_STR(got, want) CHECK(same_str((got), (want)))
+
+#define FENCE "--------------------------------------------------------------------------\n"
+
+static void test_filter(void)
+{
+    static sink k;
+    /* Open MPI's own words on a failed job (as it printed them here) go; ours and the rest stay */
+    const char *in =
+        "wordcount: keys/b.key: wrong password for key 'b'\n"
+        "tbml: rank 0: keys/b.key: wrong password for key 'b'\n" FENCE
+        "MPI_ABORT was invoked on rank 0 in communicator MPI_COMM_WORLD\n"
+        "with errorcode 1.\n\n"
+        "NOTE: invoking MPI_ABORT causes Open MPI to kill all MPI processes.\n" FENCE
+        "[vm:25708] 1 more process has sent help message help-mpi-api.txt / mpi-abort\n"
+        "[vm:25708] Set MCA parameter \"orte_base_help_aggregate\" to 0 to see all "
+        "help / error messages\n" FENCE "Primary job  terminated normally, but 1 process returned\n"
+        "a non-zero exit code. Per user-direction, the job has been aborted.\n" FENCE FENCE
+        "mpirun noticed that process rank 0 with PID 0 on node vm exited on "
+        "signal 13 (Broken pipe).\n" FENCE FENCE
+        "mpirun detected that one or more processes exited with non-zero status, "
+        "thus causing\nthe job to be terminated. The first process to do so was:\n\n"
+        "  Process name: [[28517,1],0]\n  Exit code:    1\n" FENCE;
+    const char *want = "wordcount: keys/b.key: wrong password for key 'b'\n"
+                       "tbml: rank 0: keys/b.key: wrong password for key 'b'\n";
+    static const size_t pieces[] = {1, 3, 7, 64, 100000};
+    for (size_t i = 0; i < sizeof(pieces) / sizeof(pieces[0]); i++)
+        CHECK_STR(filtered(&k, in, pieces[i]), want);
+    /* any other banner, e.g. a launcher that cannot start, is shown whole */
+    const char *other =
+        FENCE "There are not enough slots available in the system to satisfy "
+              "the 8\nslots that were requested by the application:\n" FENCE "after\n";
+    for (size_t i = 0; i < sizeof(pieces) / sizeof(pieces[0]); i++)
+        CHECK_STR(filtered(&k, other, pieces[i]), other);
+    /* an unfinished line and an unclosed fence are shown at the end */
+    CHECK_STR(filtered(&k, "no newline", 3), "no newline");
+    CHECK_STR(filtered(&k, FENCE "MPI_ABORT was invoked, cut off", 5),
+              FENCE "MPI_ABORT was invoked, cut off");
+    /* a line longer than the filter's line buffer passes whole, in order */
+    static char lng[5000];
+    memset(lng, 'y', sizeof(lng) - 2);
+    lng[sizeof(lng) - 2] = '\n';
+    for (size_t i = 0; i < sizeof(pieces) / sizeof(pieces[0]); i++)
+        CHECK_STR(filtered(&k, lng, pieces[i]), lng);
 }
 
 int main(void)
 {
     test_watch();
+    test_filter();
     char *app[] = {"/bin/app", "--x", "1"};
     const char *env[] = {"TBML_DIST_KEYFILE", "TBML_DIST_PASSWORD_FILE"};
     char s[2048];

@@ -125,7 +125,9 @@ int submit_mpi_run(const submit_mpi_opts *m, int settings_fd, int executor_cores
         fprintf(stderr, "\n");
     }
     char why[700];
-    st = tbml_launch_run_watched(mv, listener, &code, why, sizeof(why));
+    /* --verbose shows the launcher's own failure banners too */
+    tbml_launch_run_options ro = {listener, verbose};
+    st = tbml_launch_run_watched(mv, &ro, &code, why, sizeof(why));
     /* the launcher's own report of a dead rank is many lines, or none when a rank was killed:
      * end with one line of ours that names the rank and the cause */
     if (!st && code != 0) fprintf(stderr, "tbml %s: job failed: %s\n", g_cli_command, why);
