@@ -318,10 +318,7 @@ static int dash_line(const char *l, size_t n)
 
 static int contains(const char *text, size_t n, const char *what)
 {
-    size_t w = strlen(what);
-    for (size_t i = 0; i + w <= n; i++)
-        if (memcmp(text + i, what, w) == 0) return 1;
-    return 0;
+    return memmem(text, n, what, strlen(what)) != NULL;
 }
 
 /* Banners that the job's last line ("job failed: rank R ...") says again, in one line. */
