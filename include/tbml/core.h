@@ -95,6 +95,16 @@ void *tbml_realloc(void *p, size_t size);
 char *tbml_strdup(const char *s);
 void tbml_free(void *p);
 
+/* A growable byte buffer for encoders (the SQL exchange's batches, the readers' agreement over
+ * ranks): start from {0}, append, then own .p (tbml_free it). Integers go little-endian. */
+typedef struct {
+    uint8_t *p;
+    size_t n, cap;
+} tbml_bytes;
+void tbml_bytes_put(tbml_bytes *b, const void *p, size_t n);
+void tbml_bytes_put_u32(tbml_bytes *b, uint32_t v);
+void tbml_bytes_put_u64(tbml_bytes *b, uint64_t v);
+
 /* Thread pool (ggml's ith/nth split). tbml_pool_run calls fn(ith, nth, arg) once on each of nth
  * threads (the caller is thread 0) and returns when all have finished. Kernels take no locks.
  * A pool is used by one caller at a time. */

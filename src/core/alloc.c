@@ -26,3 +26,29 @@ char *tbml_strdup(const char *s)
     return memcpy(tbml_malloc(n), s, n);
 }
 void tbml_free(void *p) { free(p); }
+
+void tbml_bytes_put(tbml_bytes *b, const void *p, size_t n)
+{
+    if (b->n + n > b->cap) {
+        b->cap = (b->n + n) * 2 + 64;
+        b->p = tbml_realloc(b->p, b->cap);
+    }
+    if (n) memcpy(b->p + b->n, p, n);
+    b->n += n;
+}
+
+void tbml_bytes_put_u32(tbml_bytes *b, uint32_t v)
+{
+    uint8_t w[4];
+    for (int i = 0; i < 4; i++)
+        w[i] = (uint8_t)(v >> (8 * i));
+    tbml_bytes_put(b, w, 4);
+}
+
+void tbml_bytes_put_u64(tbml_bytes *b, uint64_t v)
+{
+    uint8_t w[8];
+    for (int i = 0; i < 8; i++)
+        w[i] = (uint8_t)(v >> (8 * i));
+    tbml_bytes_put(b, w, 8);
+}

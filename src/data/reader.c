@@ -180,34 +180,11 @@ tbml_status reader_scan(tbml_input_t *in, const tbml_read_options *o, int64_t ba
     return st;
 }
 
-typedef struct {
-    uint8_t *p;
-    size_t n, cap;
-} wbuf;
-
-static void wput(wbuf *b, const void *p, size_t n)
-{
-    if (b->n + n > b->cap) {
-        b->cap = (b->n + n) * 2 + 64;
-        b->p = tbml_realloc(b->p, b->cap);
-    }
-    if (n) memcpy(b->p + b->n, p, n);
-    b->n += n;
-}
-
-static void wput_i64(wbuf *b, int64_t v)
-{
-    uint8_t w[8];
-    for (int i = 0; i < 8; i++)
-        w[i] = (uint8_t)((uint64_t)v >> (8 * i));
-    wput(b, w, 8);
-}
-
-static void wput_str(wbuf *b, const char *s)
+static void wput_str(tbml_bytes *b, const char *s)
 {
     int64_t n = (int64_t)strlen(s);
-    wput_i64(b, n);
-    wput(b, s, (size_t)n);
+    tbml_bytes_put_u64(b, (uint64_t)n);
+    tbml_bytes_put(b, s, (size_t)n);
 }
 
 typedef struct {
@@ -272,10 +249,10 @@ tbml_status reader_allgather(const tbml_read_options *o, tbml_status st, const v
         sizes[0] = size;
         return TBML_OK;
     }
-    wbuf w = {0};
-    wput_i64(&w, st);
+    tbml_bytes w = {0};
+    tbml_bytes_put_u64(&w, (uint64_t)st);
     wput_str(&w, st ? tbml_errmsg() : "");
-    wput(&w, buf, st ? 0 : size);
+    tbml_bytes_put(&w, buf, st ? 0 : size);
     tbml_status own = st;
     char msg[1024];
     snprintf(msg, sizeof(msg), "%s", st ? tbml_errmsg() : "");
@@ -312,9 +289,9 @@ tbml_status reader_agree_types(const tbml_read_options *o, tbml_status st, int *
 {
     int n = reader_size(o);
     if (n <= 1) return st;
-    wbuf w = {0};
+    tbml_bytes w = {0};
     for (int i = 0; i < ncols && !st; i++)
-        wput_i64(&w, types[i]);
+        tbml_bytes_put_u64(&w, (uint64_t)types[i]);
     uint8_t **bufs = tbml_calloc((size_t)n, sizeof(*bufs));
     size_t *sizes = tbml_calloc((size_t)n, sizeof(size_t));
     st = reader_allgather(o, st, w.p, w.n, bufs, sizes);
@@ -342,17 +319,17 @@ static tbml_status finish_agree(tbml_read_options *o, int64_t base, tbml_status 
                                 reader_chunk *chunks, int64_t nchunks, int64_t *rows)
 {
     int rank = reader_rank(o), n = reader_size(o);
-    wbuf w = {0};
-    wput_i64(&w, *st);
+    tbml_bytes w = {0};
+    tbml_bytes_put_u64(&w, (uint64_t)*st);
     wput_str(&w, *st ? tbml_errmsg() : "");
-    wput_i64(&w, *rows);
+    tbml_bytes_put_u64(&w, (uint64_t)*rows);
     for (int64_t k = reader_first(o, base); k < nchunks; k += n) {
         const reader_chunk *c = &chunks[k];
-        wput_i64(&w, c->nlines);
-        wput_i64(&w, c->bad);
-        wput_i64(&w, c->has_error);
-        wput_i64(&w, c->err_line);
-        wput_i64(&w, c->err_col);
+        tbml_bytes_put_u64(&w, (uint64_t)c->nlines);
+        tbml_bytes_put_u64(&w, (uint64_t)c->bad);
+        tbml_bytes_put_u64(&w, (uint64_t)c->has_error);
+        tbml_bytes_put_u64(&w, (uint64_t)c->err_line);
+        tbml_bytes_put_u64(&w, (uint64_t)c->err_col);
         wput_str(&w, c->has_error ? c->err_msg : "");
     }
     uint8_t **bufs = tbml_calloc((size_t)n, sizeof(*bufs));

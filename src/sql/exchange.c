@@ -101,77 +101,49 @@ const sql_exchange_backend sql_exchange_local = {"local",      local_open, local
 /* ---- encoding: "TBMB", u32 ncols, u64 nrows, then per column: u8 type, u8 has_valid,
  * u32 name length, name, [valid bytes], data (u8 | i64 | f64 | offsets + u64 chars size + chars) */
 
-typedef struct {
-    uint8_t *buf;
-    size_t n, cap;
-} wbuf;
-
-static void put(wbuf *w, const void *p, size_t n)
-{
-    if (w->n + n > w->cap) {
-        w->cap = (w->n + n) * 2 + 64;
-        w->buf = tbml_realloc(w->buf, w->cap);
-    }
-    if (n) memcpy(w->buf + w->n, p, n);
-    w->n += n;
-}
-static void put_u64(wbuf *w, uint64_t v)
-{
-    uint8_t b[8];
-    for (int i = 0; i < 8; i++)
-        b[i] = (uint8_t)(v >> (8 * i));
-    put(w, b, 8);
-}
-static void put_u32(wbuf *w, uint32_t v)
-{
-    uint8_t b[4];
-    for (int i = 0; i < 4; i++)
-        b[i] = (uint8_t)(v >> (8 * i));
-    put(w, b, 4);
-}
-
 void sql_batch_encode(const tbml_batch *b, uint8_t **out, size_t *size)
 {
-    wbuf w = {0};
-    put(&w, "TBMB", 4);
-    put_u32(&w, (uint32_t)b->schema.nfields);
-    put_u64(&w, (uint64_t)b->nrows);
+    tbml_bytes w = {0};
+    tbml_bytes_put(&w, "TBMB", 4);
+    tbml_bytes_put_u32(&w, (uint32_t)b->schema.nfields);
+    tbml_bytes_put_u64(&w, (uint64_t)b->nrows);
     for (int c = 0; c < b->schema.nfields; c++) {
         const tbml_column *col = &b->cols[c];
         const tbml_field *f = &b->schema.fields[c];
         uint8_t hdr[2] = {(uint8_t)col->type, (uint8_t)(col->valid != NULL)};
-        put(&w, hdr, 2);
+        tbml_bytes_put(&w, hdr, 2);
         uint8_t ftype = (uint8_t)f->type;
-        put(&w, &ftype, 1);
-        put_u32(&w, (uint32_t)strlen(f->name));
-        put(&w, f->name, strlen(f->name));
+        tbml_bytes_put(&w, &ftype, 1);
+        tbml_bytes_put_u32(&w, (uint32_t)strlen(f->name));
+        tbml_bytes_put(&w, f->name, strlen(f->name));
         size_t n = (size_t)b->nrows;
         if (col->type == TBML_TYPE_NULL) continue;
-        if (col->valid) put(&w, col->valid, n);
+        if (col->valid) tbml_bytes_put(&w, col->valid, n);
         switch (col->type) {
         case TBML_TYPE_BOOL:
-            put(&w, col->u8, n);
+            tbml_bytes_put(&w, col->u8, n);
             break;
         case TBML_TYPE_DOUBLE:
             for (size_t i = 0; i < n; i++) {
                 uint64_t u;
                 memcpy(&u, &col->f64[i], 8);
-                put_u64(&w, u);
+                tbml_bytes_put_u64(&w, u);
             }
             break;
         case TBML_TYPE_STRING:
             for (size_t i = 0; i <= n; i++)
-                put_u64(&w, (uint64_t)(col->offsets[i] - col->offsets[0]));
+                tbml_bytes_put_u64(&w, (uint64_t)(col->offsets[i] - col->offsets[0]));
             if (col->offsets[n] > col->offsets[0])
-                put(&w, col->chars + col->offsets[0], (size_t)(col->offsets[n] - col->offsets[0]));
+                tbml_bytes_put(&w, col->chars + col->offsets[0],
+                               (size_t)(col->offsets[n] - col->offsets[0]));
             break;
         default:
             for (size_t i = 0; i < n; i++)
-                put_u64(&w, (uint64_t)col->i64[i]);
+                tbml_bytes_put_u64(&w, (uint64_t)col->i64[i]);
             break;
         }
     }
-    *out = w.buf;
+    *out = w.p;
     *size = w.n;
 }
 
